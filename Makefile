@@ -1,0 +1,60 @@
+# hepsig-tutorial: the two commands of the README are `make book` and `make test`.
+# Both create/update the local virtual environment .venv by themselves.
+
+PYTHON      ?= python3
+VENV        ?= .venv
+# PyTorch is installed first and on its own: a plain `pip install torch` pulls a multi-GB CUDA build.
+# Override for another build, e.g. make book TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
+TORCH_SPEC  ?= torch==2.13.0
+HEPSIG_MODE ?= fast
+BOOK_FLAGS  ?= -W -n --keep-going
+
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.hepsig-installed
+STAGE := book/_build/tested
+# Notebooks run with the inline matplotlib backend (figures become images) and no progress bars.
+NB_ENV := HEPSIG_MODE=$(HEPSIG_MODE) HEPSIG_PROGRESS=0 MPLBACKEND=module://matplotlib_inline.backend_inline PYDEVD_DISABLE_FILE_VALIDATION=1
+
+.PHONY: help venv book test test-unit test-notebooks test-book clean
+
+help:
+	@echo "make book   build the HTML book (FAST mode) into book/_build/html"
+	@echo "make test   unit tests, every notebook under nbval, and the rendered book in headless Chromium"
+	@echo "make clean  remove build outputs (keeps .venv)"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet $(TORCH_SPEC)
+	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (hepsig-tutorial)" >/dev/null
+	touch $(STAMP)
+
+book: venv
+	rm -rf book/_build/html book/_build/jupyter_execute book/_build/.doctrees
+	$(NB_ENV) $(BIN)/jupyter-book build . --config book/_config.yml --toc book/_toc.yml --path-output book $(BOOK_FLAGS)
+	@echo
+	@echo "The book is in $(CURDIR)/book/_build/html/index.html"
+
+# `make test` executes every notebook exactly once (nbval); tests/nbcapture.py keeps the executed
+# copies, the book is rendered from them without re-executing, and Chromium checks the pages.
+test: venv test-unit test-notebooks test-book
+
+test-unit: venv
+	MPLBACKEND=Agg HEPSIG_PROGRESS=0 $(BIN)/python -m pytest -q -m "not book" tests
+
+test-notebooks: venv
+	rm -rf $(STAGE)
+	$(NB_ENV) $(BIN)/python -m pytest -q -p tests.nbcapture --nbcapture-dir $(STAGE) \
+		--nbval-lax --nbval-cell-timeout=600 notebooks
+
+test-book: venv
+	$(BIN)/python tests/stage_book.py $(STAGE)
+	$(BIN)/jupyter-book build $(STAGE) --config $(STAGE)/book/_config.yml --toc $(STAGE)/book/_toc.yml \
+		--path-output $(STAGE) $(BOOK_FLAGS)
+	HEPSIG_BOOK_HTML=$(STAGE)/_build/html $(BIN)/python -m pytest -q -m book tests
+
+clean:
+	rm -rf book/_build .pytest_cache .hypothesis

@@ -1,0 +1,37 @@
+"""hepsig_tutorial -- the helper package behind the book *Training classifiers on discovery significance*.
+
+Modules (plain names, one home per helper):
+
+``stats``    counting statistics: p-values, Z, s/√b, s/√(s+b), Asimov Z_A, Punzi σ_min (Chapter 1)
+``losses``   differentiable significance losses (Chapters 3-6)
+``data``     seeded toy generators (Belle II-like Z′, stop search, 2D Gaussians)
+``bump``     histograms and profile-likelihood targets for the data-directed paradigm (Chapter 7)
+``models``   network architectures; ``train``: one training loop for every loss
+``plots``, ``widgets``   figures and sliders that also read in the static HTML book
+``config``, ``checks``   FAST/FULL mode, device, seeding; assertions for the numbers the text claims
+"""
+
+from __future__ import annotations
+
+from . import bump, checks, config, data, losses, models, plots, stats, train, widgets
+from ._version import __version__
+from .checks import ClaimDrift, check_between, check_close, check_true
+from .config import device, is_fast, mode, scaled, seed_everything
+
+__all__ = [
+    "__version__", "bump", "checks", "config", "data", "losses", "models", "plots", "stats", "train", "widgets",
+    "ClaimDrift", "check_between", "check_close", "check_true",
+    "device", "is_fast", "mode", "scaled", "seed_everything", "setup",
+]
+
+
+def setup(seed: int = 0):
+    """The Setup cell of every chapter: seed everything, set the plotting style, print the stamp.
+
+    Returns the seeded NumPy ``Generator``.
+    """
+    rng = seed_everything(seed)
+    plots.use_style()
+    print(f"hepsig_tutorial {__version__} · {mode().upper()} mode (set HEPSIG_MODE=full for paper scale) "
+          f"· device: {device()} · seed {seed}")
+    return rng

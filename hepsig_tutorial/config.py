@@ -1,0 +1,77 @@
+"""Run-time configuration shared by every chapter: FAST/FULL mode, device and seeding.
+
+The whole book reads one environment variable, ``HEPSIG_MODE``:
+
+* ``fast`` (default) -- small data and few epochs; what CI and the book build run
+  (the whole book in about ten minutes on two CPU cores);
+* ``full`` -- the paper-scale settings, meant for a GPU.
+
+Chapters never test ``os.environ`` themselves; they call :func:`mode` or :func:`scaled`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+
+__all__ = ["MODE_VARIABLE", "mode", "is_fast", "scaled", "device", "seed_everything", "progress_enabled"]
+
+MODE_VARIABLE = "HEPSIG_MODE"
+_MODES = ("fast", "full")
+
+
+def mode() -> str:
+    """Return the current mode, ``"fast"`` or ``"full"``, read from ``$HEPSIG_MODE``.
+
+    Raises
+    ------
+    ValueError
+        If the variable holds anything other than ``fast`` or ``full`` (case-insensitive).
+    """
+    value = os.environ.get(MODE_VARIABLE, "fast").strip().lower() or "fast"
+    if value not in _MODES:
+        raise ValueError(f"{MODE_VARIABLE} must be one of {_MODES}, got {value!r}")
+    return value
+
+
+def is_fast() -> bool:
+    """True in FAST mode."""
+    return mode() == "fast"
+
+
+def scaled(fast, full):
+    """Pick a setting by mode: ``scaled(fast=2_000, full=200_000)``."""
+    return fast if is_fast() else full
+
+
+def device():
+    """The torch device to compute on: CUDA when available, otherwise the CPU."""
+    import torch
+
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def seed_everything(seed: int = 0) -> np.random.Generator:
+    """Seed Python's, NumPy's and PyTorch's generators; return a fresh NumPy ``Generator``.
+
+    Call it once per notebook (the Setup cell) and pass the returned generator, or explicit
+    seeds, to every data generator, so that the numbers the text claims are reproducible.
+    """
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    random.seed(int(seed))
+    np.random.seed(int(seed) % 2**32)
+    try:
+        import torch
+
+        torch.manual_seed(int(seed))
+    except ImportError:  # pragma: no cover - torch is a hard dependency
+        pass
+    return np.random.default_rng(int(seed))
+
+
+def progress_enabled() -> bool:
+    """Progress bars are on unless ``HEPSIG_PROGRESS=0`` (the book build and the tests set it)."""
+    return os.environ.get("HEPSIG_PROGRESS", "1").strip() not in ("0", "false", "no", "off")
