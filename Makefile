@@ -8,19 +8,26 @@ VENV        ?= .venv
 TORCH_SPEC  ?= torch==2.13.0
 HEPSIG_MODE ?= fast
 BOOK_FLAGS  ?= -W -n --keep-going
+# MathJax and the Jupyter widgets manager: served from the book itself (local, works offline) or from
+# public CDNs (cdn). `local` fetches them once into the venv (MathJax from PyPI, the widgets manager
+# and RequireJS with npm). `make test` always checks the local, offline pages.
+HEPSIG_ASSETS ?= local
 
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.hepsig-installed
 STAGE := book/_build/tested
+ASSETS := $(VENV)/share/hepsig-book-assets
+BOOK_ENV = HEPSIG_ASSETS=$(1) HEPSIG_ASSETS_DIR=$(abspath $(ASSETS))
 # Notebooks run with the inline matplotlib backend (figures become images) and no progress bars.
 NB_ENV := HEPSIG_MODE=$(HEPSIG_MODE) HEPSIG_PROGRESS=0 MPLBACKEND=module://matplotlib_inline.backend_inline PYDEVD_DISABLE_FILE_VALIDATION=1
 
-.PHONY: help venv book test test-unit test-notebooks test-book clean
+.PHONY: help venv book book-assets test test-unit test-notebooks test-book clean
 
 help:
 	@echo "make book   build the HTML book (FAST mode) into book/_build/html"
 	@echo "make test   unit tests, every notebook under nbval, and the rendered book in headless Chromium"
 	@echo "make clean  remove build outputs (keeps .venv)"
+	@echo "options:    HEPSIG_MODE=fast|full  HEPSIG_ASSETS=local|cdn  TORCH_SPEC=...  (see book/running.md)"
 
 venv: $(STAMP)
 
@@ -32,9 +39,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (hepsig-tutorial)" >/dev/null
 	touch $(STAMP)
 
-book: venv
+# Offline copies of MathJax 3 and the widgets manager (skipped when already there; see book/tools/book_assets.py)
+book-assets: venv
+	@if [ "$(HEPSIG_ASSETS)" = local ]; then $(BIN)/python book/tools/book_assets.py $(ASSETS); fi
+
+book: venv book-assets
 	rm -rf book/_build/html book/_build/jupyter_execute book/_build/.doctrees
-	$(NB_ENV) $(BIN)/jupyter-book build . --config book/_config.yml --toc book/_toc.yml --path-output book $(BOOK_FLAGS)
+	$(NB_ENV) $(call BOOK_ENV,$(HEPSIG_ASSETS)) $(BIN)/jupyter-book build . --config book/_config.yml --toc book/_toc.yml --path-output book $(BOOK_FLAGS)
 	@echo
 	@echo "The book is in $(CURDIR)/book/_build/html/index.html"
 
@@ -50,11 +61,14 @@ test-notebooks: venv
 	$(NB_ENV) $(BIN)/python -m pytest -q -p tests.nbcapture --nbcapture-dir $(STAGE) \
 		--nbval-lax --nbval-cell-timeout=600 notebooks
 
+# (absolute --toc/--config: jupyter-book resolves a relative --toc against the source folder)
 test-book: venv
+	$(BIN)/python book/tools/book_assets.py $(ASSETS)
 	$(BIN)/python tests/stage_book.py $(STAGE)
-	$(BIN)/jupyter-book build $(STAGE) --config $(STAGE)/book/_config.yml --toc $(STAGE)/book/_toc.yml \
-		--path-output $(STAGE) $(BOOK_FLAGS)
-	HEPSIG_BOOK_HTML=$(STAGE)/_build/html $(BIN)/python -m pytest -q -m book tests
+	rm -rf $(STAGE)/_build
+	HEPSIG_MODE=$(HEPSIG_MODE) $(call BOOK_ENV,local) $(BIN)/jupyter-book build $(abspath $(STAGE)) --config $(abspath $(STAGE))/book/_config.yml \
+		--toc $(abspath $(STAGE))/book/_toc.yml --path-output $(abspath $(STAGE)) $(BOOK_FLAGS)
+	HEPSIG_MODE=$(HEPSIG_MODE) HEPSIG_BOOK_HTML=$(STAGE)/_build/html $(BIN)/python -m pytest -q -m book tests
 
 clean:
 	rm -rf book/_build .pytest_cache .hypothesis

@@ -1,3 +1,483 @@
-"""Placeholder: filled in by its chapter."""
+"""The Lovász Z-score loss of Bardhan, Neeraj, Mitra & Mandal (lovasz-z-score-loss.txt), Chapter 6.
 
-__all__: list[str] = []
+The paper turns the discovery significance Z ≈ s/√b (its Eq. 1) into a *set function* Δ_Z on the set of
+mispredicted events (Eq. 5), proves that Δ_Z is submodular (Appendix A) and trains a classifier on the
+Lovász extension of Δ_Z (Eq. 4) evaluated on a vector of per-event errors m (Eq. 6 and Appendix B).
+
+Notation used throughout (one ground set = one batch of p events):
+
+* ``labels`` y_i ∈ {0, 1} (1 = signal), ``weights`` w_i > 0 = expected events per simulated event,
+  w_i = σ_k L / v_k for an event of process k (:func:`process_weights`);
+* a *misprediction set* M holds false negatives (signal events in M) and false positives (background
+  events in M); FN(M) = Σ_{i∈M, y_i=1} w_i and FP(M) = Σ_{i∈M, y_i=0} w_i are their expected yields;
+* S = Σ_i w_i y_i, the expected signal of the ground set, and the regulator ε > 0 (default S = σ_s L).
+
+Then Eq. (5) reads
+
+    Δ_Z(M) = S/√ε − (S − FN(M)) / √(ε + FP(M)),     Δ_Z(∅) = 0,
+
+i.e. "Z of a perfect selection with background ε" minus "Z of the selection that M describes".
+
+Typos in the paper that this implementation corrects (the chapter discusses each one):
+
+1. Eq. (4): g_i = Δ({π_1..π_i}) − Δ({π_1..π_{i−1}}) (the paper writes {π_i..π_{i−1}}), and the sort is of
+   m (the paper writes x_{π_1} ≥ x_{π_2} ≥ …).
+2. Algorithm 1, line 5: the leading "σ" must be 1; lines 3-4 must use the *permuted* weights inside the
+   cumulative sums, normalised as w/S in the numerator and w/ε in the denominator. The algorithm then
+   returns Δ_Z·√ε/S, i.e. Eq. (5) divided by the constant S/√ε. Its labels δ are {0, 1} while the hinge
+   error uses signed labels {−1, +1}. "return g_π" means: scatter g back to the original event order.
+3. Section 2 says the extension needs a submodular set function; in fact the Lovász extension exists for
+   any set function with Δ(∅) = 0. Submodularity is what makes it *convex* (Lovász 1983).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as tnf
+
+__all__ = [
+    "ERRORS",
+    "process_weights",
+    "delta_z",
+    "lovasz_extension",
+    "lovasz_z_gradient",
+    "lovasz_z_extension",
+    "hinge_slope_at_zero",
+    "min_hinge_slope_linear",
+    "lovasz_errors",
+    "lovasz_z_loss",
+    "lovasz_z_loss_fn",
+    "naive_lovasz_z_loss",
+]
+
+#: The four error vectors m of the paper (Eq. 6 and Appendix B).
+ERRORS = ("hinge", "sigmoid", "cross_entropy", "focal")
+
+
+# --------------------------------------------------------------------------------------------
+# input checks
+# --------------------------------------------------------------------------------------------
+def _np1d(x, name, dtype=np.float64):
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    try:
+        a = np.asarray(x, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric, got {x!r}") from exc
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {a.shape}")
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise ValueError(f"{name} contains NaN or inf")
+    return a
+
+
+def _check_labels(y, name="labels"):
+    if not np.isin(y, (0.0, 1.0)).all():
+        raise ValueError(f"{name} must contain only 0 (background) and 1 (signal)")
+
+
+def _check_weights(w, name="weights"):
+    if not (w > 0).all():
+        raise ValueError(f"{name} must be positive (expected events per simulated event)")
+
+
+def _resolve_epsilon(epsilon, signal_total):
+    eps = signal_total if epsilon is None else epsilon
+    if isinstance(eps, torch.Tensor):
+        eps = float(eps.detach())
+    if not isinstance(eps, (int, float, np.integer, np.floating)) or not math.isfinite(eps) or not eps > 0:
+        if epsilon is None:
+            raise ValueError("epsilon: the default ε = S (the ground set's expected signal) is not positive; "
+                             "the ground set holds no signal weight, so pass epsilon explicitly")
+        raise ValueError(f"epsilon must be a positive finite number, got {epsilon!r}")
+    return float(eps)
+
+
+def _resolve_signal_total(signal_total, y, w):
+    if signal_total is None:
+        return float(np.sum(w * y))
+    if not isinstance(signal_total, (int, float, np.integer, np.floating)) or not math.isfinite(signal_total) \
+            or signal_total < 0:
+        raise ValueError(f"signal_total must be a non-negative finite number, got {signal_total!r}")
+    return float(signal_total)
+
+
+# --------------------------------------------------------------------------------------------
+# weights and the set function
+# --------------------------------------------------------------------------------------------
+def process_weights(process, cross_sections, luminosity):
+    """Per-event weights w_i = σ_k·L / v_k: expected events per simulated event (Eq. 5's σ_i L / v_i).
+
+    ``v_k`` is the number of events of process k **in the array passed** -- pass the whole data set for
+    dataset-level weights, or one batch for batch-level weights (Chapter 6 discusses which one the loss needs).
+
+    Parameters
+    ----------
+    process : array of int, shape (N,)
+        Process index of every event (0 … K−1).
+    cross_sections : sequence of float, length K
+        σ_k of each process (e.g. in fb), all > 0.
+    luminosity : float > 0
+        Integrated luminosity L (e.g. in fb⁻¹).
+
+    Returns
+    -------
+    numpy.ndarray, shape (N,), float64.
+    """
+    proc = _np1d(process, "process", dtype=np.float64)
+    if not (proc == np.round(proc)).all() or (proc < 0).any():
+        raise ValueError("process must hold non-negative integer process indices")
+    proc = proc.astype(np.int64)
+    xs = np.asarray(cross_sections, dtype=np.float64)
+    if xs.ndim != 1 or len(xs) == 0 or not np.isfinite(xs).all() or not (xs > 0).all():
+        raise ValueError("cross_sections must be a non-empty sequence of positive finite numbers")
+    if len(proc) and proc.max() >= len(xs):
+        raise ValueError(f"process has index {proc.max()} but only {len(xs)} cross_sections were given")
+    if not isinstance(luminosity, (int, float, np.integer, np.floating)) or not luminosity > 0 \
+            or not math.isfinite(luminosity):
+        raise ValueError(f"luminosity must be a positive finite number, got {luminosity!r}")
+    counts = np.bincount(proc, minlength=len(xs)).astype(np.float64)
+    per_process = np.divide(xs * luminosity, counts, out=np.zeros_like(xs), where=counts > 0)
+    return per_process[proc]
+
+
+def delta_z(mispredicted, labels, weights, epsilon=None, *, signal_total=None):
+    """The set function Δ_Z of lovasz-z-score-loss.txt, Eq. (5), on one or many misprediction sets.
+
+    Δ_Z(M) = S/√ε − (S − FN(M)) / √(ε + FP(M)), with FN(M) and FP(M) the expected yields (weights summed)
+    of the false negatives (signal events in M) and false positives (background events in M). Δ_Z(∅) = 0.
+
+    Parameters
+    ----------
+    mispredicted : bool array, shape (p,) or (k, p)
+        Membership mask(s) of M over the ground set of p events (one row per set).
+    labels : array, shape (p,)
+        1 for signal, 0 for background.
+    weights : array, shape (p,)
+        w_i > 0, expected events per simulated event (:func:`process_weights`).
+    epsilon : float > 0, optional
+        The regulator ε; default S, the expected signal of the ground set (σ_s L when the weights are
+        normalised on the ground set, the paper's choice).
+    signal_total : float ≥ 0, optional
+        The constant S; default Σ w_i y_i. Passing a different value models other weight conventions
+        (Chapter 6); Δ_Z is submodular only while S ≥ FN(M) for every M, i.e. S ≥ Σ w_i y_i.
+
+    Returns
+    -------
+    float for one set, numpy array of shape (k,) for k sets.
+    """
+    y = _np1d(labels, "labels")
+    w = _np1d(weights, "weights")
+    _check_labels(y)
+    _check_weights(w)
+    if len(y) != len(w):
+        raise ValueError(f"labels and weights must have the same length, got {len(y)} and {len(w)}")
+    if isinstance(mispredicted, torch.Tensor):
+        mispredicted = mispredicted.detach().cpu().numpy()
+    mask = np.asarray(mispredicted)
+    if mask.dtype != bool:
+        if not np.isin(mask, (0, 1)).all():
+            raise ValueError("mispredicted must be a boolean (or 0/1) mask")
+        mask = mask.astype(bool)
+    if mask.ndim not in (1, 2) or mask.shape[-1] != len(y):
+        raise ValueError(f"mispredicted must have shape (p,) or (k, p) with p = {len(y)}, got {mask.shape}")
+    S = _resolve_signal_total(signal_total, y, w)
+    eps = _resolve_epsilon(epsilon, S)
+    fn = mask.astype(np.float64) @ (w * y)
+    fp = mask.astype(np.float64) @ (w * (1.0 - y))
+    out = S / math.sqrt(eps) - (S - fn) / np.sqrt(eps + fp)
+    return float(out) if mask.ndim == 1 else out
+
+
+# --------------------------------------------------------------------------------------------
+# the generic Lovász extension (Eq. 4) -- the O(p²) reference
+# --------------------------------------------------------------------------------------------
+def lovasz_extension(set_function: Callable, m):
+    """Lovász extension of any set function with Δ(∅) = 0, evaluated at m (Eq. 4, corrected).
+
+    Sorts m decreasingly (m_{π_1} ≥ … ≥ m_{π_p}) and returns Σ_i m_{π_i}·g_i with
+    g_i = Δ({π_1..π_i}) − Δ({π_1..π_{i−1}}). On a vertex of the hypercube (m ∈ {0,1}^p) this equals
+    Δ(the set of ones). The extension is defined for *any* set function; it is convex if and only if the set
+    function is submodular (Lovász 1983) -- Chapter 6 checks both directions numerically.
+
+    Parameters
+    ----------
+    set_function : callable
+        Takes a boolean mask of shape (p,) and returns a float; ``set_function(all False)`` must be 0.
+    m : array, shape (p,)
+        Any real vector (errors are ≥ 0 in the loss, but the extension is defined on all of R^p).
+
+    Returns
+    -------
+    float. Costs p + 1 evaluations of the set function (O(p²) overall for Δ_Z): the reference that
+    :func:`lovasz_z_loss` is tested and benchmarked against.
+    """
+    if not callable(set_function):
+        raise ValueError("set_function must be callable")
+    mm = _np1d(m, "m")
+    p = len(mm)
+    mask = np.zeros(p, dtype=bool)
+    empty = float(set_function(mask.copy()))
+    if abs(empty) > 1e-12:
+        raise ValueError(f"set_function must vanish on the empty set, got {empty!r}")
+    order = np.argsort(-mm, kind="stable")
+    total, previous = 0.0, 0.0
+    for idx in order:
+        mask[idx] = True
+        current = float(set_function(mask.copy()))
+        total += mm[idx] * (current - previous)
+        previous = current
+    return total
+
+
+# --------------------------------------------------------------------------------------------
+# Algorithm 1 (corrected) and the loss
+# --------------------------------------------------------------------------------------------
+def _sorted_increments(m_sorted_labels, m_sorted_weights, S, eps, xp):
+    """g_i = Δ_Z(first i) − Δ_Z(first i−1) for events already sorted by decreasing error."""
+    fn = xp.cumsum(m_sorted_weights * m_sorted_labels, 0)
+    fp = xp.cumsum(m_sorted_weights * (1.0 - m_sorted_labels), 0)
+    delta = S / math.sqrt(eps) - (S - fn) / xp.sqrt(eps + fp)
+    g = delta.clone() if xp is torch else delta.copy()
+    g[1:] = delta[1:] - delta[:-1]
+    return g
+
+
+def lovasz_z_gradient(m, labels, weights, epsilon=None, *, signal_total=None):
+    """Algorithm 1 of the paper, corrected: the (sub)gradient g(m) of the Lovász extension of Δ_Z.
+
+    1. π ← decreasing sort of m; permute labels δ ∈ {0,1} and weights with it;
+    2. FN_i ← cumsum(δ_π w_π), FP_i ← cumsum((1 − δ_π) w_π);
+    3. Δ_i ← S/√ε − (S − FN_i)/√(ε + FP_i)   (the paper's line 5, divided by √ε/S, with its "σ" = 1);
+    4. g_1 ← Δ_1, g_i ← Δ_i − Δ_{i−1};
+    5. return g in the original event order (g[π_i] = g_i).
+
+    Since the extension is linear wherever the order of m is fixed, ``Δ̄_Z(m) = g(m)·m``. NumPy, float64.
+    """
+    mm = _np1d(m, "m")
+    y = _np1d(labels, "labels")
+    w = _np1d(weights, "weights")
+    _check_labels(y)
+    _check_weights(w)
+    if not (len(mm) == len(y) == len(w)):
+        raise ValueError(f"m, labels and weights must have the same length, got {len(mm)}, {len(y)}, {len(w)}")
+    S = _resolve_signal_total(signal_total, y, w)
+    eps = _resolve_epsilon(epsilon, S)
+    order = np.argsort(-mm, kind="stable")
+    g_sorted = _sorted_increments(y[order], w[order], S, eps, np)
+    g = np.empty_like(g_sorted)
+    g[order] = g_sorted
+    return g
+
+
+def lovasz_z_extension(m, labels, weights, epsilon=None, *, signal_total=None):
+    """Δ̄_Z(m) = g(m)·m, the Lovász extension of Eq. (5) at any real vector m (NumPy, float64, O(p log p))."""
+    mm = _np1d(m, "m")
+    return float(lovasz_z_gradient(mm, labels, weights, epsilon, signal_total=signal_total) @ mm)
+
+
+def hinge_slope_at_zero(direction_scores, labels, weights, epsilon=None, *, signal_total=None):
+    """Slope of the hinge Lovász-Z loss along F = λ·h at the trivial classifier F ≡ 0 (λ → 0⁺).
+
+    For λ·max|h| < 1 every hinge error is m_i = 1 − λ ỹ_i h_i > 0, and since the extension satisfies
+    Δ̄(c·1 + d) = c·Δ(V) + Δ̄(d), the loss is exactly  Δ_Z(V) + λ·Δ̄_Z(−ỹ∘h):  linear in λ with slope
+    Δ̄_Z(−ỹ∘h). The loss is convex in the parameters of a linear model (a convex, non-decreasing function of
+    errors that are convex in the parameters), so if this slope is ≥ 0 for **every** direction h the trivial
+    classifier is the global minimum and training can only shrink the model to F ≡ 0 (Chapter 6).
+
+    Parameters
+    ----------
+    direction_scores : array (p,)
+        h_i, the scores of the direction (e.g. a·x_i + c for a linear model).
+    labels, weights, epsilon, signal_total
+        As in :func:`delta_z`.
+    """
+    h = _np1d(direction_scores, "direction_scores")
+    y = _np1d(labels, "labels")
+    if len(h) != len(y):
+        raise ValueError(f"direction_scores and labels must have the same length, got {len(h)} and {len(y)}")
+    return lovasz_z_extension(-(2.0 * y - 1.0) * h, y, weights, epsilon, signal_total=signal_total)
+
+
+def min_hinge_slope_linear(x, labels, weights, epsilon=None, *, n_angles=24,
+                           offsets=(-2, -1.5, -1, -0.5, 0, 0.5, 1, 1.5, 2)):
+    """Smallest slope of the hinge Lovász-Z loss away from F ≡ 0 over linear directions h = u·x̂ + c (2D x).
+
+    x is standardised (x̂), u runs over ``n_angles`` unit vectors and c over ``offsets``. Returns
+    ``(min_slope / Δ_Z(V), (angle, offset))``; Δ_Z(V) = S/√ε is the loss of the trivial classifier. A positive
+    value means that, up to the grid, no linear model improves on F ≡ 0 (Chapter 6's trivial-minimum check).
+    """
+    xx = np.asarray(x, dtype=np.float64)
+    if xx.ndim != 2 or xx.shape[1] != 2:
+        raise ValueError(f"x must have shape (N, 2), got {xx.shape}")
+    y = _np1d(labels, "labels")
+    w = _np1d(weights, "weights")
+    if not (len(xx) == len(y) == len(w)):
+        raise ValueError("x, labels and weights must have the same length")
+    if int(n_angles) != n_angles or n_angles < 1:
+        raise ValueError(f"n_angles must be a positive integer, got {n_angles!r}")
+    xs = (xx - xx.mean(0)) / np.where(xx.std(0) > 0, xx.std(0), 1.0)
+    S = float(np.sum(w * y))
+    eps = _resolve_epsilon(epsilon, S)
+    full = S / math.sqrt(eps)
+    best, arg = math.inf, None
+    for angle in np.linspace(0, 2 * math.pi, int(n_angles), endpoint=False):
+        proj = xs @ np.array([math.cos(angle), math.sin(angle)])
+        for c in offsets:
+            slope = hinge_slope_at_zero(proj + c, y, w, eps) / full
+            if slope < best:
+                best, arg = slope, (float(angle), float(c))
+    return best, arg
+
+
+def lovasz_errors(scores, labels, error="hinge", gamma=2.0):
+    """The error vector m ≥ 0 of the paper (Eq. 6 / Eq. 27 and Appendix B) from raw scores F.
+
+    With signed labels ỹ = 2y − 1 and p_t = sigmoid(ỹ·F) (the predicted probability of the true class):
+
+    * ``"hinge"``: m = max(1 − ỹ·F, 0) (Eq. 6; the scores are the raw, unbounded model output);
+    * ``"sigmoid"``: m = 1 − p_t (Eq. 28: 1 − F for signal, F for background with F the probability);
+    * ``"cross_entropy"``: m = −log p_t;
+    * ``"focal"``: m = −(1 − p_t)^γ log p_t (Lin et al. 2017; γ = 2).
+
+    ``scores`` are raw scores (logits) for every choice; the sigmoid is applied here, stably.
+    """
+    if error not in ERRORS:
+        raise ValueError(f"error must be one of {ERRORS}, got {error!r}")
+    signed = 2.0 * labels - 1.0
+    margin = signed * scores
+    if error == "hinge":
+        return torch.clamp(1.0 - margin, min=0.0)
+    if error == "sigmoid":
+        return torch.sigmoid(-margin)
+    if error == "cross_entropy":
+        return tnf.softplus(-margin)
+    if not (isinstance(gamma, (int, float)) and gamma >= 0 and math.isfinite(gamma)):
+        raise ValueError(f"gamma must be a non-negative finite number, got {gamma!r}")
+    return torch.sigmoid(-margin) ** gamma * tnf.softplus(-margin)
+
+
+def _as_tensor(x, name, ref=None):
+    if isinstance(x, torch.Tensor):
+        t = x
+    else:
+        try:
+            t = torch.as_tensor(np.asarray(x, dtype=np.float64))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} must be numeric, got {x!r}") from exc
+    if t.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {tuple(t.shape)}")
+    if ref is not None:
+        t = t.to(device=ref.device)
+    if not t.is_floating_point():
+        t = t.to(torch.get_default_dtype())
+    if not torch.isfinite(t.detach()).all():
+        raise ValueError(f"{name} contains NaN or inf")
+    return t
+
+
+def lovasz_z_loss(scores, labels, weights, epsilon=None, error="hinge", *, signal_total=None, gamma=2.0):
+    """The Lovász Z-score loss Δ̄_Z(m(F)): the Lovász extension of Eq. (5) at the error vector m.
+
+    O(p log p): one sort and two cumulative sums (Algorithm 1, corrected -- see :func:`lovasz_z_gradient`).
+    The increments g are computed in float64 without gradient (they are piecewise constant in m), and the
+    loss is the dot product g·m_sorted, so autograd's gradient with respect to m is exactly g(m).
+
+    Parameters
+    ----------
+    scores : tensor, shape (p,)
+        Raw model scores F (e.g. ``ht.models.mlp(2, (), output="linear")``); may require grad.
+    labels : tensor or array, shape (p,)
+        1 for signal, 0 for background.
+    weights : tensor or array, shape (p,)
+        Expected events per simulated event w_i > 0 (:func:`process_weights`).
+    epsilon : float > 0, optional
+        The regulator; default S = Σ w_i y_i (= σ_s L for weights normalised on this ground set).
+    error : {"hinge", "sigmoid", "cross_entropy", "focal"}
+        The error vector m (:func:`lovasz_errors`).
+    signal_total : float, optional
+        The constant S of Eq. (5); default Σ w_i y_i over the ground set.
+    gamma : float
+        Focusing parameter of the focal error.
+
+    Returns
+    -------
+    Scalar tensor in the dtype of ``scores``. At F ≡ 0 with the hinge error it equals S/√ε.
+    """
+    F = _as_tensor(scores, "scores")
+    y = _np1d(labels, "labels")
+    w = _np1d(weights, "weights")
+    if not (tuple(F.shape) == y.shape == w.shape):
+        raise ValueError(f"scores, labels and weights must have the same shape, got "
+                         f"{tuple(F.shape)}, {y.shape}, {w.shape}")
+    if len(y) == 0:
+        raise ValueError("scores must not be empty")
+    _check_labels(y)
+    _check_weights(w)
+    S = _resolve_signal_total(signal_total, y, w)
+    eps = _resolve_epsilon(epsilon, S)
+    m = lovasz_errors(F, torch.as_tensor(y, dtype=F.dtype, device=F.device), error=error, gamma=gamma)
+    m_sorted, order = torch.sort(m, descending=True, stable=True)
+    # the increments are piecewise constant in m: computed once, in float64 NumPy (cheap, single-threaded)
+    idx = order.detach().cpu().numpy()
+    g = _sorted_increments(y[idx], w[idx], S, eps, np)
+    return (m_sorted * torch.as_tensor(g, dtype=m_sorted.dtype, device=m_sorted.device)).sum()
+
+
+def naive_lovasz_z_loss(scores, labels, weights, epsilon=None, error="hinge", *, signal_total=None, gamma=2.0):
+    """The same loss value by Eq. (4) literally: Δ_Z re-evaluated on every prefix set (O(p²), NumPy).
+
+    For tests and ``benchmarks/bench_lovasz.py`` only.
+    """
+    F = _as_tensor(scores, "scores").detach().to(torch.float64)
+    y = _np1d(labels, "labels")
+    w = _np1d(weights, "weights")
+    m = lovasz_errors(F, torch.as_tensor(y), error=error, gamma=gamma).numpy()
+    S = _resolve_signal_total(signal_total, y, w)
+    eps = _resolve_epsilon(epsilon, S)
+    return lovasz_extension(lambda mask: delta_z(mask, y, w, eps, signal_total=S), m)
+
+
+# --------------------------------------------------------------------------------------------
+# a loss_fn for ht.train.fit
+# --------------------------------------------------------------------------------------------
+_NORMALISATIONS = ("scaled", "dataset")
+
+
+def lovasz_z_loss_fn(epsilon, error="hinge", normalisation="scaled", gamma=2.0):
+    """A ``loss_fn(output, batch)`` closure for :func:`hepsig_tutorial.train.fit`.
+
+    ``batch`` must hold ``"y"`` (0/1), ``"w"`` (per-event weights σ_k L / v_k with v_k counted in the
+    **whole training set**) and ``"fraction"`` (added by ``fit``); ``output`` are raw scores.
+
+    Parameters
+    ----------
+    epsilon : float > 0
+        The regulator ε, fixed for the whole training (the paper: ε = σ_s L).
+    error : str
+        One of :data:`ERRORS`.
+    normalisation : {"scaled", "dataset"}
+        ``"scaled"`` (default, what Eq. 5 needs): the batch weights are divided by the batch fraction, so the
+        batch's expected yields estimate the full ones (S_batch ≈ σ_s L, comparable with ε) -- equivalent, up to
+        the random process mix of a batch, to counting v_k in the batch. ``"dataset"``: the dataset-level weights
+        are used as they are, so a batch carries only ``fraction``·σ_s L of signal, the effective regulator is
+        ε/fraction and the result depends on the batch size (Chapter 6 shows this).
+    """
+    eps = _resolve_epsilon(epsilon, None)
+    if error not in ERRORS:
+        raise ValueError(f"error must be one of {ERRORS}, got {error!r}")
+    if normalisation not in _NORMALISATIONS:
+        raise ValueError(f"normalisation must be one of {_NORMALISATIONS}, got {normalisation!r}")
+
+    def loss_fn(output, batch):
+        w = batch["w"]
+        if normalisation == "scaled":
+            w = w / float(batch["fraction"])
+        return lovasz_z_loss(output, batch["y"], w, eps, error=error, gamma=gamma)
+
+    loss_fn.__name__ = f"lovasz_z_{error}_{normalisation}"
+    return loss_fn

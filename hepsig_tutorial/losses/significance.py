@@ -1,3 +1,349 @@
-"""Placeholder: filled in by its chapter."""
+"""The ℓ_s/√(s+b) and ℓ_Asimov losses of Elwood & Krücker, and the cut scan that evaluates them.
 
-__all__: list[str] = []
+Chapter 5 ("Training on s/√(s+b) and on the Asimov significance", ``sec-asimov``) teaches this module.
+Equation numbers refer to significance-asimov-losses.txt.
+
+Relaxed counts (Eqs. 4.1-4.4). For a batch with sigmoid outputs ŷᵢ, labels yᵢ and weights wᵢ,
+
+* ``normalisation="batch"`` (the paper's; the default): s = S · Σ_sig wᵢŷᵢ / Σ_sig wᵢ and
+  b = B · Σ_bkg wᵢŷᵢ / Σ_bkg wᵢ, with S and B the full expected yields. With equal weights inside a
+  class this is exactly Eqs. 4.1-4.4: W_s = S/N_sig,batch rescales the *signal events present in this
+  batch* to the expected yield, so the batch-to-batch fluctuation of the class composition drops out
+  (a ratio estimator).
+* ``normalisation="fraction"``: s = Σ_sig wᵢŷᵢ / f, b = Σ_bkg wᵢŷᵢ / f, with f = batch size / data size
+  (``batch["fraction"]`` from :func:`hepsig_tutorial.train.fit`) and weights that sum to the expected
+  yields over the training set. Unbiased for every batch composition, but it carries the Poisson
+  fluctuation of how many signal and background events fell into the batch.
+
+Both coincide for the full data set (one batch). Neither needs the events to be balanced.
+
+Losses. ``s_over_sqrt_s_plus_b_loss`` is Eq. 4.5, ℓ = (s+b)/s². ``asimov_loss`` is Eq. 4.6,
+ℓ = 1/Z_A with ``power=1`` (the paper) or 1/Z_A² with ``power=2`` (what the authors' public code
+returns); Z_A is :func:`hepsig_tutorial.stats.asimov_significance` (stable in float32, exact at σ_b = 0)
+with σ_b = ``sigma_b_rel`` · b.
+
+Floors. Z_A diverges at b = 0 (an empty background selection looks infinitely significant) and both
+losses diverge at s = 0. The losses therefore use s + ``s_floor`` and b + ``b_floor`` (both in expected
+events; defaults 10⁻³ and 0.1). The background floor is a modelling choice, not only a numerical one:
+it says "never believe a selection with less than ~0.1 expected background events" -- a batch of a few
+thousand simulated events cannot resolve less anyway (one tt̄ event of a 4096-event batch carries ~10
+expected events in the paper's set-up). With the floors the losses and their gradients are finite for
+every s, b ≥ 0 and σ_b ≥ 0 (tests/test_significance_losses.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..stats import asimov_significance
+
+__all__ = [
+    "relaxed_counts",
+    "s_over_sqrt_s_plus_b_loss",
+    "asimov_loss",
+    "naive_asimov_significance",
+    "s_over_sqrt_s_plus_b_loss_fn",
+    "asimov_loss_fn",
+    "SOverSqrtSPlusBLoss",
+    "AsimovLoss",
+    "CutScan",
+    "scan_cuts",
+]
+
+S_FLOOR = 1e-3
+B_FLOOR = 0.1
+_NORMALISATIONS = ("batch", "fraction")
+
+
+def _check_nonneg(name, value):
+    if isinstance(value, bool) or not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number ≥ 0, got {value!r}")
+
+
+# ------------------------------------------------------------------------------------------------
+# relaxed counts and the two losses
+# ------------------------------------------------------------------------------------------------
+def relaxed_counts(output: torch.Tensor, batch, *, normalisation: str = "batch",
+                   expected_signal: float | None = None, expected_background: float | None = None):
+    """Differentiable expected signal and background selected by a batch (Eqs. 4.1-4.4).
+
+    Parameters
+    ----------
+    output : tensor (N,)
+        Sigmoid outputs ŷ ∈ [0, 1] (the relaxed selection).
+    batch : mapping
+        ``"y"`` (1 signal, 0 background), optional ``"w"`` (per-event weights; ones if absent) and, for
+        ``normalisation="fraction"``, ``"fraction"`` (as :func:`hepsig_tutorial.train.fit` provides).
+    normalisation : {"batch", "fraction"}
+        See the module docstring. ``"batch"`` needs ``expected_signal`` and ``expected_background``.
+    expected_signal, expected_background : float
+        Full expected yields S and B (``StopToy.expected_signal`` ...).
+
+    Returns
+    -------
+    (s, b) : scalar tensors, in expected events.
+    """
+    if normalisation not in _NORMALISATIONS:
+        raise ValueError(f"normalisation must be one of {_NORMALISATIONS}, got {normalisation!r}")
+    y = batch["y"]
+    if output.shape != y.shape:
+        raise ValueError(f"output has shape {tuple(output.shape)} but batch['y'] has {tuple(y.shape)}")
+    w = batch.get("w")
+    w = torch.ones_like(output) if w is None else w
+    sig = y.to(output.dtype)
+    bkg = 1.0 - sig
+    if normalisation == "batch":
+        if expected_signal is None or expected_background is None:
+            raise ValueError("normalisation='batch' needs expected_signal and expected_background")
+        _check_nonneg("expected_signal", expected_signal)
+        _check_nonneg("expected_background", expected_background)
+        # a batch without events of a class selects none of it (s or b = 0), never 0/0
+        n_s, n_b = (w * sig).sum(), (w * bkg).sum()
+        n_s = torch.where(n_s > 0, n_s, torch.ones_like(n_s))
+        n_b = torch.where(n_b > 0, n_b, torch.ones_like(n_b))
+        return expected_signal * (w * sig * output).sum() / n_s, expected_background * (w * bkg * output).sum() / n_b
+    fraction = batch.get("fraction", 1.0)
+    if not 0 < float(fraction) <= 1:
+        raise ValueError(f"batch['fraction'] must be in (0, 1], got {fraction!r}")
+    return (w * sig * output).sum() / fraction, (w * bkg * output).sum() / fraction
+
+
+def s_over_sqrt_s_plus_b_loss(s, b, *, s_floor: float = S_FLOOR):
+    """ℓ_s/√(s+b) = (s+b)/s² (Eq. 4.5), the inverse square of s/√(s+b), with s → s + ``s_floor``.
+
+    Finite, with finite gradients, for every s, b ≥ 0 in float32.
+    """
+    _check_nonneg("s_floor", s_floor)
+    s = torch.as_tensor(s)
+    b = torch.as_tensor(b, dtype=s.dtype)
+    if s_floor == 0:
+        raise ValueError("s_floor must be positive (the loss diverges at s = 0)")
+    if bool((s.detach() < 0).any()) or bool((b.detach() < 0).any()):
+        raise ValueError("s and b must be non-negative")
+    s_eff = s + s_floor
+    return (s_eff + b) / (s_eff * s_eff)
+
+
+def asimov_loss(s, b, sigma_b_rel: float, *, power: int = 1, s_floor: float = S_FLOOR, b_floor: float = B_FLOOR):
+    """ℓ_Asimov = 1/Z_A (Eq. 4.6; ``power=2``: 1/Z_A² as in the authors' code) with σ_b = ``sigma_b_rel``·b.
+
+    Z_A is Eq. 3.1 (:func:`hepsig_tutorial.stats.asimov_significance`), evaluated at s + ``s_floor`` and
+    b + ``b_floor`` (the relative uncertainty applies to the floored b). Finite, with finite gradients,
+    at b → 0, s → 0 and σ_b → 0 in float32.
+    """
+    _check_nonneg("sigma_b_rel", sigma_b_rel)
+    _check_nonneg("s_floor", s_floor)
+    _check_nonneg("b_floor", b_floor)
+    if b_floor == 0:
+        raise ValueError("b_floor must be positive (Z_A diverges at b = 0)")
+    if s_floor == 0:
+        raise ValueError("s_floor must be positive (1/Z_A diverges at s = 0)")
+    if power not in (1, 2):
+        raise ValueError(f"power must be 1 (the paper's 1/Z_A) or 2 (the code's 1/Z_A²), got {power!r}")
+    s = torch.as_tensor(s)
+    b = torch.as_tensor(b, dtype=s.dtype)
+    b_eff = b + b_floor
+    z = asimov_significance(s + s_floor, b_eff, sigma_b_rel * b_eff)
+    return 1.0 / z if power == 1 else 1.0 / (z * z)
+
+
+def naive_asimov_significance(s, b, sigma_b):
+    """Eq. 3.1 typed in as printed -- **for comparison only** (Chapter 5 shows why not to use it).
+
+    The two terms inside the bracket are each ≈ s while their difference is ≈ s²/(2(b+σ_b²)): for
+    s ≪ σ_b the difference is lost to rounding in float32 and Z_A and its gradient become noise. This
+    is the regime of a freshly initialised network (s/σ_b ~ 10⁻³), and it is one reason the paper found
+    that ℓ_Asimov "would take many iterations before the loss started minimising". ``sigma_b`` must be
+    positive (the formula is 0/0 at σ_b = 0). Works on tensors (keeps their dtype) and arrays.
+    """
+    lib = torch if isinstance(s, torch.Tensor) or isinstance(b, torch.Tensor) else np
+    sb2 = sigma_b * sigma_b
+    t1 = (s + b) * lib.log((s + b) * (b + sb2) / (b * b + (s + b) * sb2))
+    t2 = b * b / sb2 * lib.log(1 + sb2 * s / (b * (b + sb2)))
+    z2 = 2 * (t1 - t2)
+    return lib.sqrt(z2.clamp(min=0) if lib is torch else np.maximum(z2, 0))
+
+
+# ------------------------------------------------------------------------------------------------
+# closures for hepsig_tutorial.train.fit, and nn.Module wrappers
+# ------------------------------------------------------------------------------------------------
+def s_over_sqrt_s_plus_b_loss_fn(*, normalisation: str = "batch", expected_signal: float | None = None,
+                                 expected_background: float | None = None, s_floor: float = S_FLOOR):
+    """``loss_fn(output, batch)`` for :func:`~hepsig_tutorial.train.fit`: Eq. 4.5 on the relaxed counts."""
+    if normalisation == "batch" and (expected_signal is None or expected_background is None):
+        raise ValueError("normalisation='batch' needs expected_signal and expected_background")
+
+    def loss_fn(output, batch):
+        s, b = relaxed_counts(output, batch, normalisation=normalisation, expected_signal=expected_signal,
+                              expected_background=expected_background)
+        return s_over_sqrt_s_plus_b_loss(s, b, s_floor=s_floor)
+
+    return loss_fn
+
+
+def asimov_loss_fn(sigma_b_rel: float, *, power: int = 1, normalisation: str = "batch",
+                   expected_signal: float | None = None, expected_background: float | None = None,
+                   s_floor: float = S_FLOOR, b_floor: float = B_FLOOR, use_naive: bool = False):
+    """``loss_fn(output, batch)`` for :func:`~hepsig_tutorial.train.fit`: Eq. 4.6 on the relaxed counts.
+
+    ``use_naive=True`` swaps in :func:`naive_asimov_significance` (same floors) -- only to show, in
+    Chapter 5, what the printed formula does in float32.
+    """
+    _check_nonneg("sigma_b_rel", sigma_b_rel)
+    if normalisation == "batch" and (expected_signal is None or expected_background is None):
+        raise ValueError("normalisation='batch' needs expected_signal and expected_background")
+    if use_naive and sigma_b_rel == 0:
+        raise ValueError("use_naive needs sigma_b_rel > 0 (the printed formula is 0/0 at σ_b = 0)")
+
+    def loss_fn(output, batch):
+        s, b = relaxed_counts(output, batch, normalisation=normalisation, expected_signal=expected_signal,
+                              expected_background=expected_background)
+        if use_naive:
+            b_eff = b + b_floor
+            z = naive_asimov_significance(s + s_floor, b_eff, sigma_b_rel * b_eff)
+            z = z.clamp_min(torch.finfo(z.dtype).tiny ** 0.5)
+            return 1.0 / z if power == 1 else 1.0 / (z * z)
+        return asimov_loss(s, b, sigma_b_rel, power=power, s_floor=s_floor, b_floor=b_floor)
+
+    return loss_fn
+
+
+class SOverSqrtSPlusBLoss(nn.Module):
+    """``nn.Module`` form of :func:`s_over_sqrt_s_plus_b_loss_fn`: ``criterion(output, batch)``."""
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        self._fn = s_over_sqrt_s_plus_b_loss_fn(**kwargs)
+
+    def forward(self, output, batch):
+        return self._fn(output, batch)
+
+
+class AsimovLoss(nn.Module):
+    """``nn.Module`` form of :func:`asimov_loss_fn`: ``AsimovLoss(0.5, expected_signal=S, ...)(output, batch)``."""
+
+    def __init__(self, sigma_b_rel: float, **kwargs):
+        super().__init__()
+        self.sigma_b_rel = sigma_b_rel
+        self._fn = asimov_loss_fn(sigma_b_rel, **kwargs)
+
+    def forward(self, output, batch):
+        return self._fn(output, batch)
+
+
+# ------------------------------------------------------------------------------------------------
+# evaluation: scan a cut on the classifier score (Sec. 5, Table 2, Fig. 4)
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class CutScan:
+    """Result of :func:`scan_cuts`: one entry per cut (arrays) and the best allowed cut.
+
+    ``s``, ``b``: expected events kept (score > cut); ``n_signal``, ``n_background``: simulated events kept;
+    ``z``, ``z_err``: Z_A and its statistical error from the simulated counts; ``allowed``: cuts that keep
+    at least ``min_background_events`` simulated background events (and some signal).
+    """
+
+    cuts: np.ndarray
+    s: np.ndarray
+    b: np.ndarray
+    n_signal: np.ndarray
+    n_background: np.ndarray
+    z: np.ndarray
+    z_err: np.ndarray
+    allowed: np.ndarray
+    sigma_b_rel: float
+    min_background_events: int
+
+    @property
+    def best_index(self) -> int:
+        if not self.allowed.any():
+            raise ValueError(f"no cut keeps min_background_events = {self.min_background_events} "
+                             "simulated background events")
+        return int(np.flatnonzero(self.allowed)[np.argmax(self.z[self.allowed])])
+
+    @property
+    def best(self) -> dict:
+        """``{"cut", "s", "b", "z", "z_err", "n_signal", "n_background"}`` at the maximum allowed Z_A."""
+        i = self.best_index
+        return {"cut": float(self.cuts[i]), "s": float(self.s[i]), "b": float(self.b[i]), "z": float(self.z[i]),
+                "z_err": float(self.z_err[i]), "n_signal": int(self.n_signal[i]),
+                "n_background": int(self.n_background[i])}
+
+
+def scan_cuts(scores, labels, weights, sigma_b_rel: float, cuts=None, min_background_events: int = 10) -> CutScan:
+    """Z_A after a cut ``score > cut`` for each cut, with its statistical error (Sec. 5; Table 2, Fig. 4).
+
+    Z_A is Eq. 3.1 with σ_b = ``sigma_b_rel`` · b (float64). The error propagates the Poisson
+    uncertainty of the *simulated* counts (Sec. 3): var(s) = Σ wᵢ² over the kept signal events, var(b)
+    likewise, and σ_Z² = (∂Z/∂s)² var(s) + (∂Z/∂b)² var(b) (σ_b follows b).
+
+    Parameters
+    ----------
+    scores, labels, weights : 1D arrays of equal length
+        Classifier outputs, 1/0 labels, per-event weights to expected events.
+    sigma_b_rel : float ≥ 0
+        Relative background uncertainty σ_b/b.
+    cuts : 1D array, optional
+        Cut values. Default: every distinct score (just below it), which finds the exact maximum.
+    min_background_events : int
+        A cut is *allowed* only if it keeps at least this many simulated background events, so that the
+        maximum is not a statistical fluke of a nearly empty background sample.
+
+    Returns
+    -------
+    CutScan
+    """
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    labels = np.asarray(labels).ravel()
+    weights = np.asarray(weights, dtype=np.float64).ravel()
+    if not len(scores) == len(labels) == len(weights) or len(scores) == 0:
+        raise ValueError(f"scores, labels and weights must be non-empty and equally long, got "
+                         f"{len(scores)}, {len(labels)}, {len(weights)}")
+    if np.isnan(scores).any():
+        raise ValueError("scores contains NaN")
+    if not np.isin(labels, (0, 1)).all():
+        raise ValueError("labels must be 0 (background) or 1 (signal)")
+    if not (np.isfinite(weights).all() and (weights >= 0).all()):
+        raise ValueError("weights must be finite and non-negative")
+    _check_nonneg("sigma_b_rel", sigma_b_rel)
+    if isinstance(min_background_events, bool) or int(min_background_events) != min_background_events \
+            or min_background_events < 1:
+        raise ValueError(f"min_background_events must be a positive integer, got {min_background_events!r}")
+    if cuts is None:
+        u = np.unique(scores)
+        cuts = np.concatenate([[u[0] - 1e-12], 0.5 * (u[:-1] + u[1:])]) if len(u) > 1 else u - 1e-12
+    cuts = np.sort(np.asarray(cuts, dtype=np.float64).ravel())
+    if len(cuts) == 0 or np.isnan(cuts).any():
+        raise ValueError("cuts must be a non-empty array without NaN")
+
+    sig = labels == 1
+    out = {}
+    for name, mask in (("s", sig), ("b", ~sig)):
+        sc, w = scores[mask], weights[mask]
+        order = np.argsort(sc)
+        sc, w = sc[order], w[order]
+        # kept = events with score > cut = suffix of the sorted array
+        cum_w = np.concatenate([np.cumsum(w[::-1])[::-1], [0.0]])
+        cum_w2 = np.concatenate([np.cumsum((w * w)[::-1])[::-1], [0.0]])
+        start = np.searchsorted(sc, cuts, side="right")
+        out[name] = (cum_w[start], cum_w2[start], len(sc) - start)
+    s, var_s, n_s = out["s"]
+    b, var_b, n_b = out["b"]
+    allowed = (n_b >= min_background_events) & (s > 0) & (b > 0)
+
+    b_safe = np.where(b > 0, b, 1.0)
+    st = torch.tensor(s, dtype=torch.float64, requires_grad=True)
+    bt = torch.tensor(b_safe, dtype=torch.float64, requires_grad=True)
+    z = asimov_significance(st, bt, sigma_b_rel * bt)
+    z.sum().backward()
+    dz_ds, dz_db = st.grad.numpy(), bt.grad.numpy()
+    z = z.detach().numpy().copy()
+    z_err = np.sqrt(dz_ds**2 * var_s + dz_db**2 * var_b)
+    z[b <= 0] = np.nan
+    z_err[b <= 0] = np.nan
+    return CutScan(cuts=cuts, s=s, b=b, n_signal=n_s, n_background=n_b, z=z, z_err=z_err, allowed=allowed,
+                   sigma_b_rel=float(sigma_b_rel), min_background_events=int(min_background_events))

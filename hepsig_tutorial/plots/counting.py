@@ -72,7 +72,7 @@ def plot_significance_vs_signal(b: float = 10.0, sigma_b_rel: float = 0.2, s_max
 
 
 def plot_approximation_map(n_grid: int = 120):
-    """Where each approximation fails: Z_approx/Z_exact − 1 over the (b, s/b) plane, with the ±10 %
+    """Where each approximation fails: Z_approx/Z_exact over the (b, s/b) plane, with the ±10 %
     contour; the exact reference is the Poisson significance of the median observation."""
     b = np.logspace(-1, 3, n_grid)
     x = np.logspace(-2, 1.5, n_grid)
@@ -84,19 +84,23 @@ def plot_approximation_map(n_grid: int = 120):
         "s/√(s+b)": stats.s_over_sqrt_s_plus_b(S, B),
         "$Z_A$ (σ_b = 0)": stats.asimov_significance(S, B),
     }
+    from matplotlib.colors import LogNorm
+
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), sharey=True)
     for ax, (name, z) in zip(axes, approx.items()):
         with np.errstate(divide="ignore", invalid="ignore"):
-            rel = np.where(exact > 0.05, z / exact - 1, np.nan)
-        im = ax.pcolormesh(B, X, np.clip(rel, -1, 1), cmap="RdBu_r", vmin=-1, vmax=1, shading="auto")
-        cs = ax.contour(B, X, np.abs(rel), levels=[0.1], colors="k", linewidths=1.2)
+            ratio = np.where(exact > 0.05, z / exact, np.nan)
+        # sequential, lightness-monotonic map: dark = underestimate, light = overestimate (reads in greyscale)
+        im = ax.pcolormesh(B, X, np.clip(ratio, 0.2, 5.0), cmap="cividis", norm=LogNorm(0.2, 5.0), shading="auto")
+        rel = np.abs(ratio - 1)
+        cs = ax.contour(B, X, rel, levels=[0.1], colors="w", linewidths=1.4)
         ax.clabel(cs, fmt={0.1: "±10 %"}, fontsize=7)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("background b")
         ax.set_title(name)
     axes[0].set_ylabel("s / b")
-    fig.colorbar(im, ax=axes, label="Z_approx / Z_exact − 1 (clipped to ±1)")
+    fig.colorbar(im, ax=axes, label="Z_approx / Z_exact (log scale, clipped to [0.2, 5])")
     return _stamp(fig)
 
 
@@ -129,16 +133,16 @@ def plot_punzi_coverage(a: float = 3.0, b_cl: float = 1.28, n_toys: int = 20_000
     rng = np.random.default_rng(seed)
     Bs = np.logspace(-1.5, 3, 60)
     fig, ax = plt.subplots()
-    for refined, color, name in ((False, "C0", "Eq. (9): b²/2"), (True, "C1", "refined")):
+    for refined, color, ls, marker, name in ((False, "C0", "-", "o", "Eq. (9): b²/2"), (True, "C1", "--", "s", "refined")):
         S = stats.punzi_sensitivity(1.0, Bs, a=a, b=b_cl, refined=refined)
-        ax.plot(Bs, stats.discovery_probability(S, Bs, a=a), color=color, label=f"{name}: exact")
+        ax.plot(Bs, stats.discovery_probability(S, Bs, a=a), color=color, ls=ls, label=f"{name}: exact")
         pick = Bs[::6]
         S_pick = stats.punzi_sensitivity(1.0, pick, a=a, b=b_cl, refined=refined)
         n_crit = poisson.isf(stats.z_to_pvalue(a), pick) + 1
         toys = rng.poisson(S_pick + pick, size=(n_toys, len(pick)))
         frac = (toys >= n_crit).mean(axis=0)
         err = np.sqrt(frac * (1 - frac) / n_toys)
-        ax.errorbar(pick, frac, yerr=err, fmt="o", color=color, ms=4, label=f"{name}: {n_toys} pseudo-experiments")
+        ax.errorbar(pick, frac, yerr=err, fmt=marker, color=color, ms=4, label=f"{name}: {n_toys} pseudo-experiments")
     ax.axhline(norm.cdf(b_cl), color="k", ls="--", lw=1, label=f"CL_b = Φ({b_cl:g}) = {norm.cdf(b_cl):.2f}")
     ax.set_xscale("log")
     ax.set_xlabel("expected background B")

@@ -1,0 +1,204 @@
+"""Brute-force checks of submodularity and of the Lovász extension on small ground sets (Chapter 6).
+
+The Lovász Z-score loss rests on one theorem (Lovász 1983): the Lovász extension of a set function Δ with
+Δ(∅) = 0 is convex **if and only if** Δ is submodular. lovasz-z-score-loss.txt proves (Appendix A) that its
+Δ_Z is submodular; this module checks such claims by enumerating every subset of a ground set of p ≤ ~12
+elements, so nothing is sampled and nothing is left out:
+
+* :func:`subset_table` tabulates a set function on all 2^p subsets (bit k of the index = element k);
+* :func:`check_union_intersection` tests Eq. (2), Δ(A) + Δ(B) ≥ Δ(A ∪ B) + Δ(A ∩ B), for all 4^p pairs;
+* :func:`check_diminishing_returns` tests Eq. (3), Δ(A ∪ {i}) − Δ(A) ≤ Δ(B ∪ {i}) − Δ(B), for every
+  B ⊆ A and i ∉ A (optionally only for i in a given set, e.g. the signal events: the paper's Case I);
+* :func:`check_convex_chords` tests convexity of a function on random chords;
+* :func:`delta_s_over_sqrt_s_plus_b` is a significance-based set function that is *not* submodular -- the
+  counterexample the chapter uses to show why the proof matters.
+
+Import it as ``import hepsig_tutorial.submodular`` (the package ``__init__`` does not import it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "Check",
+    "all_subsets",
+    "subset_table",
+    "check_union_intersection",
+    "check_diminishing_returns",
+    "check_convex_chords",
+    "delta_s_over_sqrt_s_plus_b",
+]
+
+_MAX_P = 14
+
+
+@dataclass(frozen=True)
+class Check:
+    """Result of a brute-force check: how many inequalities were tested, how many failed, the worst failure.
+
+    ``worst`` is the largest amount by which an inequality is violated (≤ 0 when all hold; then it is minus the
+    smallest slack). ``example`` describes the worst case (indices as bit masks).
+    """
+
+    checked: int
+    violations: int
+    worst: float
+    example: tuple = ()
+
+    @property
+    def holds(self) -> bool:
+        return self.violations == 0
+
+
+def _check_p(p):
+    if int(p) != p or not 1 <= p <= _MAX_P:
+        raise ValueError(f"p must be an integer in [1, {_MAX_P}], got {p!r}")
+    return int(p)
+
+
+def all_subsets(p: int) -> np.ndarray:
+    """Boolean matrix (2^p, p): row k is the subset whose members are the set bits of k."""
+    p = _check_p(p)
+    idx = np.arange(2 ** p, dtype=np.int64)
+    return ((idx[:, None] >> np.arange(p)) & 1).astype(bool)
+
+
+def subset_table(set_function: Callable, p: int, vectorized: bool = True) -> np.ndarray:
+    """Values of ``set_function`` on all 2^p subsets, indexed by bit mask.
+
+    ``vectorized=True``: ``set_function`` takes the (2^p, p) boolean matrix and returns 2^p values (e.g.
+    :func:`hepsig_tutorial.losses.delta_z`); otherwise it is called once per subset with a (p,) mask.
+    """
+    if not callable(set_function):
+        raise ValueError("set_function must be callable")
+    masks = all_subsets(p)
+    if vectorized:
+        values = np.asarray(set_function(masks), dtype=np.float64)
+    else:
+        values = np.array([float(set_function(mask)) for mask in masks])
+    if values.shape != (2 ** p,):
+        raise ValueError(f"set_function returned shape {values.shape}, expected ({2 ** p},)")
+    if not np.isfinite(values).all():
+        raise ValueError("set_function returned NaN or inf")
+    return values
+
+
+def _table_and_p(values):
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1 or v.size < 2 or (v.size & (v.size - 1)):
+        raise ValueError(f"values must be a table of length 2^p, got shape {v.shape}")
+    return v, int(v.size).bit_length() - 1
+
+
+def _tol(v, rtol):
+    return rtol * max(1.0, float(np.abs(v).max()))
+
+
+def check_union_intersection(values, rtol: float = 1e-12, chunk: int = 1 << 20) -> Check:
+    """Eq. (2): Δ(A) + Δ(B) ≥ Δ(A ∪ B) + Δ(A ∩ B) for **all** ordered pairs (A, B) of subsets (4^p checks)."""
+    v, p = _table_and_p(values)
+    n = v.size
+    tol = _tol(v, rtol)
+    total = n * n
+    violations, worst, example = 0, -math.inf, ()
+    for start in range(0, total, chunk):
+        k = np.arange(start, min(start + chunk, total), dtype=np.int64)
+        a, b = k // n, k % n
+        excess = (v[a | b] + v[a & b]) - (v[a] + v[b])  # > 0 means a violation
+        violations += int((excess > tol).sum())
+        j = int(np.argmax(excess))
+        if excess[j] > worst:
+            worst, example = float(excess[j]), (int(a[j]), int(b[j]))
+    return Check(total, violations, worst, example)
+
+
+def check_diminishing_returns(values, elements=None, rtol: float = 1e-12) -> Check:
+    """Eq. (3): Δ(A ∪ {i}) − Δ(A) ≤ Δ(B ∪ {i}) − Δ(B) for every B ⊆ A and every i ∉ A.
+
+    All pairs B ⊆ A are enumerated explicitly (3^p of them: each element is outside A, in A only, or in both).
+    ``elements``: restrict i to these indices (e.g. the false negatives, the paper's Case I).
+    """
+    v, p = _table_and_p(values)
+    tol = _tol(v, rtol)
+    elements = range(p) if elements is None else [int(i) for i in elements]
+    if any(not 0 <= i < p for i in elements):
+        raise ValueError(f"elements must be indices in [0, {p})")
+    # digits base 3: 0 = not in A, 1 = in A only, 2 = in A and B
+    codes = np.arange(3 ** p, dtype=np.int64)
+    a_mask = np.zeros_like(codes)
+    b_mask = np.zeros_like(codes)
+    rest = codes.copy()
+    for k in range(p):
+        digit = rest % 3
+        rest //= 3
+        a_mask |= (digit >= 1).astype(np.int64) << k
+        b_mask |= (digit == 2).astype(np.int64) << k
+    checked, violations, worst, example = 0, 0, -math.inf, ()
+    for i in elements:
+        bit = np.int64(1) << i
+        sel = (a_mask & bit) == 0
+        a, b = a_mask[sel], b_mask[sel]
+        excess = (v[a | bit] - v[a]) - (v[b | bit] - v[b])
+        checked += a.size
+        violations += int((excess > tol).sum())
+        j = int(np.argmax(excess))
+        if excess[j] > worst:
+            worst, example = float(excess[j]), (int(a[j]), int(b[j]), i)
+    return Check(checked, violations, worst, example)
+
+
+def check_convex_chords(function: Callable, points_a, points_b, n_t: int = 9, rtol: float = 1e-10) -> Check:
+    """Convexity on chords: f(t·a + (1−t)·b) ≤ t·f(a) + (1−t)·f(b) for each pair of rows, t on a grid in (0, 1).
+
+    ``function`` maps a vector to a float; ``points_a``, ``points_b`` are (n, p) arrays of chord end points.
+    """
+    if not callable(function):
+        raise ValueError("function must be callable")
+    pa, pb = np.asarray(points_a, dtype=np.float64), np.asarray(points_b, dtype=np.float64)
+    if pa.ndim != 2 or pa.shape != pb.shape:
+        raise ValueError(f"points_a and points_b must be (n, p) arrays of the same shape, got {pa.shape}, {pb.shape}")
+    ts = np.linspace(0, 1, int(n_t) + 2)[1:-1]
+    checked, violations, worst, example = 0, 0, -math.inf, ()
+    for k, (a, b) in enumerate(zip(pa, pb)):
+        fa, fb = float(function(a)), float(function(b))
+        for t in ts:
+            mid = float(function(t * a + (1 - t) * b))
+            excess = mid - (t * fa + (1 - t) * fb)
+            checked += 1
+            if excess > rtol * max(1.0, abs(fa), abs(fb)):
+                violations += 1
+            if excess > worst:
+                worst, example = excess, (k, float(t))
+    return Check(checked, violations, worst, example)
+
+
+def delta_s_over_sqrt_s_plus_b(mispredicted, labels, weights, epsilon=None):
+    """A set function like Δ_Z but built on s/√(s+b) -- **not** submodular (Chapter 6's counterexample).
+
+    Δ'(M) = S/√(S + ε) − (S − FN(M))/√(S − FN(M) + ε + FP(M)), Δ'(∅) = 0, with the notation of
+    :func:`hepsig_tutorial.losses.delta_z`. Because s/√(s+c) is strictly concave in s, the marginal cost of a
+    false negative *grows* with the number of false negatives already made: diminishing returns fail. With two
+    signal events of weight 1 and ε = S = 2: Δ'({1}) = Δ'({2}) = 1 − 1/√3 ≈ 0.423 and Δ'({1, 2}) = 1, so
+    Δ'({1}) + Δ'({2}) ≈ 0.845 < Δ'({1, 2}) + Δ'(∅) = 1, violating Eq. (2); its Lovász extension at (½, ½) is
+    0.5 > 0.423, the mean of its values at (1, 0) and (0, 1), so it is not convex.
+    """
+    from .losses.lovasz import _check_labels, _check_weights, _np1d, _resolve_epsilon
+
+    y = _np1d(labels, "labels")
+    w = _np1d(weights, "weights")
+    _check_labels(y)
+    _check_weights(w)
+    mask = np.asarray(mispredicted).astype(bool)
+    if mask.ndim not in (1, 2) or mask.shape[-1] != len(y):
+        raise ValueError(f"mispredicted must have shape (p,) or (k, p) with p = {len(y)}, got {mask.shape}")
+    S = float(np.sum(w * y))
+    eps = _resolve_epsilon(epsilon, S)
+    fn = mask.astype(np.float64) @ (w * y)
+    fp = mask.astype(np.float64) @ (w * (1.0 - y))
+    out = S / math.sqrt(S + eps) - (S - fn) / np.sqrt(S - fn + eps + fp)
+    return float(out) if mask.ndim == 1 else out

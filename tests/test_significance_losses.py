@@ -1,0 +1,266 @@
+"""Tests of ℓ_s/√(s+b), ℓ_Asimov and the cut scan (hepsig_tutorial/losses/significance.py, Chapter 5)."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import hepsig_tutorial as ht
+from hepsig_tutorial.losses import (
+    AsimovLoss,
+    SOverSqrtSPlusBLoss,
+    asimov_loss,
+    asimov_loss_fn,
+    naive_asimov_significance,
+    relaxed_counts,
+    s_over_sqrt_s_plus_b_loss,
+    s_over_sqrt_s_plus_b_loss_fn,
+    scan_cuts,
+)
+from hepsig_tutorial.losses.significance import B_FLOOR, S_FLOOR
+from hepsig_tutorial.stats import asimov_significance
+
+S_EXP, B_EXP = 958.0, 20760.0
+
+
+def make_batch(n_sig=40, n_bkg=60, dtype=torch.float32, seed=0, fraction=0.25):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.cat([torch.ones(n_sig), torch.zeros(n_bkg)]).to(dtype)
+    w = torch.where(y == 1, S_EXP / n_sig, B_EXP / n_bkg).to(dtype) * fraction
+    out = torch.rand(n_sig + n_bkg, generator=g, dtype=dtype) * 0.9 + 0.05
+    return out, {"y": y, "w": w, "fraction": fraction}
+
+
+KW = {"expected_signal": S_EXP, "expected_background": B_EXP}
+
+
+# --------------------------------------------------------------------------------------------
+# relaxed counts (Eqs. 4.1-4.4)
+# --------------------------------------------------------------------------------------------
+def test_batch_normalisation_is_the_papers_eq_4_1_to_4_4():
+    out, batch = make_batch()
+    s, b = relaxed_counts(out, batch, normalisation="batch", **KW)
+    y = batch["y"]
+    w_s, w_b = S_EXP / y.sum(), B_EXP / (1 - y).sum()  # Eqs. 4.3-4.4 with N_true counted in the batch
+    assert s.item() == pytest.approx((w_s * (out * y).sum()).item(), rel=1e-6)
+    assert b.item() == pytest.approx((w_b * (out * (1 - y)).sum()).item(), rel=1e-6)
+
+
+def test_fraction_normalisation_and_agreement_on_the_full_data():
+    out, batch = make_batch(fraction=0.25)
+    s, b = relaxed_counts(out, batch, normalisation="fraction")
+    y, w = batch["y"], batch["w"]
+    assert s.item() == pytest.approx((w * y * out).sum().item() / 0.25, rel=1e-6)
+    assert b.item() == pytest.approx((w * (1 - y) * out).sum().item() / 0.25, rel=1e-6)
+    # with weights summing to the yields over the data and fraction = 1 both estimators agree
+    out, full = make_batch(fraction=1.0)
+    s1, b1 = relaxed_counts(out, full, normalisation="fraction")
+    s2, b2 = relaxed_counts(out, full, normalisation="batch", **KW)
+    assert s1.item() == pytest.approx(s2.item(), rel=1e-5) and b1.item() == pytest.approx(b2.item(), rel=1e-5)
+    # selecting everything gives the expected yields
+    s, b = relaxed_counts(torch.ones_like(out), full, normalisation="batch", **KW)
+    assert (s.item(), b.item()) == pytest.approx((S_EXP, B_EXP), rel=1e-6)
+
+
+def test_batch_without_signal_gives_s_zero_not_nan():
+    out = torch.full((10,), 0.5, requires_grad=True)
+    batch = {"y": torch.zeros(10), "w": torch.ones(10)}
+    s, b = relaxed_counts(out, batch, normalisation="batch", **KW)
+    assert s.item() == 0.0 and np.isfinite(b.item())
+    loss = asimov_loss(s, b, 0.3)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(out.grad).all()
+
+
+# --------------------------------------------------------------------------------------------
+# the losses (Eqs. 4.5, 4.6)
+# --------------------------------------------------------------------------------------------
+def test_loss_values():
+    s, b = torch.tensor(40.0, dtype=torch.float64), torch.tensor(300.0, dtype=torch.float64)
+    assert s_over_sqrt_s_plus_b_loss(s, b).item() == pytest.approx((40 + S_FLOOR + 300) / (40 + S_FLOOR) ** 2)
+    for rel in (0.0, 0.1, 0.5):
+        be = 300.0 + B_FLOOR
+        z = asimov_significance(40.0 + S_FLOOR, be, rel * be)
+        assert asimov_loss(s, b, rel).item() == pytest.approx(1 / z, rel=1e-10)
+        assert asimov_loss(s, b, rel, power=2).item() == pytest.approx(1 / z**2, rel=1e-10)
+    # for s, σ_b ≪ b the Asimov loss tends to √(b + σ_b²)/s
+    assert asimov_loss(s, torch.tensor(1e6, dtype=torch.float64), 0.0).item() == pytest.approx(1e3 / 40, rel=1e-3)
+
+
+@pytest.mark.parametrize("case", ["b_zero", "s_zero", "sigma_zero", "all_zero", "saturated"])
+@pytest.mark.parametrize("which", ["ssb", "asimov", "asimov2"])
+def test_finite_loss_and_gradients_in_float32(case, which):
+    out, batch = make_batch(dtype=torch.float32)
+    y = batch["y"]
+    if case in ("b_zero", "all_zero"):
+        out = torch.where(y == 0, torch.zeros_like(out), out)
+    if case in ("s_zero", "all_zero"):
+        out = torch.where(y == 1, torch.zeros_like(out), out)
+    if case == "saturated":
+        out = torch.where(y == 1, torch.ones_like(out), torch.full_like(out, 1e-7))
+    out = out.clone().requires_grad_(True)
+    rel = 0.0 if case == "sigma_zero" else 0.5
+    fn = {"ssb": s_over_sqrt_s_plus_b_loss_fn(**KW), "asimov": asimov_loss_fn(rel, **KW),
+          "asimov2": asimov_loss_fn(rel, power=2, **KW)}[which]
+    loss = fn(out, batch)
+    loss.backward()
+    assert loss.dtype == torch.float32
+    assert torch.isfinite(loss), loss
+    assert torch.isfinite(out.grad).all()
+
+
+@pytest.mark.parametrize("rel", [0.0, 1e-4, 0.1, 0.5])
+@pytest.mark.parametrize("kind", ["ssb", "asimov", "asimov2"])
+@pytest.mark.parametrize("purity", ["low", "high", "b_tiny"])
+def test_finite_difference_gradients(rel, kind, purity):
+    out, batch = make_batch(n_sig=6, n_bkg=8, dtype=torch.float64, seed=1)
+    y = batch["y"]
+    if purity == "high":
+        out = torch.where(y == 0, out * 1e-3, out)
+    if purity == "b_tiny":
+        out = torch.where(y == 0, out * 1e-7, out)
+    fn = {"ssb": s_over_sqrt_s_plus_b_loss_fn(**KW), "asimov": asimov_loss_fn(rel, **KW),
+          "asimov2": asimov_loss_fn(rel, power=2, **KW)}[kind]
+    x = out.clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda o: fn(o, batch), (x,), eps=1e-7, atol=1e-6, rtol=1e-4)
+
+
+def test_loss_prefers_purity():
+    out, batch = make_batch(dtype=torch.float64)
+    y = batch["y"]
+    for fn in (s_over_sqrt_s_plus_b_loss_fn(**KW), asimov_loss_fn(0.3, **KW), asimov_loss_fn(0.0, **KW)):
+        x = out.clone().requires_grad_(True)
+        fn(x, batch).backward()
+        assert (x.grad[y == 1] < 0).all()  # more signal selected → lower loss
+        assert (x.grad[y == 0] > 0).all()  # more background selected → higher loss
+
+
+def test_float32_matches_float64():
+    out, batch = make_batch(dtype=torch.float64)
+    b32 = {k: (v.float() if torch.is_tensor(v) else v) for k, v in batch.items()}
+    for fn in (asimov_loss_fn(0.5, **KW), asimov_loss_fn(0.0, **KW), s_over_sqrt_s_plus_b_loss_fn(**KW)):
+        assert fn(out.float(), b32).item() == pytest.approx(fn(out, batch).item(), rel=1e-5)
+
+
+def test_naive_formula_cancels_in_float32_where_the_stable_one_does_not():
+    # a freshly initialised network on the uncompressed point: s ≈ 15, b ≈ 10 000, σ_b/b = 0.5
+    s, b = 15.6, 10_381.0
+    exact = asimov_significance(s, b, 0.5 * b)  # float64 reference
+    naive64 = naive_asimov_significance(torch.tensor(s, dtype=torch.float64), torch.tensor(b, dtype=torch.float64),
+                                        torch.tensor(0.5 * b, dtype=torch.float64)).item()
+    assert naive64 == pytest.approx(exact, rel=1e-5)  # the formula itself is right
+    naive32 = naive_asimov_significance(torch.tensor(s), torch.tensor(b), torch.tensor(0.5 * b)).item()
+    stable32 = asimov_significance(torch.tensor(s), torch.tensor(b), torch.tensor(0.5 * b)).item()
+    assert stable32 == pytest.approx(exact, rel=1e-5)
+    assert abs(naive32 - exact) / exact > 0.05  # float32 rounding destroys the naive value
+
+
+def test_modules_and_fit_integration():
+    rng = np.random.default_rng(0)
+    n = 512
+    y = (rng.uniform(size=n) < 0.5).astype(np.float32)
+    x = (rng.normal(size=(n, 3)) + y[:, None]).astype(np.float32)
+    w = np.where(y == 1, S_EXP / y.sum(), B_EXP / (1 - y).sum()).astype(np.float32)
+    data = {"x": x, "y": y, "w": w}
+    for crit in (AsimovLoss(0.3, **KW), SOverSqrtSPlusBLoss(**KW), SOverSqrtSPlusBLoss(normalisation="fraction"),
+                 AsimovLoss(0.3, normalisation="fraction", power=2)):
+        torch.manual_seed(0)
+        model = ht.models.mlp(3, (4,))
+        hist = ht.train.fit(model, crit, data, epochs=3, batch_size=128, device="cpu")
+        assert np.isfinite(hist["loss"]).all()
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: asimov_loss(torch.tensor(1.0), torch.tensor(1.0), -0.1), "sigma_b_rel"),
+    (lambda: asimov_loss(torch.tensor(1.0), torch.tensor(1.0), 0.1, power=3), "power"),
+    (lambda: asimov_loss(torch.tensor(1.0), torch.tensor(1.0), 0.1, b_floor=0.0), "b_floor"),
+    (lambda: s_over_sqrt_s_plus_b_loss(torch.tensor(1.0), torch.tensor(1.0), s_floor=-1.0), "s_floor"),
+    (lambda: s_over_sqrt_s_plus_b_loss(torch.tensor(-1.0), torch.tensor(1.0)), "non-negative"),
+    (lambda: asimov_loss_fn(0.1), "expected_signal"),
+    (lambda: asimov_loss_fn(0.0, use_naive=True, **KW), "use_naive"),
+    (lambda: s_over_sqrt_s_plus_b_loss_fn(normalisation="batch"), "expected_signal"),
+    (lambda: relaxed_counts(torch.ones(3), {"y": torch.ones(3)}, normalisation="mean"), "normalisation"),
+    (lambda: relaxed_counts(torch.ones(3), {"y": torch.ones(4)}, normalisation="fraction"), "shape"),
+    (lambda: relaxed_counts(torch.ones(3), {"y": torch.ones(3), "fraction": 2.0}, normalisation="fraction"),
+     "fraction"),
+])
+def test_bad_input_raises_value_error(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+# --------------------------------------------------------------------------------------------
+# the cut scan (Sec. 5, Table 2, Fig. 4)
+# --------------------------------------------------------------------------------------------
+def toy_scores(seed=0, n=4000):
+    rng = np.random.default_rng(seed)
+    y = (rng.uniform(size=n) < 0.3).astype(int)
+    scores = np.clip(rng.normal(0.35 + 0.3 * y, 0.15), 0, 1)
+    w = np.where(y == 1, 900.0 / y.sum(), 20_000.0 / (1 - y).sum())
+    return scores, y, w
+
+
+def test_scan_matches_brute_force_and_error_propagation():
+    scores, y, w = toy_scores()
+    cuts = np.array([0.2, 0.5, 0.7, 0.8])
+    scan = scan_cuts(scores, y, w, 0.3, cuts=cuts, min_background_events=5)
+    for k, c in enumerate(cuts):
+        keep = scores > c
+        s, b = w[keep & (y == 1)].sum(), w[keep & (y == 0)].sum()
+        assert scan.s[k] == pytest.approx(s) and scan.b[k] == pytest.approx(b)
+        assert scan.n_background[k] == (keep & (y == 0)).sum()
+        z = asimov_significance(s, b, 0.3 * b)
+        assert scan.z[k] == pytest.approx(z)
+        # numerical derivative for the error propagation
+        h = 1e-6
+        dzs = (asimov_significance(s * (1 + h), b, 0.3 * b)
+               - asimov_significance(s * (1 - h), b, 0.3 * b)) / (2 * h * s)
+        dzb = (asimov_significance(s, b * (1 + h), 0.3 * b * (1 + h))
+               - asimov_significance(s, b * (1 - h), 0.3 * b * (1 - h))) / (2 * h * b)
+        var_s, var_b = (w[keep & (y == 1)] ** 2).sum(), (w[keep & (y == 0)] ** 2).sum()
+        assert scan.z_err[k] == pytest.approx(np.sqrt(dzs**2 * var_s + dzb**2 * var_b), rel=1e-4)
+
+
+def test_scan_minimum_background_count_and_exact_maximum():
+    scores, y, w = toy_scores(seed=1)
+    for m in (1, 10, 50):
+        scan = scan_cuts(scores, y, w, 0.5, min_background_events=m)
+        best = scan.best
+        assert best["n_background"] >= m
+        assert best["z"] == pytest.approx(np.max(scan.z[scan.allowed]))
+        # no allowed grid cut does better than the exhaustive scan
+        grid = scan_cuts(scores, y, w, 0.5, cuts=np.linspace(0, 1, 101), min_background_events=m)
+        assert np.max(grid.z[grid.allowed]) <= best["z"] + 1e-12
+    tight = scan_cuts(scores, y, w, 0.5, min_background_events=50).best["z"]
+    loose = scan_cuts(scores, y, w, 0.5, min_background_events=1).best["z"]
+    assert tight <= loose
+    with pytest.raises(ValueError, match="min_background_events"):
+        scan_cuts(scores, y, w, 0.5, min_background_events=10**6).best
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.floats(0.0, 1.0))
+def test_scan_counts_fall_with_the_cut(seed, rel):
+    scores, y, w = toy_scores(seed, n=300)
+    scan = scan_cuts(scores, y, w, rel, cuts=np.linspace(0, 1, 21), min_background_events=1)
+    assert (np.diff(scan.s) <= 1e-9).all() and (np.diff(scan.b) <= 1e-9).all()
+    assert (np.diff(scan.n_background) <= 0).all()
+    assert np.all(np.isfinite(scan.z[scan.b > 0]))
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"labels": np.array([0, 2, 1])}, "labels"),
+    ({"weights": np.array([1.0, -1.0, 1.0])}, "weights"),
+    ({"scores": np.array([0.1, np.nan, 0.3])}, "scores"),
+    ({"scores": np.array([0.1, 0.3])}, "equally long"),
+    ({"sigma_b_rel": -0.5}, "sigma_b_rel"),
+    ({"min_background_events": 0}, "min_background_events"),
+    ({"cuts": np.array([])}, "cuts"),
+])
+def test_scan_bad_input(kwargs, name):
+    args = {"scores": np.array([0.1, 0.2, 0.3]), "labels": np.array([0, 1, 1]), "weights": np.ones(3),
+            "sigma_b_rel": 0.1}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=name):
+        scan_cuts(**args)
