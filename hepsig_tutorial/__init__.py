@@ -5,7 +5,12 @@ Modules (plain names, one home per helper):
 ``stats``    counting statistics: p-values, Z, s/√b, s/√(s+b), Asimov Z_A, Punzi σ_min (Chapter 1)
 ``losses``   differentiable significance losses (Chapters 3-6)
 ``data``     seeded toy generators (Belle II-like Z′, stop search, 2D Gaussians)
+``submodular``  set functions and the Lovász extension, with the checks of the Lovász-Z proof (Chapter 6)
+``punzinet``  the Punzi-net recipe: BCE pretraining, then Punzi training over many masses (Chapter 3)
+``batching``  per-batch estimators of s, b and σ_min, and their delta-method spread (Chapter 4)
 ``bump``     histograms and profile-likelihood targets for the data-directed paradigm (Chapter 7)
+``ddp``      the data-directed CNN, its training and its evaluation (Chapter 7)
+``compare``  every loss on the same problem, head to head (Chapter 8)
 ``models``   network architectures; ``train``: one training loop for every loss
 ``plots``, ``widgets``   figures and sliders that also read in the static HTML book
 ``config``, ``checks``   FAST/FULL mode, device, seeding; assertions for the numbers the text claims
@@ -13,15 +18,17 @@ Modules (plain names, one home per helper):
 
 from __future__ import annotations
 
-from . import bump, checks, config, data, losses, models, plots, stats, train, widgets
+from . import (batching, bump, checks, compare, config, data, ddp, losses, models, plots, punzinet, stats,
+               submodular, train, widgets)
 from ._version import __version__
 from .checks import ClaimDrift, check_between, check_close, check_true
-from .config import device, is_fast, mode, scaled, seed_everything
+from .config import configure_threads, device, is_fast, mode, scaled, seed_everything
 
 __all__ = [
-    "__version__", "bump", "checks", "config", "data", "losses", "models", "plots", "stats", "train", "widgets",
+    "__version__", "batching", "bump", "checks", "compare", "config", "data", "ddp", "losses", "models", "plots",
+    "punzinet", "stats", "submodular", "train", "widgets",
     "ClaimDrift", "check_between", "check_close", "check_true",
-    "device", "is_fast", "mode", "scaled", "seed_everything", "setup",
+    "configure_threads", "device", "is_fast", "mode", "scaled", "seed_everything", "setup",
 ]
 
 
@@ -31,7 +38,8 @@ def setup(seed: int = 0):
     Returns the seeded NumPy ``Generator``.
     """
     rng = seed_everything(seed)
+    threads = configure_threads()
     plots.use_style()
     print(f"hepsig_tutorial {__version__} · {mode().upper()} mode (set HEPSIG_MODE=full for paper scale) "
-          f"· device: {device()} · seed {seed}")
+          f"· device: {device()} ({threads} thread{'s' if threads != 1 else ''}) · seed {seed}")
     return rng

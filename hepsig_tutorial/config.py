@@ -16,9 +16,11 @@ import random
 
 import numpy as np
 
-__all__ = ["MODE_VARIABLE", "mode", "is_fast", "scaled", "device", "seed_everything", "progress_enabled"]
+__all__ = ["MODE_VARIABLE", "THREADS_VARIABLE", "mode", "is_fast", "scaled", "device", "seed_everything",
+           "progress_enabled", "configure_threads"]
 
 MODE_VARIABLE = "HEPSIG_MODE"
+THREADS_VARIABLE = "HEPSIG_THREADS"
 _MODES = ("fast", "full")
 
 
@@ -75,3 +77,46 @@ def seed_everything(seed: int = 0) -> np.random.Generator:
 def progress_enabled() -> bool:
     """Progress bars are on unless ``HEPSIG_PROGRESS=0`` (the book build and the tests set it)."""
     return os.environ.get("HEPSIG_PROGRESS", "1").strip() not in ("0", "false", "no", "off")
+
+
+def configure_threads(threads=None) -> int:
+    """Set PyTorch's intra-op thread count; return the number in use.
+
+    The networks of this book are tiny (a few thousand weights, batches of a few thousand events):
+    on a CPU, splitting each small matrix product over several threads costs more in
+    synchronisation than it saves, and on a loaded machine it can be many times slower.
+    The default is therefore **one thread on the CPU** (measured in ``book/running.md``) and
+    PyTorch's own choice on a GPU.
+
+    Parameters
+    ----------
+    threads : int or str, optional
+        A positive integer, or ``"auto"`` to leave PyTorch's default untouched. When omitted, read
+        ``$HEPSIG_THREADS`` (same values); when that is unset too, 1 on the CPU and ``"auto"`` on CUDA.
+
+    Raises
+    ------
+    ValueError
+        If ``threads`` (or ``$HEPSIG_THREADS``) is neither a positive integer nor ``"auto"``.
+    """
+    import torch
+
+    name = "threads"
+    if threads is None:
+        env = os.environ.get(THREADS_VARIABLE, "").strip().lower()
+        if env:
+            threads, name = env, THREADS_VARIABLE
+        else:
+            threads = "auto" if torch.cuda.is_available() else 1
+    if isinstance(threads, str):
+        text = threads.strip().lower()
+        if text == "auto":
+            return torch.get_num_threads()
+        try:
+            threads = int(text)
+        except ValueError:
+            raise ValueError(f"{name} must be a positive integer or 'auto', got {threads!r}") from None
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"{name} must be a positive integer or 'auto', got {threads!r}")
+    torch.set_num_threads(int(threads))
+    return torch.get_num_threads()

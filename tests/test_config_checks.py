@@ -143,3 +143,32 @@ def test_sliders_do_not_draw_on_creation():
     assert calls == [1.5]
     with pytest.raises(ValueError, match="log_slider"):
         ht.widgets.log_slider(1.0, 0.0, 2.0)
+
+
+def test_configure_threads_defaults_to_one_on_cpu_and_honours_the_variable(monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("HEPSIG_THREADS", raising=False)
+        if not torch.cuda.is_available():
+            assert ht.configure_threads() == 1 and torch.get_num_threads() == 1
+        monkeypatch.setenv("HEPSIG_THREADS", "2")
+        assert ht.configure_threads() == 2 and torch.get_num_threads() == 2
+        monkeypatch.setenv("HEPSIG_THREADS", "auto")
+        assert ht.configure_threads() == 2  # "auto" leaves the current setting alone
+        assert ht.configure_threads(1) == 1  # an explicit argument wins over the variable
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("bad", [0, -3, 1.5, True, "many", ""])
+def test_configure_threads_rejects_bad_values(bad, monkeypatch):
+    monkeypatch.delenv("HEPSIG_THREADS", raising=False)
+    if bad == "":
+        monkeypatch.setenv("HEPSIG_THREADS", "lots")
+        with pytest.raises(ValueError, match="HEPSIG_THREADS"):
+            ht.configure_threads()
+    else:
+        with pytest.raises(ValueError, match="threads"):
+            ht.configure_threads(bad)

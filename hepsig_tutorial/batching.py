@@ -1,0 +1,564 @@
+"""Batch estimates of dataset-level figures of merit: theory, sampling and gradient accumulation.
+
+Chapter 4 ("Batch-size instability of non-decomposable losses", ``sec-batch-size``) teaches
+everything here. A significance loss is a function g(T) of *totals* over the whole data set --
+s and b for s/√(s+b) (significance-asimov-losses.txt, Eqs. 4.1-4.2), ε_k and B_k for the Punzi loss
+(punzi-loss.txt, Eqs. 10-12). A mini-batch of n events out of N estimates each total by the scaled
+batch sum
+
+    T̂ = (N/n) Σ_{i ∈ batch} x_i        (the "multiply by the number of batches" of punzi-loss.txt, Sec. 5)
+
+where x_i is event i's contribution (e.g. w_i·y_i·ŷ_i for ε). Drawn without replacement, T̂ is
+unbiased with covariance (simple random sampling)
+
+    Cov(T̂) = N² (1 − n/N) S / n,     S = sample covariance of the x_i (ddof = 1),
+
+and the delta method gives the bias and variance of the plug-in estimate g(T̂):
+
+    E[g(T̂)] − g(T) ≈ ½ tr(H Cov),    Var[g(T̂)] ≈ ∇gᵀ Cov ∇g,
+
+with ∇g and H the gradient and Hessian of g at the full-data totals (computed here by autograd).
+For one positive total the relative variance is ≈ (1 − f)(1/n_eff,batch − 1/n) with
+n_eff,batch = f·(Σx)²/Σx² the expected Kish *effective* number of contributing events per batch --
+the quantity behind the practical batch-size rule of Chapter 4 (:func:`effective_count`,
+:func:`min_batch_size`).
+
+The module also samples per-batch estimates empirically (:func:`sample_batch_estimates`), gives
+the probability that a batch holds none of a class's events (:func:`prob_no_events`), and shows
+the exact alternative to a large batch when memory is short: accumulate the *sums* over
+micro-batches, evaluate g once, and back-propagate through each micro-batch
+(:func:`accumulated_backward`, :func:`fit_accumulated`). Averaging per-micro-batch losses instead
+(:func:`averaged_backward`) is *not* the full-batch gradient.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import scipy.special as sc
+import torch
+
+from . import stats
+from .config import device as default_device
+from .losses.punzi import sigma_min_from_yields
+
+__all__ = [
+    "batch_total_moments",
+    "delta_method",
+    "estimator_theory",
+    "effective_count",
+    "expected_effective_per_batch",
+    "min_batch_size",
+    "prob_no_events",
+    "sample_batch_estimates",
+    "sample_total_estimates",
+    "significance_contributions",
+    "significance_from_totals",
+    "punzi_contributions",
+    "punzi_sums",
+    "punzi_loss_from_sums",
+    "punzi_batch_losses",
+    "accumulated_backward",
+    "averaged_backward",
+    "fit_accumulated",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# input checks
+# --------------------------------------------------------------------------------------------
+def _contributions(x, name="contributions"):
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    try:
+        a = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric array (events, totals)") from exc
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2 or a.shape[0] < 2 or a.shape[1] < 1:
+        raise ValueError(f"{name} must have shape (N, d) with N ≥ 2 events, got {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} must be finite")
+    return a
+
+
+def _batch_sizes(batch_sizes, n_total, name="batch_sizes"):
+    scalar = np.ndim(batch_sizes) == 0
+    arr = np.atleast_1d(np.asarray(batch_sizes))
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    if not np.all(np.isfinite(arr.astype(np.float64))) or np.any(arr != np.round(arr)):
+        raise ValueError(f"{name} must be integers, got {batch_sizes!r}")
+    arr = arr.astype(np.int64)
+    if np.any(arr < 1) or np.any(arr > n_total):
+        raise ValueError(f"{name} must lie in [1, {n_total}] (the number of events), got {batch_sizes!r}")
+    return arr, scalar
+
+
+# --------------------------------------------------------------------------------------------
+# theory: moments of the batch totals and the delta method
+# --------------------------------------------------------------------------------------------
+def batch_total_moments(contributions, batch_sizes):
+    """Mean and covariance of the scaled batch totals T̂ = (N/n) Σ_batch x_i (no replacement).
+
+    Parameters
+    ----------
+    contributions : array (N,) or (N, d)
+        Per-event contributions x_i to each of the d totals (e.g. columns s_i and b_i).
+    batch_sizes : int or array of int in [1, N]
+
+    Returns
+    -------
+    totals : array (d,)
+        The full-data totals T = Σ_i x_i (the mean of T̂: the estimator is unbiased).
+    cov : array (d, d) or (len(batch_sizes), d, d)
+        Cov(T̂) = N²(1 − n/N) S / n with S the sample covariance (ddof = 1) of the x_i.
+    """
+    x = _contributions(contributions)
+    n_total = x.shape[0]
+    ns, scalar = _batch_sizes(batch_sizes, n_total)
+    totals = x.sum(axis=0)
+    S = np.atleast_2d(np.cov(x, rowvar=False, ddof=1))
+    factor = n_total**2 * (1.0 - ns / n_total) / ns
+    cov = factor[:, None, None] * S[None]
+    return totals, (cov[0] if scalar else cov)
+
+
+def delta_method(g: Callable, totals, cov):
+    """Second-order bias and first-order variance of g(T̂) around the full-data totals.
+
+    Parameters
+    ----------
+    g : callable
+        ``g(t) -> scalar tensor`` for a float64 tensor ``t`` of shape (d,) (differentiable twice).
+    totals : array (d,)
+        Full-data totals (the mean of T̂).
+    cov : array (d, d) or (m, d, d)
+        Covariance(s) of T̂ (from :func:`batch_total_moments`).
+
+    Returns
+    -------
+    dict
+        ``value`` g(T); ``bias`` ½ tr(H Cov); ``variance`` ∇gᵀ Cov ∇g; ``std``; ``gradient`` ∇g;
+        ``hessian`` H. ``bias``/``variance``/``std`` have one entry per covariance matrix.
+
+    Notes
+    -----
+    Valid while the relative spread of each total is small (≲ 30 %); it says nothing about
+    batches where a total is exactly zero (see :func:`prob_no_events`). Chapter 4 overlays it on
+    the sampled spread to show where it holds.
+    """
+    if not callable(g):
+        raise ValueError("g must be callable")
+    t = np.atleast_1d(np.asarray(totals, dtype=np.float64))
+    if t.ndim != 1 or not np.all(np.isfinite(t)):
+        raise ValueError("totals must be a finite 1D array")
+    c = np.asarray(cov, dtype=np.float64)
+    scalar = c.ndim == 2
+    c = c[None] if scalar else c
+    d = len(t)
+    if c.ndim != 3 or c.shape[1:] != (d, d):
+        raise ValueError(f"cov must have shape ({d}, {d}) or (m, {d}, {d}), got {np.shape(cov)}")
+    tt = torch.as_tensor(t, dtype=torch.float64)
+
+    def g_scalar(z):
+        out = g(z)
+        if not isinstance(out, torch.Tensor) or out.numel() != 1:
+            raise ValueError("g must return a scalar tensor")
+        return out.reshape(())
+
+    value = float(g_scalar(tt))
+    grad = torch.autograd.functional.jacobian(g_scalar, tt).numpy()
+    hess = torch.autograd.functional.hessian(g_scalar, tt).numpy()
+    if not (np.all(np.isfinite(grad)) and np.all(np.isfinite(hess))):
+        raise ValueError("g has a non-finite gradient or Hessian at the totals")
+    bias = 0.5 * np.einsum("ij,mji->m", hess, c)
+    var = np.einsum("i,mij,j->m", grad, c, grad)
+    var = np.maximum(var, 0.0)
+    out = {"value": value, "bias": bias, "variance": var, "std": np.sqrt(var), "gradient": grad, "hessian": hess}
+    if scalar:
+        out.update(bias=float(bias[0]), variance=float(var[0]), std=float(np.sqrt(var[0])))
+    return out
+
+
+def estimator_theory(contributions, g: Callable, batch_sizes):
+    """Delta-method prediction for the per-batch estimate g(T̂) at each batch size.
+
+    Combines :func:`batch_total_moments` and :func:`delta_method`. Returns a dict with
+    ``batch_size`` (m,), ``value`` (g at the full data), ``bias`` (m,), ``std`` (m,),
+    ``rel_std`` (m,) = std/|value| and ``rel_bias`` (m,).
+    """
+    totals, cov = batch_total_moments(contributions, np.atleast_1d(batch_sizes))
+    res = delta_method(g, totals, cov)
+    scale = abs(res["value"]) if res["value"] != 0 else 1.0
+    return {"batch_size": np.atleast_1d(np.asarray(batch_sizes)).astype(np.int64), "value": res["value"],
+            "bias": res["bias"], "std": res["std"], "rel_std": res["std"] / scale,
+            "rel_bias": res["bias"] / scale, "totals": totals}
+
+
+def effective_count(contributions):
+    """Kish effective number of events of each total: (Σ x)² / Σ x² (array (d,)).
+
+    Equals the number of contributing events when they all contribute equally, and is smaller
+    when a few events dominate (large weights, or ŷ ≈ 0 for most events). A total with
+    non-positive sum gets 0.
+    """
+    x = _contributions(contributions)
+    s1, s2 = x.sum(axis=0), (x * x).sum(axis=0)
+    return np.where((s1 > 0) & (s2 > 0), s1 * s1 / np.where(s2 > 0, s2, 1.0), 0.0)
+
+
+def expected_effective_per_batch(contributions, batch_sizes):
+    """Expected effective number of events per batch, (n/N)·(Σx)²/Σx²: shape (m, d) (or (d,)).
+
+    The relative standard deviation of one scaled batch total is
+    ≈ √((1 − n/N)(1/n_eff,batch − 1/n)) ≈ 1/√n_eff,batch.
+    """
+    x = _contributions(contributions)
+    ns, scalar = _batch_sizes(batch_sizes, x.shape[0])
+    out = (ns[:, None] / x.shape[0]) * effective_count(x)[None]
+    return out[0] if scalar else out
+
+
+def min_batch_size(contributions, n_min: float = 25.0):
+    """Smallest batch size whose expected effective count per batch is ≥ ``n_min`` for every total.
+
+    The practical rule of Chapter 4: with n_eff,batch ≥ 25 each batch total fluctuates by ≲ 20 %
+    (1/√25). Returns N (full batch) if even the whole data set has fewer effective events.
+    """
+    if not (isinstance(n_min, (int, float, np.integer, np.floating)) and not isinstance(n_min, bool)
+            and n_min > 0 and math.isfinite(n_min)):
+        raise ValueError(f"n_min must be a positive finite number, got {n_min!r}")
+    x = _contributions(contributions)
+    n_eff = effective_count(x)
+    if np.any(n_eff <= 0):
+        raise ValueError("contributions: every total must have a positive sum")
+    n = int(np.ceil(np.max(n_min * x.shape[0] / n_eff)))
+    return min(max(n, 1), x.shape[0])
+
+
+def prob_no_events(n_class, n_total, batch_sizes):
+    """Probability that a batch of n events drawn without replacement holds none of ``n_class``.
+
+    Hypergeometric: P = C(N − K, n) / C(N, n) ≈ exp(−nK/N) for n ≪ N. With K the number of
+    background events in a window (or those passing a cut), this is the chance that a batch sees
+    B̂ = 0 -- where s/√(s+b) jumps to √s and σ_min loses its √B term (significance-asimov-losses.txt,
+    Sec. 4; punzi-loss.txt, Sec. 5).
+    """
+    for name, v in (("n_class", n_class), ("n_total", n_total)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
+    if n_total < 1 or n_class > n_total:
+        raise ValueError(f"n_class must lie in [0, n_total] and n_total ≥ 1, got {n_class}, {n_total}")
+    ns, scalar = _batch_sizes(batch_sizes, n_total)
+    K, N = int(n_class), int(n_total)
+    rest = N - K
+    with np.errstate(invalid="ignore"):
+        logp = (sc.gammaln(rest + 1.0) - sc.gammaln(np.maximum(rest - ns, 0) + 1.0)
+                - sc.gammaln(N + 1.0) + sc.gammaln(N - ns + 1.0))
+    p = np.where(ns <= rest, np.exp(logp), 0.0)
+    return float(p[0]) if scalar else p
+
+
+# --------------------------------------------------------------------------------------------
+# sampling per-batch estimates
+# --------------------------------------------------------------------------------------------
+def _rng(seed):
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer or a numpy Generator, got {seed!r}")
+    return np.random.default_rng(int(seed))
+
+
+def sample_batch_estimates(n_events: int, statistic: Callable, batch_sizes, n_draws: int = 10, seed=0):
+    """Evaluate ``statistic(idx, fraction)`` on random batches (without replacement).
+
+    Parameters
+    ----------
+    n_events : int
+        Size N of the data set.
+    statistic : callable
+        ``statistic(idx, fraction) -> float`` for an index array of one batch and its share n/N
+        (e.g. the Punzi loss on those events with ``fraction``).
+    batch_sizes : array of int in [1, N]
+    n_draws : int
+        Batches per batch size (significance-asimov-losses.txt, Fig. 1 uses 10).
+    seed : int or numpy Generator
+
+    Returns
+    -------
+    array (len(batch_sizes), n_draws) of float (NaN where the statistic is undefined).
+    """
+    if isinstance(n_events, bool) or not isinstance(n_events, (int, np.integer)) or n_events < 2:
+        raise ValueError(f"n_events must be an integer ≥ 2, got {n_events!r}")
+    if not callable(statistic):
+        raise ValueError("statistic must be callable")
+    if isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer)) or n_draws < 1:
+        raise ValueError(f"n_draws must be a positive integer, got {n_draws!r}")
+    ns, _ = _batch_sizes(batch_sizes, int(n_events))
+    rng = _rng(seed)
+    out = np.empty((len(ns), int(n_draws)))
+    for a, n in enumerate(ns):
+        for j in range(int(n_draws)):
+            idx = rng.choice(int(n_events), size=int(n), replace=False)
+            out[a, j] = float(statistic(idx, n / n_events))
+    return out
+
+
+def sample_total_estimates(contributions, batch_sizes, n_draws: int = 10, seed=0):
+    """Scaled batch totals T̂ = (N/n)·Σ_batch x for random batches: array (m, n_draws, d).
+
+    The fast, vectorised special case of :func:`sample_batch_estimates` for statistics of totals;
+    apply g to the last axis (e.g. :func:`significance_from_totals`).
+    """
+    x = _contributions(contributions)
+    N = x.shape[0]
+    ns, _ = _batch_sizes(batch_sizes, N)
+    if isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer)) or n_draws < 1:
+        raise ValueError(f"n_draws must be a positive integer, got {n_draws!r}")
+    rng = _rng(seed)
+    out = np.empty((len(ns), int(n_draws), x.shape[1]))
+    for a, n in enumerate(ns):
+        for j in range(int(n_draws)):
+            idx = rng.choice(N, size=int(n), replace=False)
+            out[a, j] = x[idx].sum(axis=0) * (N / n)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the two figures of merit as functions of totals
+# --------------------------------------------------------------------------------------------
+def significance_contributions(y_pred, y_true, weight, signal_scale=1.0, select=None):
+    """Per-event contributions (N, 2) to s and b (significance-asimov-losses.txt, Eqs. 4.1-4.2).
+
+    s_i = signal_scale · w_i · y_i · ŷ_i and b_i = w_i (1 − y_i) ŷ_i, restricted to events with
+    ``select`` (e.g. one mass window) when given. ``signal_scale`` turns signal weights in
+    efficiency units (1/N_gen) into expected events (σ·L).
+    """
+    yp = np.asarray(y_pred, dtype=np.float64)
+    y = np.asarray(y_true, dtype=np.float64)
+    w = np.asarray(weight, dtype=np.float64)
+    if yp.ndim != 1 or y.shape != yp.shape or w.shape != yp.shape:
+        raise ValueError("y_pred, y_true and weight must be 1D arrays of the same length")
+    if np.any((yp < 0) | (yp > 1)) or np.any(np.isnan(yp)):
+        raise ValueError("y_pred must lie in [0, 1]")
+    if not np.all((y == 0) | (y == 1)):
+        raise ValueError("y_true must contain only 0 and 1")
+    if np.any(~np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("weight must be finite and non-negative")
+    if not (signal_scale > 0 and math.isfinite(signal_scale)):
+        raise ValueError(f"signal_scale must be a positive finite number, got {signal_scale!r}")
+    sel = np.ones_like(yp) if select is None else np.asarray(select, dtype=np.float64)
+    if sel.shape != yp.shape:
+        raise ValueError("select must have the same length as y_pred")
+    return np.stack([signal_scale * w * y * yp * sel, w * (1 - y) * yp * sel], axis=1)
+
+
+def significance_from_totals(totals):
+    """s/√(s+b) of totals (..., 2) (NumPy, NaN where s + b = 0) or of a (2,) tensor (for :func:`delta_method`)."""
+    if isinstance(totals, torch.Tensor):
+        return stats.s_over_sqrt_s_plus_b(totals[..., 0], totals[..., 1])
+    t = np.asarray(totals, dtype=np.float64)
+    s, b = t[..., 0], t[..., 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(s + b > 0, s / np.sqrt(np.where(s + b > 0, s + b, 1.0)), np.nan)
+
+
+def punzi_contributions(y_pred, y_true, weight, membership):
+    """Per-event contributions (N, 2K) to ε_k (first K columns) and B_k (last K) -- punzi-loss.txt Eqs. 10-11."""
+    yp = np.asarray(y_pred, dtype=np.float64)
+    y = np.asarray(y_true, dtype=np.float64)
+    w = np.asarray(weight, dtype=np.float64)
+    M = np.asarray(membership, dtype=np.float64)
+    if yp.ndim != 1 or y.shape != yp.shape or w.shape != yp.shape:
+        raise ValueError("y_pred, y_true and weight must be 1D arrays of the same length")
+    if M.ndim != 2 or M.shape[0] != len(yp):
+        raise ValueError(f"membership must have shape ({len(yp)}, K), got {M.shape}")
+    return np.concatenate([(y * w * yp)[:, None] * M, ((1 - y) * w * yp)[:, None] * M], axis=1)
+
+
+def punzi_sums(output, batch):
+    """Unscaled batch sums (2, K): row 0 Σ y·w·ŷ·M (ε), row 1 Σ (1 − y)·w·ŷ·M (B). Differentiable.
+
+    ``batch`` holds ``y``, ``w`` and ``membership`` like the data of
+    :func:`hepsig_tutorial.punzinet.training_arrays`.
+    """
+    for key in ("y", "w", "membership"):
+        if key not in batch:
+            raise ValueError(f"batch must contain {key!r}")
+    y = torch.as_tensor(batch["y"], dtype=output.dtype, device=output.device)
+    w = torch.as_tensor(batch["w"], dtype=output.dtype, device=output.device)
+    M = torch.as_tensor(batch["membership"], device=output.device).to(output.dtype)
+    return torch.stack((y * w * output, (1.0 - y) * w * output)) @ M
+
+
+def punzi_loss_from_sums(sums, luminosity, a=3.0, b=1.28, refined=False, fraction=1.0):
+    """Mean σ_min over windows (punzi-loss.txt, Eq. 12) from sums (2, K) (or flat (2K,)) scaled by 1/fraction."""
+    if not (isinstance(fraction, (int, float, np.integer, np.floating)) and 0 < fraction <= 1):
+        raise ValueError(f"fraction must be a number in (0, 1], got {fraction!r}")
+    t = sums if isinstance(sums, torch.Tensor) else torch.as_tensor(np.asarray(sums, dtype=np.float64))
+    if t.ndim == 1:
+        if t.shape[0] % 2:
+            raise ValueError("sums: a flat vector must hold 2K entries (ε then B)")
+        t = t.reshape(2, -1)
+    if t.ndim != 2 or t.shape[0] != 2:
+        raise ValueError(f"sums must have shape (2, K), got {tuple(t.shape)}")
+    sigma = sigma_min_from_yields(t[0] / fraction, t[1] / fraction, a=a, b=b, luminosity=luminosity,
+                                  refined=refined)
+    return sigma.mean()
+
+
+def punzi_batch_losses(totals, luminosity, a=3.0, b=1.28, refined=False):
+    """The Punzi loss of sampled scaled totals (..., 2K) (ε_k then B_k), vectorised in NumPy.
+
+    Matches :func:`hepsig_tutorial.losses.punzi_loss` with ``reduction="mean"``: the mean of σ_min
+    over the windows whose ε̂ > 0 (windows without a signal event in the batch are left out); NaN
+    where no window has signal. Use it on :func:`sample_total_estimates` output.
+    """
+    t = np.asarray(totals, dtype=np.float64)
+    if t.ndim < 1 or t.shape[-1] % 2 or t.shape[-1] == 0:
+        raise ValueError(f"totals must have a last axis of length 2K, got shape {t.shape}")
+    K = t.shape[-1] // 2
+    eff, B = t[..., :K], np.maximum(t[..., K:], 0.0)
+    if np.any(eff < 0):
+        raise ValueError("totals: efficiencies must be non-negative")
+    sigma = sigma_min_from_yields(eff, B, a=a, b=b, luminosity=luminosity, refined=refined)
+    has = eff > 0
+    n_kept = has.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n_kept > 0, np.where(has, sigma, 0.0).sum(axis=-1) / np.maximum(n_kept, 1), np.nan)
+
+
+# --------------------------------------------------------------------------------------------
+# gradient accumulation
+# --------------------------------------------------------------------------------------------
+def _micro_slices(n, micro_batch_size):
+    if isinstance(micro_batch_size, bool) or not isinstance(micro_batch_size, (int, np.integer)) \
+            or micro_batch_size < 1:
+        raise ValueError(f"micro_batch_size must be a positive integer, got {micro_batch_size!r}")
+    return [slice(i, min(i + int(micro_batch_size), n)) for i in range(0, n, int(micro_batch_size))]
+
+
+def _as_batch(data, device, dtype=torch.float32):
+    out = {}
+    n = None
+    for k, v in data.items():
+        t = v if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v))
+        if t.is_floating_point():
+            t = t.to(dtype)
+        t = t.to(device)
+        if n is None:
+            n = t.shape[0]
+        elif t.shape[0] != n:
+            raise ValueError(f"data[{k!r}] has {t.shape[0]} rows, expected {n}")
+        out[k] = t
+    if "x" not in out:
+        raise ValueError("data must contain the inputs under the key 'x'")
+    return out, n
+
+
+def accumulated_backward(model, data: Mapping, sums_fn: Callable, loss_from_sums: Callable,
+                         micro_batch_size: int):
+    """Exact full-batch gradient of ``loss_from_sums(Σ sums)`` using micro-batches of bounded size.
+
+    Two passes: (1) without a graph, add up ``sums_fn(model(x_j), batch_j)`` over the micro-batches
+    j to the full totals T and get ∂L/∂T at T; (2) for each micro-batch, rebuild its sums with a
+    graph and call ``backward`` on ⟨∂L/∂T, T_j⟩. By the chain rule
+    ∂L/∂θ = Σ_j ⟨∂L/∂T, ∂T_j/∂θ⟩, so the accumulated ``.grad`` equals the full-batch gradient
+    (up to rounding) while only one micro-batch graph is in memory. Gradients are *added* to the
+    parameters' ``.grad`` (call ``zero_grad`` first).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    data : mapping of str to array/tensor
+        Must contain ``x``; the rest is passed to ``sums_fn`` sliced like ``x``.
+    sums_fn : callable
+        ``sums_fn(output, batch) -> tensor`` of batch *sums* (any shape; additive over events),
+        e.g. :func:`punzi_sums`.
+    loss_from_sums : callable
+        ``loss_from_sums(totals) -> scalar tensor``, e.g. ``lambda t: punzi_loss_from_sums(t, L)``.
+    micro_batch_size : int
+
+    Returns
+    -------
+    float
+        The loss at the full totals.
+    """
+    ref = next(model.parameters())
+    batch, n = _as_batch(data, ref.device, ref.dtype)
+    slices = _micro_slices(n, micro_batch_size)
+    with torch.no_grad():
+        totals = None
+        for sl in slices:
+            part = {k: v[sl] for k, v in batch.items()}
+            t = sums_fn(model(part["x"]), part)
+            totals = t if totals is None else totals + t
+    totals = totals.detach().requires_grad_(True)
+    loss = loss_from_sums(totals)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"loss is {float(loss)} at the accumulated totals")
+    (dl_dt,) = torch.autograd.grad(loss, totals)
+    for sl in slices:
+        part = {k: v[sl] for k, v in batch.items()}
+        t = sums_fn(model(part["x"]), part)
+        (dl_dt * t).sum().backward()
+    return float(loss.detach())
+
+
+def averaged_backward(model, data: Mapping, sums_fn: Callable, loss_from_sums: Callable, micro_batch_size: int):
+    """The *naive* alternative: back-propagate the mean of per-micro-batch losses.
+
+    Each micro-batch j of n_j events gives ``loss_from_sums(sums_j · N/n_j)`` (its own scaled
+    estimate, as a mini-batch loss would); their mean is back-propagated. For a non-linear
+    ``loss_from_sums`` this is not the full-batch gradient (Chapter 4 measures the difference).
+    Returns the mean of the micro-batch losses.
+    """
+    ref = next(model.parameters())
+    batch, n = _as_batch(data, ref.device, ref.dtype)
+    slices = _micro_slices(n, micro_batch_size)
+    losses = []
+    for sl in slices:
+        part = {k: v[sl] for k, v in batch.items()}
+        frac = (sl.stop - sl.start) / n
+        loss = loss_from_sums(sums_fn(model(part["x"]), part) / frac) / len(slices)
+        loss.backward()
+        losses.append(float(loss.detach()) * len(slices))
+    return float(np.mean(losses))
+
+
+def fit_accumulated(model, data: Mapping, sums_fn: Callable, loss_from_sums: Callable, *, epochs: int,
+                    micro_batch_size: int, lr: float = 1e-3, optimizer: str = "adam", device=None,
+                    callback: Callable | None = None) -> dict:
+    """Full-batch training with bounded memory: one :func:`accumulated_backward` per optimiser step.
+
+    Same history format as :func:`hepsig_tutorial.train.fit` (``loss``: the full-data loss before
+    each step; ``seconds``). With ``micro_batch_size ≥ N`` it is plain full-batch training.
+    """
+    if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be positive, got {lr!r}")
+    choices = {"adam": torch.optim.Adam, "radam": torch.optim.RAdam, "sgd": torch.optim.SGD}
+    if optimizer not in choices:
+        raise ValueError(f"optimizer must be one of {sorted(choices)}, got {optimizer!r}")
+    dev = default_device() if device is None else device
+    model.to(dev)
+    opt = choices[optimizer](model.parameters(), lr=lr)
+    history = {"loss": [], "val_loss": []}
+    t0 = time.perf_counter()
+    for epoch in range(int(epochs)):
+        model.train()
+        opt.zero_grad(set_to_none=True)
+        history["loss"].append(accumulated_backward(model, data, sums_fn, loss_from_sums, micro_batch_size))
+        opt.step()
+        if callback is not None:
+            callback(epoch, model, history)
+    history["seconds"] = time.perf_counter() - t0
+    return history
+

@@ -1,0 +1,395 @@
+"""Tests of the Punzi loss (hepsig_tutorial/losses/punzi.py), Chapter 3."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import hepsig_tutorial as ht
+from hepsig_tutorial import stats
+from hepsig_tutorial.losses import (PunziLoss, best_cuts, make_punzi_loss_fn, punzi_loss, sigma_min_from_yields,
+                                    sigma_min_scan, window_yields)
+
+
+def _toy(n=400, k=6, seed=0, dtype=torch.float64):
+    """Random weighted events with a random window-membership matrix (both classes in most windows)."""
+    g = torch.Generator().manual_seed(seed)
+    y = (torch.rand(n, generator=g) < 0.3).to(dtype)
+    w_sig = torch.full((n,), 1.0 / 200.0, dtype=dtype)
+    w_bkg = 0.05 + torch.rand(n, generator=g, dtype=dtype)
+    w = torch.where(y > 0, w_sig, w_bkg)
+    M = torch.rand(n, k, generator=g) < 0.35
+    p = torch.rand(n, generator=g, dtype=dtype).clamp(0.01, 0.99)
+    return p, y, w, M
+
+
+def _counted(sel, y, w, M, **kw):
+    """σ_min per window by explicit counting with stats.punzi_sensitivity (a loop over windows)."""
+    out = []
+    for k in range(M.shape[1]):
+        m = M[:, k].astype(bool) & sel.astype(bool)
+        eff = float(np.sum(w[m] * y[m]))
+        B = float(np.sum(w[m] * (1 - y[m])))
+        out.append(stats.punzi_sensitivity(eff, B, **kw))
+    return np.array(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# agreement with counting
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("refined", [False, True])
+@pytest.mark.parametrize("a,b", [(3.0, 1.28), (5.0, 1.64)])
+def test_hard_outputs_equal_counting(refined, a, b):
+    p, y, w, M = _toy()
+    hard = (p > 0.4).to(p.dtype)
+    got = punzi_loss(hard, y, w, M, a=a, b=b, luminosity=50.0, refined=refined, reduction="none")
+    want = _counted(hard.numpy(), y.numpy(), w.numpy(), M.numpy(), a=a, b=b, luminosity=50.0, refined=refined)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
+    mean = punzi_loss(hard, y, w, M, a=a, b=b, luminosity=50.0, refined=refined)
+    assert float(mean) == pytest.approx(want.mean(), rel=1e-12)
+    assert float(punzi_loss(hard, y, w, M, a=a, b=b, luminosity=50.0, refined=refined,
+                            reduction="sum")) == pytest.approx(want.sum(), rel=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(20, 300), k=st.integers(1, 8),
+       cut=st.floats(0.05, 0.95), lumi=st.floats(0.5, 500.0))
+def test_hard_outputs_equal_counting_property(seed, n, k, cut, lumi):
+    p, y, w, M = _toy(n=n, k=k, seed=seed)
+    y[0], w[0] = 1.0, 1.0 / 200.0                # at least one signal event ...
+    M[0, :] = True                               # ... in every window, so none is left out
+    p[0] = 0.999                                 # and it passes the cut (ε > 0 everywhere)
+    hard = (p > cut).to(p.dtype)
+    got = punzi_loss(hard, y, w, M, luminosity=lumi, reduction="none").numpy()
+    want = _counted(hard.numpy(), y.numpy(), w.numpy(), M.numpy(), luminosity=lumi)
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+def test_relaxed_value_is_eq9_of_weighted_sums():
+    p, y, w, M = _toy(seed=3)
+    got = punzi_loss(p, y, w, M, luminosity=10.0, reduction="none")
+    Mf = M.to(p.dtype)
+    eff = (y * p * w) @ Mf
+    B = ((1 - y) * p * w) @ Mf
+    want = stats.punzi_sensitivity(eff, B, luminosity=10.0)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=0)
+
+
+def test_fraction_scales_sums_up():
+    """A batch holding a share f of the data with weights w equals the full sample with weights w/f."""
+    p, y, w, M = _toy(seed=4)
+    a = punzi_loss(p, y, w, M, fraction=0.25, luminosity=50.0)
+    b = punzi_loss(p, y, w / 0.25, M, fraction=1.0, luminosity=50.0)
+    assert float(a) == pytest.approx(float(b), rel=1e-12)
+    # and the n_batches scaling matters: without it σ_min is larger (ε smaller)
+    assert float(punzi_loss(p, y, w, M, luminosity=50.0)) > float(a)
+
+
+def test_module_and_closure_match_function():
+    p, y, w, M = _toy(seed=5)
+    ref = punzi_loss(p, y, w, M, a=3.0, b=1.28, luminosity=50.0, fraction=0.5, refined=True)
+    mod = PunziLoss(a=3.0, b=1.28, luminosity=50.0, refined=True)
+    assert float(mod(p, y, w, M, fraction=0.5)) == pytest.approx(float(ref), rel=1e-12)
+    fn = make_punzi_loss_fn(a=3.0, b=1.28, luminosity=50.0, refined=True)
+    assert float(fn(p, {"y": y, "w": w, "membership": M, "fraction": 0.5})) == pytest.approx(float(ref), rel=1e-12)
+    assert "refined=True" in repr(mod)
+
+
+# ---------------------------------------------------------------------------------------------
+# gradients
+# ---------------------------------------------------------------------------------------------
+def test_gradcheck_float64():
+    p, y, w, M = _toy(n=30, k=3, seed=6)
+    p = p.clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda q: punzi_loss(q, y, w, M, luminosity=50.0, fraction=0.5), (p,))
+    assert torch.autograd.gradcheck(lambda q: punzi_loss(q, y, w, M, refined=True, reduction="none"), (p,))
+
+
+def test_gradient_signs():
+    """More output on signal lowers σ_min, more output on background raises it."""
+    p, y, w, M = _toy(seed=7)
+    p = p.clone().requires_grad_(True)
+    punzi_loss(p, y, w, M, luminosity=50.0).backward()
+    in_some = M.any(dim=1)
+    g = p.grad
+    assert (g[(y == 1) & in_some] < 0).all()
+    assert (g[(y == 0) & in_some] > 0).all()
+    assert (g[~in_some] == 0).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_no_background_is_finite(dtype):
+    p, y, w, M = _toy(seed=8, dtype=dtype)
+    bkg_in_window = (y == 0)[:, None] & M
+    M = M & ~bkg_in_window                       # windows hold signal only: B = 0
+    p = p.clone().requires_grad_(True)
+    loss = punzi_loss(p, y, w, M, luminosity=50.0)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(p.grad).all()
+    # at B = 0, σ_min = (b²/2 + b²/2)/(εL) = b²/(εL)
+    eff = (y * p.detach() * w) @ M.to(dtype)
+    torch.testing.assert_close(punzi_loss(p.detach(), y, w, M, luminosity=50.0, reduction="none"),
+                               1.28 ** 2 / (eff * 50.0), rtol=1e-5, atol=0)
+
+
+def test_background_only_selected_near_zero_float32():
+    """Outputs ~1e-30 on every event (ε → 0, B → 0) in float32: finite value and gradient."""
+    p, y, w, M = _toy(seed=9, dtype=torch.float32)
+    tiny = torch.full_like(p, 1e-30).requires_grad_(True)
+    loss = punzi_loss(tiny, y, w, M, luminosity=50.0)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(tiny.grad).all()
+    # ε is floored at 1e-6: σ_min = (b²/2 + b²/2)/(1e-6 L) at B ≈ 0
+    assert float(loss.detach()) == pytest.approx(1.28 ** 2 / (1e-6 * 50.0), rel=1e-3)
+
+
+def test_empty_window_is_left_out_of_the_mean():
+    p, y, w, M = _toy(seed=10)
+    M[:, 2] = M[:, 2] & (y == 0)                 # window 2: background only, no signal at all
+    per = punzi_loss(p, y, w, M, luminosity=50.0, reduction="none")
+    assert torch.isfinite(per).all()
+    assert float(per[2]) > 1e4 * float(per[[0, 1, 3, 4, 5]].max())   # the floored value is huge ...
+    keep = [0, 1, 3, 4, 5]
+    assert float(punzi_loss(p, y, w, M, luminosity=50.0)) == pytest.approx(float(per[keep].mean()), rel=1e-12)
+    pg = p.clone().requires_grad_(True)
+    punzi_loss(pg, y, w, M, luminosity=50.0).backward()
+    assert torch.isfinite(pg.grad).all()
+    # ... and contributes no gradient: events only in window 2 get zero gradient
+    only2 = M[:, 2] & ~M[:, keep].any(dim=1)
+    assert only2.any() and (pg.grad[only2] == 0).all()
+
+
+def test_all_windows_empty_gives_zero_with_graph():
+    p, y, w, M = _toy(seed=11)
+    y = torch.zeros_like(y)                       # no signal at all
+    pg = p.clone().requires_grad_(True)
+    loss = punzi_loss(pg, y, w, M)
+    loss.backward()
+    assert float(loss.detach()) == 0.0 and (pg.grad == 0).all()
+
+
+def test_sigma_min_from_yields_allows_eff_above_one_and_zero():
+    v = sigma_min_from_yields(np.array([0.0, 0.5, 1.5]), np.array([4.0, 4.0, 4.0]), luminosity=2.0)
+    num = stats.punzi_sensitivity(1.0, 4.0, luminosity=2.0)
+    np.testing.assert_allclose(v, [num / 1e-6, num / 0.5, num / 1.5])
+    with pytest.raises(ValueError, match="efficiency"):
+        sigma_min_from_yields(np.array([-0.1]), np.array([1.0]))
+    with pytest.raises(ValueError, match="eff_floor"):
+        sigma_min_from_yields(0.5, 1.0, eff_floor=0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("change,match", [
+    (lambda p, y, w, M: (p[:-1], y, w, M), "y_true"),
+    (lambda p, y, w, M: (p, y[:-1], w, M), "y_true"),
+    (lambda p, y, w, M: (p, y, w[:-1], M), "weight"),
+    (lambda p, y, w, M: (p, y, w, M[:-1]), "membership"),
+    (lambda p, y, w, M: (p, y, w, M[:, 0]), "membership"),
+    (lambda p, y, w, M: (p, y, -w, M), "weight"),
+    (lambda p, y, w, M: (p, y, w * float("nan"), M), "weight"),
+    (lambda p, y, w, M: (p * 2.0, y, w, M), "y_pred"),
+    (lambda p, y, w, M: (p[:, None], y, w, M), "y_pred"),
+    (lambda p, y, w, M: (p.numpy(), y, w, M), "y_pred"),
+    (lambda p, y, w, M: (p, y * 2.0, w, M), "y_true"),
+])
+def test_bad_arrays_raise(change, match):
+    args = change(*_toy(n=50, k=3))
+    with pytest.raises(ValueError, match=match):
+        punzi_loss(*args)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"fraction": 0.0}, "fraction"), ({"fraction": 1.5}, "fraction"), ({"fraction": -0.2}, "fraction"),
+    ({"fraction": True}, "fraction"), ({"a": 0.0}, "a"), ({"b": -1.0}, "b"), ({"luminosity": 0}, "luminosity"),
+    ({"eff_floor": 0.0}, "eff_floor"), ({"reduction": "max"}, "reduction"),
+])
+def test_bad_options_raise(kwargs, match):
+    p, y, w, M = _toy(n=50, k=3)
+    with pytest.raises(ValueError, match=match):
+        punzi_loss(p, y, w, M, **kwargs)
+
+
+def test_module_rejects_bad_constants():
+    with pytest.raises(ValueError, match="luminosity"):
+        PunziLoss(luminosity=-1.0)
+    with pytest.raises(ValueError, match="keys"):
+        make_punzi_loss_fn(keys=("y", "w"))
+
+
+# ---------------------------------------------------------------------------------------------
+# hard-cut scans
+# ---------------------------------------------------------------------------------------------
+def test_window_yields_match_loop():
+    p, y, w, M = _toy(n=500, k=5, seed=12)
+    cuts = np.linspace(0.0, 1.0, 21)
+    eff, B = window_yields(p.numpy(), y.numpy(), w.numpy(), M.numpy(), cuts)
+    assert eff.shape == B.shape == (5, 21)
+    for c, t in enumerate(cuts):
+        sel = (p.numpy() > t)
+        for k in range(5):
+            m = M.numpy()[:, k] & sel
+            assert eff[k, c] == pytest.approx(np.sum((w.numpy() * y.numpy())[m]), abs=1e-12)
+            assert B[k, c] == pytest.approx(np.sum((w.numpy() * (1 - y.numpy()))[m]), abs=1e-12)
+
+
+def test_scan_equals_loss_on_hard_outputs():
+    p, y, w, M = _toy(n=500, k=5, seed=13)
+    cuts = np.array([0.2, 0.5, 0.8])
+    S = sigma_min_scan(p.numpy(), y.numpy(), w.numpy(), M.numpy(), cuts, luminosity=50.0, refined=True)
+    for c, t in enumerate(cuts):
+        hard = (p > t).to(p.dtype)
+        np.testing.assert_allclose(S[:, c], punzi_loss(hard, y, w, M, luminosity=50.0, refined=True,
+                                                       reduction="none").numpy(), rtol=1e-10)
+
+
+def test_best_cuts():
+    S = np.array([[3.0, 1.0, 2.0], [1.0, 2.0, 5.0], [4.0, 3.0, 0.5]])
+    cuts = np.array([0.1, 0.5, 0.9])
+    r = best_cuts(S, cuts)
+    np.testing.assert_allclose(r["per_window_cut"], [0.5, 0.1, 0.9])
+    np.testing.assert_allclose(r["per_window_sigma"], [1.0, 1.0, 0.5])
+    assert r["global_cut"] == 0.5                     # column means 2.67, 2.0, 2.5
+    np.testing.assert_allclose(r["global_sigma"], [1.0, 2.0, 3.0])
+    assert best_cuts(S, cuts, columns=np.array([True, False, True]))["global_cut"] == 0.9  # 3.5, 2.0, 1.25
+    assert best_cuts(S, cuts, columns=np.array([1]))["global_cut"] == 0.1
+    with pytest.raises(ValueError, match="sigma_scan"):
+        best_cuts(S[:, :2], cuts)
+    with pytest.raises(ValueError, match="cuts"):
+        window_yields(np.zeros(3), np.zeros(3), np.ones(3), np.ones((3, 1), bool), np.array([0.5, 0.2]))
+
+
+# ---------------------------------------------------------------------------------------------
+# training with ht.train.fit
+# ---------------------------------------------------------------------------------------------
+def test_training_with_fit_lowers_the_loss():
+    """A small net trained on the Punzi loss through ht.train.fit (mini-batches) lowers full-sample σ_min."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    y = (rng.random(n) < 0.3).astype(np.float32)
+    x = rng.normal(size=(n, 2)).astype(np.float32) + y[:, None] * 1.5
+    mass = rng.random(n)
+    M = np.stack([(mass < 0.6), (mass > 0.4)], axis=1)
+    w = np.where(y > 0, 1.0 / (0.3 * n * 0.6), 0.02).astype(np.float32)
+    torch.manual_seed(0)
+    model = ht.models.mlp(2, (4,), "tanh")
+    loss_fn = make_punzi_loss_fn(luminosity=50.0)
+    data = {"x": x, "y": y, "w": w, "membership": M}
+    full = dict(ht.train.as_tensors(data, "cpu"), fraction=1.0)
+    with torch.no_grad():
+        before = float(loss_fn(model(full["x"]), full))
+    hist = ht.train.fit(model, loss_fn, data, epochs=15, batch_size=1000, lr=1e-2, device="cpu")
+    with torch.no_grad():
+        after = float(loss_fn(model(full["x"]), full))
+    assert np.isfinite(hist["loss"]).all()
+    assert after < 0.8 * before
+
+
+# ---------------------------------------------------------------------------------------------
+# the Punzi-net recipe (hepsig_tutorial/punzinet.py) on a small Belle II-like toy
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_toy():
+    toy = ht.data.make_belle_toy(masses=[1.0, 2.0, 3.0, 4.0, 5.0], n_signal_per_mass=400, n_background=6000, seed=1)
+    return toy.split(0.5, seed=0)
+
+
+def test_every_second_mass():
+    from hepsig_tutorial import punzinet
+
+    np.testing.assert_array_equal(punzinet.every_second_mass(5), [True, False, True, False, True])
+    np.testing.assert_array_equal(punzinet.every_second_mass(4, first=1), [False, True, False, True])
+    with pytest.raises(ValueError, match="n_masses"):
+        punzinet.every_second_mass(0)
+
+
+def test_bce_weights_balance_classes():
+    from hepsig_tutorial import punzinet
+
+    y = np.array([1, 1, 0, 0, 0])
+    w = np.array([0.01, 0.03, 5.0, 10.0, 1.0])
+    out = punzinet.bce_weights(y, w)
+    assert out[y == 1].sum() == pytest.approx(out[y == 0].sum(), rel=1e-6)
+    assert out[1] / out[0] == pytest.approx(3.0, rel=1e-6)          # relative weights kept
+    assert out.mean() == pytest.approx(1.0, rel=1e-6)
+    with pytest.raises(ValueError, match="w"):
+        punzinet.bce_weights(np.zeros(3), np.ones(3))
+
+
+def test_training_arrays_keep_only_trained_windows(small_toy):
+    from hepsig_tutorial import punzinet
+
+    train, _ = small_toy
+    mask = punzinet.every_second_mass(len(train.masses))
+    data, scaler = punzinet.training_arrays(train, mask)
+    wm = train.window_matrix()
+    idx = data["index"]
+    assert wm[idx][:, mask].any(axis=1).all()                        # every kept event counts somewhere
+    assert not wm[np.setdiff1d(np.arange(len(train)), idx)][:, mask].any()   # and no event was lost
+    assert data["membership"].shape == (len(idx), mask.sum())
+    assert data["x"].min() >= 0 and data["x"].max() <= 1 + 1e-6
+    assert not np.isin(train.mass_index[idx][train.label[idx] == 1], np.flatnonzero(~mask)).any()
+    with pytest.raises(ValueError, match="train_masses"):
+        punzinet.training_arrays(train, np.zeros(len(train.masses), bool))
+    with pytest.raises(ValueError, match="toy"):
+        punzinet.training_arrays(object())
+
+
+def test_train_punzi_net_end_to_end(small_toy):
+    from hepsig_tutorial import punzinet
+
+    train, test = small_toy
+    fit = punzinet.train_punzi_net(train, pretrain_epochs=3, punzi_epochs=15, batch_size=None, seed=0, device="cpu")
+    model, scaler, history = fit                                     # unpacks like a tuple
+    assert model is fit.model and fit.bce_model is not fit.model
+    loss = history["punzi"]["loss"]
+    assert len(loss) == 15 and np.isfinite(loss).all() and loss[-1] < loss[0]
+    assert len(history["punzi"]["lr"]) == 15 and history["punzi"]["lr"][-1] < history["punzi"]["lr"][0]
+    s_tr, s_te = punzinet.scores(model, scaler, train), punzinet.scores(model, scaler, test)
+    assert s_te.shape == (len(test),) and np.all((s_te >= 0) & (s_te <= 1))
+    ev = punzinet.evaluate_cuts(s_tr, train, s_te, test, fit.train_masses)
+    K = len(test.masses)
+    for key in ("per_mass", "global", "best_possible", "per_mass_cut"):
+        assert ev[key].shape == (K,)
+    assert np.all(ev["best_possible"] <= ev["per_mass"] + 1e-12)
+    assert np.all(ev["best_possible"] <= ev["global"] + 1e-12)
+    # evaluating on the choosing sample itself, the per-mass cut is the best possible one
+    same = punzinet.evaluate_cuts(s_tr, train, s_tr, train, fit.train_masses)
+    np.testing.assert_allclose(same["per_mass"], same["best_possible"])
+    with pytest.raises(ValueError, match="luminosity"):
+        punzinet.finetune_punzi(model, punzinet.training_arrays(train)[0])
+    with pytest.raises(ValueError, match="schedule"):
+        punzinet.finetune_punzi(model, punzinet.training_arrays(train)[0], luminosity=50.0, schedule="step")
+
+
+# ---------------------------------------------------------------------------------------------
+# figures of Chapter 3 (smoke tests with the Agg backend)
+# ---------------------------------------------------------------------------------------------
+def test_chapter3_figures_draw():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(300) < 0.4).astype(int)
+    z = rng.normal(size=300) + 2 * y
+    w = np.where(y == 1, 1 / 150, 0.5)
+    fig = ht.plots.plot_relaxation(z, y, w, temperature=0.5, cut=0.2)
+    assert len(fig.axes) == 3
+    with pytest.raises(ValueError, match="temperature"):
+        ht.plots.plot_relaxation(z, y, w, temperature=0.0)
+    hist = {"bce": {"loss": [0.7, 0.6]}, "punzi": {"loss": [10.0, 5.0, 2.0]}}
+    assert ht.plots.plot_punzi_history([hist, hist]) is not None
+    masses = np.array([1.0, 2.0, 3.0])
+    res = {"A": np.array([[1.0, 2.0, 3.0], [1.2, 2.2, 2.8]]), "B": np.array([0.5, 1.0, 1.5])}
+    fig = ht.plots.plot_sigma_per_mass(masses, res, np.array([True, False, True]), reference="A")
+    assert len(fig.axes) == 2
+    fig = ht.plots.plot_output_vs_mass(rng.normal(size=300), rng.random(300) * 90, y, masses,
+                                       per_mass_cut=np.array([0.3, 0.5, 0.7]), global_cut=0.5)
+    assert len(fig.axes) >= 2
+    plt.close("all")
