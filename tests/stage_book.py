@@ -3,7 +3,7 @@
     python tests/stage_book.py STAGE_DIR
 
 ``STAGE_DIR/notebooks/*.ipynb`` must already hold the executed notebooks (``tests/nbcapture.py``
-writes them). This copies ``book/`` next to them with notebook execution switched off, so
+writes them). This copies ``book/`` (and the package source, which chapters quote) next to them with notebook execution switched off, so
 ``jupyter-book build STAGE_DIR --config STAGE_DIR/book/_config.yml --toc STAGE_DIR/book/_toc.yml``
 renders exactly the outputs that the tests produced. Every notebook in the table of contents must be
 present: a chapter that failed its test is missing here and makes the build fail.
@@ -35,6 +35,11 @@ def stage(stage_dir: Path) -> None:
     if book_dst.exists():
         shutil.rmtree(book_dst)
     shutil.copytree(ROOT / "book", book_dst, ignore=shutil.ignore_patterns("_build", "__pycache__"))
+    # chapters show package source with {literalinclude} ../hepsig_tutorial/...: stage it beside them
+    pkg_dst = stage_dir / "hepsig_tutorial"
+    if pkg_dst.exists():
+        shutil.rmtree(pkg_dst)
+    shutil.copytree(ROOT / "hepsig_tutorial", pkg_dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     config = yaml.safe_load((ROOT / "book" / "_config.yml").read_text())
     config["execute"]["execute_notebooks"] = "off"
     (book_dst / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
