@@ -496,6 +496,23 @@ def local_significance_scipy(counts, background, *, width: float = SIGNAL_WIDTH,
 # --------------------------------------------------------------------------------------------
 # sample generation
 # --------------------------------------------------------------------------------------------
+def _run_blocks(work, n: int, block: int, threads: int | None = None) -> None:
+    """Call ``work(slice)`` on consecutive row blocks of ``n`` rows, in threads (NumPy and SciPy release
+    the GIL in their array loops). ``work`` must write disjoint rows only."""
+    import os
+
+    slices = [slice(i, min(i + block, n)) for i in range(0, n, block)]
+    threads = min(os.cpu_count() or 1, 4) if threads is None else int(threads)
+    if threads > 1 and len(slices) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(work, slices))
+    else:
+        for sl in slices:
+            work(sl)
+
+
 def generate_histograms(n: int, significance=(1.0, 20.0), *, rng=None, n_bins: int = N_BINS,
                         width: float = SIGNAL_WIDTH, mean_range: tuple[float, float] = (25.0, 75.0),
                         y_range: tuple[float, float] = (100.0, 1.0e4), x_range: tuple[float, float] = (1.0, 10.0),
@@ -574,25 +591,40 @@ def generate_histograms(n: int, significance=(1.0, 20.0), *, rng=None, n_bins: i
     yy = np.sort(rng.uniform(lo_y, hi_y, (n, 2)), axis=1)
     y1, y2 = yy[:, 1], yy[:, 0]
     bkg = background_curves(form, y1, y2, n_bins, x_range)
-    bkg_fl = rng.poisson(bkg).astype(np.float64)
+    bkg_fl = rng.poisson(bkg)  # int64; made float block-wise below
     mean = rng.uniform(lo_m, hi_m, n)
+    # (every random number is drawn above, in a fixed order, so the output does not depend on threading)
     # the signal lives on a short window of ±ceil(5·width) bins around its mean (outside: < 3e-7 of it)
     hw = int(math.ceil(5.0 * width))
-    first = np.clip(np.floor(mean).astype(int) - hw, 0, max(n_bins - 2 * hw - 2, 0))
-    cols = first[:, None] + np.arange(min(2 * hw + 2, n_bins))[None, :]
-    rows = np.arange(n)[:, None]
-    edges_lo = cols - 0.5
+    n_cols = min(2 * hw + 2, n_bins)
     scale = math.sqrt(2.0) * width
-    shape_w = 0.5 * (special.erf((edges_lo + 1.0 - mean[:, None]) / scale)
-                     - special.erf((edges_lo - mean[:, None]) / scale))
-    if reference == "window":
-        near = np.abs(cols - mean[:, None]) <= 2.0 * width
-        amp = zs * np.sqrt(np.sum(bkg_fl[rows, cols] * near, axis=1)) / np.sum(shape_w * near, axis=1)
-    else:
-        ref = np.maximum(bkg_fl, 0.5) if reference == "fluctuated" else bkg
-        amp = signal_amplitude(zs, shape_w, ref[rows, cols])
+    bkg_fl_f = np.empty((n, n_bins))
     sig = np.zeros((n, n_bins))
-    sig[rows, cols] = amp[:, None] * shape_w
+    amp = np.empty(n)
+
+    def signal_block(sl):
+        # deterministic given the draws: float conversion, bin-integrated shapes, amplitude solve
+        bkg_fl_f[sl] = bkg_fl[sl]
+        m = mean[sl]
+        first = np.clip(np.floor(m).astype(int) - hw, 0, max(n_bins - 2 * hw - 2, 0))
+        cols = first[:, None] + np.arange(n_cols)[None, :]
+        rows = np.arange(len(m))[:, None]
+        edges_lo = cols - 0.5
+        shape_w = 0.5 * (special.erf((edges_lo + 1.0 - m[:, None]) / scale)
+                         - special.erf((edges_lo - m[:, None]) / scale))
+        fl = bkg_fl_f[sl]
+        if reference == "window":
+            near = np.abs(cols - m[:, None]) <= 2.0 * width
+            a = zs[sl] * np.sqrt(np.sum(fl[rows, cols] * near, axis=1)) / np.sum(shape_w * near, axis=1)
+        else:
+            ref = np.maximum(fl, 0.5) if reference == "fluctuated" else bkg[sl]
+            a = signal_amplitude(zs[sl], shape_w, ref[rows, cols])
+        amp[sl] = a
+        sig_block = sig[sl]
+        sig_block[rows, cols] = a[:, None] * shape_w
+
+    _run_blocks(signal_block, n, 8192)
+    bkg_fl = bkg_fl_f
     if fluctuate_signal:
         counts = bkg_fl + rng.poisson(sig)
     else:

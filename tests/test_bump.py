@@ -222,3 +222,15 @@ def test_roc_auc_and_peak_accuracy():
     assert acc == {0: 1 / 3, 1: 2 / 3, 3: 2 / 3}
     with pytest.raises(ValueError):
         bump.roc_auc([], b)
+
+
+def test_generation_does_not_depend_on_threading(monkeypatch):
+    """All random numbers are drawn before the threaded blocks: one thread or several, same samples."""
+    import os
+
+    n = 20_000  # several blocks of the threaded signal construction
+    threaded = bump.generate_histograms(n, (1.0, 20.0), rng=3, targets=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    serial = bump.generate_histograms(n, (1.0, 20.0), rng=3, targets=False)
+    for key, value in serial.items():
+        np.testing.assert_array_equal(threaded[key], value, err_msg=key)
