@@ -46,11 +46,19 @@ class DDPNet(nn.Module):
     this output dies: most targets are 0 (z = 0 wherever the data sit below the background), the
     outputs are pushed below zero, and after one FAST epoch every output was exactly 0 with zero
     gradient. The default ``"linear"`` output trains; :func:`predict_z` clips predictions at 0.
+
+    ``init="identity"`` starts the dense layer at the identity map plus one tenth of PyTorch's default
+    random weights (bias 0) instead of the default random weights alone (``"default"``; the paper does
+    not say how it initialised). Same architecture and parameter count; only the starting point
+    differs. A random dense layer scrambles which bin is where, and the convolutions can only find a
+    local bump once the dense layer has learned to keep bins in place: with the default start we
+    measured a plateau of several epochs at the "predict a small smooth map" loss (Chapter 7,
+    ``benchmarks/bench_ddp_init.py``). The identity start keeps locality from step one.
     """
 
     def __init__(self, n_bins: int = N_BINS, dense_units: int | None = None,
                  channels: Sequence[int] = (24, 24, 48, 48, 48, 1), kernels: Sequence[int] = (10, 10, 10, 10, 10, 1),
-                 output: str = "linear"):
+                 output: str = "linear", init: str = "default"):
         super().__init__()
         if int(n_bins) != n_bins or n_bins < 2:
             raise ValueError(f"n_bins must be an integer >= 2, got {n_bins!r}")
@@ -66,9 +74,15 @@ class DDPNet(nn.Module):
             raise ValueError("this implementation keeps the length: dense_units must equal n_bins")
         if output not in ("linear", "relu"):
             raise ValueError(f"output must be 'linear' or 'relu', got {output!r}")
+        if init not in ("default", "identity"):
+            raise ValueError(f"init must be 'default' or 'identity', got {init!r}")
         self.config = {"n_bins": int(n_bins), "dense_units": int(dense_units), "channels": channels,
                        "kernels": kernels, "output": output}
         self.dense = nn.Linear(int(n_bins), int(dense_units))
+        if init == "identity":
+            with torch.no_grad():
+                self.dense.weight.mul_(0.1).add_(torch.eye(int(dense_units), int(n_bins)))
+                self.dense.bias.zero_()
         layers: list[nn.Module] = []
         c_in = 1
         for i, (c, k) in enumerate(zip(channels, kernels)):
@@ -85,7 +99,7 @@ class DDPNet(nn.Module):
         return self.convs(h).squeeze(1)
 
 
-def ddp_network(n_bins: int = N_BINS, output: str = "linear") -> DDPNet:
+def ddp_network(n_bins: int = N_BINS, output: str = "linear", init: str = "default") -> DDPNet:
     """The DDP network with exactly :data:`PAPER_PARAMETERS` = 73,941 trainable parameters.
 
     The paper gives only "a dense layer followed by six 1-dimensional convolutional layers", ReLU and the
@@ -107,10 +121,11 @@ def ddp_network(n_bins: int = N_BINS, output: str = "linear") -> DDPNet:
     conv 6        48→1      1       (48·1 + 1)·1 = 49
     ============  ========  ======  ============================
 
-    total 73,941. 'same' padding keeps 100 bins throughout (kernel 10 pads 4 left, 5 right). ``output``:
-    see :class:`DDPNet` (a ReLU output, as in the paper, dies in training; the default is linear).
+    total 73,941. 'same' padding keeps 100 bins throughout (kernel 10 pads 4 left, 5 right). ``output``
+    and ``init``: see :class:`DDPNet` (a ReLU output, as in the paper, dies in training, so the default
+    is linear; ``init="identity"`` is the FAST-mode starting point of Chapter 7).
     """
-    return DDPNet(n_bins, output=output)
+    return DDPNet(n_bins, output=output, init=init)
 
 
 def _as_float_tensor(x, name):
@@ -136,8 +151,9 @@ def _evaluate(model, x, y, batch_size, dev):
 
 
 def train_ddp(model: nn.Module, x_train, z_train, *, x_val=None, z_val=None, epochs: int = 200,
-              batch_size: int = 100, lr: float = 3e-4, seed: int = 0, device=None, checkpoint=None,
-              checkpoint_extra: dict | None = None, desc: str = "DDP training") -> dict:
+              batch_size: int = 100, lr: float = 3e-4, schedule: str = "constant", seed: int = 0, device=None,
+              checkpoint=None, checkpoint_extra: dict | None = None, callback=None,
+              desc: str = "DDP training") -> dict:
     """Train the DDP network with the paper's recipe: Adam, mean squared error, mini-batches.
 
     Parameters
@@ -150,6 +166,10 @@ def train_ddp(model: nn.Module, x_train, z_train, *, x_val=None, z_val=None, epo
         Validation set; its MSE is recorded after every epoch.
     epochs, batch_size, lr : int, int, float
         Paper: 200, 100, 3·10⁻⁴.
+    schedule : {"constant", "cosine"}
+        Learning rate per step: constant ``lr`` (the paper), or cosine decay from ``lr`` to 0 over all
+        ``epochs`` (Chapter 7's FAST recipe: a short run can afford a large rate early on and still
+        settle at the end).
     seed : int
         Seeds the batch order (seed torch before building the model for reproducible weights).
     device : torch.device, optional
@@ -157,11 +177,14 @@ def train_ddp(model: nn.Module, x_train, z_train, *, x_val=None, z_val=None, epo
     checkpoint : path, optional
         After every epoch, save the model (and ``checkpoint_extra``, e.g. the scalers) with
         :func:`save_ddp`, so a long FULL run can be stopped and the last epoch kept.
+    callback : callable, optional
+        ``callback(epoch, model, history)`` after every epoch (e.g. to evaluate test metrics).
 
     Returns
     -------
     dict
-        ``loss`` and ``val_loss`` (one MSE per epoch, scaled units), ``seconds``, ``epochs``.
+        ``loss`` and ``val_loss`` (one MSE per epoch, scaled units), ``lr`` (the rate at the start of
+        each epoch), ``seconds``, ``epochs``.
     """
     if int(epochs) != epochs or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
@@ -169,6 +192,8 @@ def train_ddp(model: nn.Module, x_train, z_train, *, x_val=None, z_val=None, epo
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr!r}")
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
     x = _as_float_tensor(x_train, "x_train")
     y = _as_float_tensor(z_train, "z_train")
     if x.shape != y.shape:
@@ -186,9 +211,11 @@ def train_ddp(model: nn.Module, x_train, z_train, *, x_val=None, z_val=None, epo
         x, y = x.to(dev), y.to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(int(seed))
-    history = {"loss": [], "val_loss": [], "epochs": 0}
+    history = {"loss": [], "val_loss": [], "lr": [], "epochs": 0}
     n = len(x)
     bs = min(int(batch_size), n)
+    total_steps = int(epochs) * math.ceil(n / bs)
+    step = 0
     t0 = time.perf_counter()
     bar = progress(range(int(epochs)), desc=desc, leave=False)
     for epoch in bar:
@@ -197,11 +224,15 @@ def train_ddp(model: nn.Module, x_train, z_train, *, x_val=None, z_val=None, epo
         if on_dev:
             order = order.to(dev)
         total = 0.0
+        history["lr"].append(_scheduled_lr(lr, schedule, step, total_steps))
         for k in range(0, n, bs):
             idx = order[k:k + bs]
             xb, yb = x[idx], y[idx]
             if not on_dev:
                 xb, yb = xb.to(dev), yb.to(dev)
+            for group in opt.param_groups:
+                group["lr"] = _scheduled_lr(lr, schedule, step, total_steps)
+            step += 1
             opt.zero_grad(set_to_none=True)
             loss = torch.mean((model(xb) - yb) ** 2)
             loss.backward()
@@ -216,8 +247,16 @@ def train_ddp(model: nn.Module, x_train, z_train, *, x_val=None, z_val=None, epo
         if checkpoint is not None:
             extra = dict(checkpoint_extra or {})
             save_ddp(checkpoint, model, history=history, **extra)
+        if callback is not None:
+            callback(epoch, model, history)
     history["seconds"] = time.perf_counter() - t0
     return history
+
+
+def _scheduled_lr(lr: float, schedule: str, step: int, total_steps: int) -> float:
+    if schedule == "constant" or total_steps <= 0:
+        return float(lr)
+    return float(lr) * 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
 
 
 @torch.no_grad()
@@ -284,6 +323,10 @@ def _main(argv=None):  # pragma: no cover - paper-scale run, meant for a GPU
     parser.add_argument("--samples", type=int, default=600_000, help="training + validation samples")
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--lr", type=float, default=3e-4, help="learning rate (paper: 3e-4)")
+    parser.add_argument("--schedule", choices=("constant", "cosine"), default="constant")
+    parser.add_argument("--init", choices=("default", "identity"), default="default",
+                        help="dense-layer start (paper: unstated; Chapter 7 FAST uses identity)")
     args = parser.parse_args(argv)
     rng = seed_everything(args.seed)
     t0 = time.perf_counter()
@@ -293,12 +336,13 @@ def _main(argv=None):  # pragma: no cover - paper-scale run, meant for a GPU
     xs = GlobalMinMaxScaler().fit(data["counts"][n_val:])
     zs = GlobalMinMaxScaler().fit(data["z"][n_val:])
     torch.manual_seed(args.seed)
-    model = ddp_network()
+    model = ddp_network(init=args.init)
     hist = train_ddp(model, xs.transform(data["counts"][n_val:]), zs.transform(data["z"][n_val:]),
                      x_val=xs.transform(data["counts"][:n_val]), z_val=zs.transform(data["z"][:n_val]),
-                     epochs=args.epochs, seed=args.seed, checkpoint=args.out,
+                     epochs=args.epochs, lr=args.lr, schedule=args.schedule, seed=args.seed, checkpoint=args.out,
                      checkpoint_extra={"x_scaler": xs, "z_scaler": zs,
-                                       "meta": {"mode": "full", "samples": args.samples, "seed": args.seed}})
+                                       "meta": {"mode": "full", "samples": args.samples, "seed": args.seed,
+                                                "lr": args.lr, "schedule": args.schedule, "init": args.init}})
     print(f"trained {args.epochs} epochs in {hist['seconds']:.0f} s; final val MSE {hist['val_loss'][-1]:.3e}; "
           f"saved {args.out}")
 

@@ -94,3 +94,45 @@ def test_training_writes_a_checkpoint_every_epoch(tmp_path):
                   checkpoint_extra={"meta": {"run": 1}})
     _, _, _, info = ddp.load_ddp(path)
     assert info["history"]["epochs"] == 2 and info["meta"] == {"run": 1}
+
+
+def test_identity_initialisation_keeps_bins_in_place():
+    torch.manual_seed(0)
+    default = ddp.ddp_network()
+    torch.manual_seed(0)
+    eye = ddp.ddp_network(init="identity")
+    assert count_parameters(eye) == ddp.PAPER_PARAMETERS  # only the starting point differs
+    w = eye.dense.weight.detach()
+    # identity plus one tenth of the default random weights, bias zero
+    torch.testing.assert_close(w - torch.eye(100), 0.1 * default.dense.weight.detach())
+    assert torch.all(eye.dense.bias == 0)
+    # a bump in one bin stays the largest entry of the dense layer's output in that bin
+    x = torch.full((1, 100), 0.2)
+    x[0, 40] = 1.0
+    assert int(torch.argmax(eye.dense(x))) == 40
+    with pytest.raises(ValueError, match="init"):
+        ddp.ddp_network(init="orthogonal")
+
+
+def test_cosine_schedule_decays_to_zero_and_constant_stays():
+    x = np.random.default_rng(1).random((40, 100)).astype(np.float32)
+    torch.manual_seed(0)
+    h_cos = ddp.train_ddp(ddp.ddp_network(), x, x, epochs=4, batch_size=10, lr=1e-3, schedule="cosine",
+                          seed=0, device="cpu")
+    torch.manual_seed(0)
+    h_const = ddp.train_ddp(ddp.ddp_network(), x, x, epochs=4, batch_size=10, lr=1e-3, seed=0, device="cpu")
+    # 4 steps per epoch, 16 in all: the rate at the start of epoch e is lr (1 + cos(π·4e/16))/2
+    expected = [1e-3 * 0.5 * (1 + np.cos(np.pi * 4 * e / 16)) for e in range(4)]
+    np.testing.assert_allclose(h_cos["lr"], expected, rtol=1e-12)
+    assert h_const["lr"] == [1e-3] * 4
+    assert h_cos["loss"][1:] != h_const["loss"][1:]  # the schedule changes the updates
+    with pytest.raises(ValueError, match="schedule"):
+        ddp.train_ddp(ddp.ddp_network(), x, x, epochs=1, schedule="step")
+
+
+def test_callback_sees_every_epoch():
+    x = np.random.default_rng(2).random((20, 100)).astype(np.float32)
+    seen = []
+    ddp.train_ddp(ddp.ddp_network(), x, x, epochs=3, batch_size=10, seed=0, device="cpu",
+                  callback=lambda epoch, model, hist: seen.append((epoch, len(hist["loss"]))))
+    assert seen == [(0, 1), (1, 2), (2, 3)]
