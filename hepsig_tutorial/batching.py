@@ -44,6 +44,7 @@ import torch
 from . import stats
 from .config import device as default_device
 from .losses.punzi import sigma_min_from_yields
+from .train import as_tensors
 
 __all__ = [
     "batch_total_moments",
@@ -445,21 +446,8 @@ def _micro_slices(n, micro_batch_size):
 
 
 def _as_batch(data, device, dtype=torch.float32):
-    out = {}
-    n = None
-    for k, v in data.items():
-        t = v if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v))
-        if t.is_floating_point():
-            t = t.to(dtype)
-        t = t.to(device)
-        if n is None:
-            n = t.shape[0]
-        elif t.shape[0] != n:
-            raise ValueError(f"data[{k!r}] has {t.shape[0]} rows, expected {n}")
-        out[k] = t
-    if "x" not in out:
-        raise ValueError("data must contain the inputs under the key 'x'")
-    return out, n
+    out = as_tensors(data, device, dtype, keep_dtype=True)
+    return out, len(out["x"])
 
 
 def accumulated_backward(model, data: Mapping, sums_fn: Callable, loss_from_sums: Callable,

@@ -3,7 +3,7 @@
 The whole book reads one environment variable, ``HEPSIG_MODE``:
 
 * ``fast`` (default) -- small data and few epochs; what CI and the book build run
-  (all eight chapters in about six minutes on two CPU cores);
+  (all eight chapters in four to eight minutes on two CPU cores);
 * ``full`` -- the paper-scale settings, meant for a GPU.
 
 Chapters never test ``os.environ`` themselves; they call :func:`mode` or :func:`scaled`.

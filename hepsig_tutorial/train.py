@@ -36,14 +36,20 @@ def progress(iterable, **kwargs):
     return tqdm(iterable, **kwargs)
 
 
-def as_tensors(data: Mapping, device=None, dtype=torch.float32) -> dict:
-    """Convert a mapping of arrays to float tensors on ``device``, checking equal lengths."""
+def as_tensors(data: Mapping, device=None, dtype=torch.float32, keep_dtype=("index",)) -> dict:
+    """Convert a mapping of arrays to tensors on ``device``, checking equal lengths.
+
+    Floating-point arrays become ``dtype``; integer and boolean arrays too (labels given as 0/1
+    integers become floats), except under the keys in ``keep_dtype`` (``True``: every key), which keep
+    their integer or boolean type (indices, window memberships). The inputs must be under ``"x"``.
+    """
     device = default_device() if device is None else device
     out = {}
     n = None
     for key, value in data.items():
         t = torch.as_tensor(np.asarray(value) if not isinstance(value, torch.Tensor) else value)
-        t = t.to(device=device, dtype=dtype if t.is_floating_point() or key != "index" else t.dtype)
+        keep = keep_dtype is True or (keep_dtype is not False and key in keep_dtype)
+        t = t.to(device=device, dtype=dtype if t.is_floating_point() or not keep else t.dtype)
         if n is None:
             n = t.shape[0]
         elif t.shape[0] != n:
