@@ -79,7 +79,7 @@ def progress_enabled() -> bool:
     return os.environ.get("HEPSIG_PROGRESS", "1").strip() not in ("0", "false", "no", "off")
 
 
-def configure_threads(threads=None) -> int:
+def configure_threads(threads=None, cpu_default=1) -> int:
     """Set PyTorch's intra-op thread count; return the number in use.
 
     The networks of this book are tiny (a few thousand weights, batches of a few thousand events):
@@ -92,7 +92,11 @@ def configure_threads(threads=None) -> int:
     ----------
     threads : int or str, optional
         A positive integer, or ``"auto"`` to leave PyTorch's default untouched. When omitted, read
-        ``$HEPSIG_THREADS`` (same values); when that is unset too, 1 on the CPU and ``"auto"`` on CUDA.
+        ``$HEPSIG_THREADS`` (same values); when that is unset too, ``cpu_default`` on the CPU and
+        ``"auto"`` on CUDA.
+    cpu_default : int or str
+        The CPU setting when neither ``threads`` nor the variable is given (default 1; Chapter 7's
+        convolutional network asks for the machine's cores).
 
     Raises
     ------
@@ -107,7 +111,7 @@ def configure_threads(threads=None) -> int:
         if env:
             threads, name = env, THREADS_VARIABLE
         else:
-            threads = "auto" if torch.cuda.is_available() else 1
+            threads = "auto" if torch.cuda.is_available() else cpu_default
     if isinstance(threads, str):
         text = threads.strip().lower()
         if text == "auto":

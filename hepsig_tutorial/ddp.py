@@ -215,7 +215,8 @@ def train_ddp(model: nn.Module, x_train, z_train, *, x_val=None, z_val=None, epo
     n = len(x)
     bs = min(int(batch_size), n)
     total_steps = int(epochs) * math.ceil(n / bs)
-    step = 0
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)  # per step, down to 0
+             if schedule == "cosine" and total_steps > 0 else None)
     t0 = time.perf_counter()
     bar = progress(range(int(epochs)), desc=desc, leave=False)
     for epoch in bar:
@@ -224,19 +225,18 @@ def train_ddp(model: nn.Module, x_train, z_train, *, x_val=None, z_val=None, epo
         if on_dev:
             order = order.to(dev)
         total = 0.0
-        history["lr"].append(_scheduled_lr(lr, schedule, step, total_steps))
+        history["lr"].append(opt.param_groups[0]["lr"])
         for k in range(0, n, bs):
             idx = order[k:k + bs]
             xb, yb = x[idx], y[idx]
             if not on_dev:
                 xb, yb = xb.to(dev), yb.to(dev)
-            for group in opt.param_groups:
-                group["lr"] = _scheduled_lr(lr, schedule, step, total_steps)
-            step += 1
             opt.zero_grad(set_to_none=True)
             loss = torch.mean((model(xb) - yb) ** 2)
             loss.backward()
             opt.step()
+            if sched is not None:
+                sched.step()
             total += float(loss.detach()) * len(idx)
         history["loss"].append(total / n)
         if x_val is not None:
@@ -251,12 +251,6 @@ def train_ddp(model: nn.Module, x_train, z_train, *, x_val=None, z_val=None, epo
             callback(epoch, model, history)
     history["seconds"] = time.perf_counter() - t0
     return history
-
-
-def _scheduled_lr(lr: float, schedule: str, step: int, total_steps: int) -> float:
-    if schedule == "constant" or total_steps <= 0:
-        return float(lr)
-    return float(lr) * 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
 
 
 @torch.no_grad()

@@ -162,6 +162,20 @@ def test_configure_threads_defaults_to_one_on_cpu_and_honours_the_variable(monke
         torch.set_num_threads(before)
 
 
+def test_configure_threads_cpu_default_yields_to_the_variable(monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("HEPSIG_THREADS", raising=False)
+        if not torch.cuda.is_available():
+            assert ht.configure_threads(cpu_default=2) == 2 and torch.get_num_threads() == 2
+        monkeypatch.setenv("HEPSIG_THREADS", "1")
+        assert ht.configure_threads(cpu_default=2) == 1  # the reader's setting wins over a chapter's default
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("bad", [0, -3, 1.5, True, "many", ""])
 def test_configure_threads_rejects_bad_values(bad, monkeypatch):
     monkeypatch.delenv("HEPSIG_THREADS", raising=False)

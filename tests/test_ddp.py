@@ -114,7 +114,7 @@ def test_identity_initialisation_keeps_bins_in_place():
         ddp.ddp_network(init="orthogonal")
 
 
-def test_cosine_schedule_decays_to_zero_and_constant_stays():
+def test_cosine_schedule_follows_its_formula_and_constant_stays():
     x = np.random.default_rng(1).random((40, 100)).astype(np.float32)
     torch.manual_seed(0)
     h_cos = ddp.train_ddp(ddp.ddp_network(), x, x, epochs=4, batch_size=10, lr=1e-3, schedule="cosine",
