@@ -8,9 +8,8 @@ VENV        ?= .venv
 TORCH_SPEC  ?= torch==2.13.0
 HEPSIG_MODE ?= fast
 BOOK_FLAGS  ?= -W -n --keep-going
-# MathJax and the Jupyter widgets manager: served from the book itself (local, works offline) or from
-# public CDNs (cdn). `local` fetches them once into the venv (MathJax from PyPI, the widgets manager
-# and RequireJS with npm). `make test` always checks the local, offline pages.
+# MathJax: served from the book itself (local, works offline; copied from a PyPI package in the venv)
+# or from a public CDN (cdn). The sliders need no JavaScript library (static frames, hepsig-sliders.js).
 HEPSIG_ASSETS ?= local
 
 BIN   := $(VENV)/bin
@@ -21,7 +20,12 @@ BOOK_ENV = HEPSIG_ASSETS=$(1) HEPSIG_ASSETS_DIR=$(abspath $(ASSETS))
 # Notebooks run with the inline matplotlib backend (figures become images) and no progress bars.
 NB_ENV := HEPSIG_MODE=$(HEPSIG_MODE) HEPSIG_PROGRESS=0 MPLBACKEND=module://matplotlib_inline.backend_inline PYDEVD_DISABLE_FILE_VALIDATION=1
 
-.PHONY: help venv book book-assets test test-unit test-notebooks test-book clean
+.PHONY: help venv book book-assets test test-unit test-notebooks test-book clean system-deps-book system-deps-test
+
+# System packages (python3-venv; Chromium for the tests): installed with apt-get as root or with
+# password-less sudo, else the build stops at once saying what to install. The same script serves .ci/run.
+system-deps-book system-deps-test: system-deps-%:
+	@PYTHON=$(PYTHON) tools/system-deps.sh $* >/dev/null
 
 help:
 	@echo "make book   build the HTML book (FAST mode) into book/_build/html"
@@ -39,11 +43,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (hepsig-tutorial)" >/dev/null
 	touch $(STAMP)
 
-# Offline copies of MathJax 3 and the widgets manager (skipped when already there; see book/tools/book_assets.py)
+# Offline copy of MathJax 3 (skipped when already there; see book/tools/book_assets.py)
 book-assets: venv
 	@if [ "$(HEPSIG_ASSETS)" = local ]; then $(BIN)/python book/tools/book_assets.py $(ASSETS); fi
 
-book: venv book-assets
+book: system-deps-book venv book-assets
 	rm -rf book/_build/html book/_build/jupyter_execute book/_build/.doctrees
 	$(NB_ENV) $(call BOOK_ENV,$(HEPSIG_ASSETS)) $(BIN)/jupyter-book build . --config book/_config.yml --toc book/_toc.yml --path-output book $(BOOK_FLAGS)
 	@echo
@@ -51,7 +55,7 @@ book: venv book-assets
 
 # `make test` executes every notebook exactly once (nbval); tests/nbcapture.py keeps the executed
 # copies, the book is rendered from them without re-executing, and Chromium checks the pages.
-test: venv test-unit test-notebooks test-book
+test: system-deps-test venv test-unit test-notebooks test-book
 
 test-unit: venv
 	MPLBACKEND=Agg HEPSIG_PROGRESS=0 $(BIN)/python -m pytest -q -m "not book" tests
@@ -62,13 +66,13 @@ test-notebooks: venv
 		--nbval-lax --nbval-cell-timeout=600 notebooks
 
 # (absolute --toc/--config: jupyter-book resolves a relative --toc against the source folder)
-test-book: venv
-	$(BIN)/python book/tools/book_assets.py $(ASSETS)
+test-book: venv book-assets
 	$(BIN)/python tests/stage_book.py $(STAGE)
 	rm -rf $(STAGE)/_build
-	HEPSIG_MODE=$(HEPSIG_MODE) $(call BOOK_ENV,local) $(BIN)/jupyter-book build $(abspath $(STAGE)) --config $(abspath $(STAGE))/book/_config.yml \
+	HEPSIG_MODE=$(HEPSIG_MODE) $(call BOOK_ENV,$(HEPSIG_ASSETS)) $(BIN)/jupyter-book build $(abspath $(STAGE)) --config $(abspath $(STAGE))/book/_config.yml \
 		--toc $(abspath $(STAGE))/book/_toc.yml --path-output $(abspath $(STAGE)) $(BOOK_FLAGS)
-	HEPSIG_MODE=$(HEPSIG_MODE) HEPSIG_BOOK_HTML=$(STAGE)/_build/html $(BIN)/python -m pytest -q -m book tests
+	HEPSIG_MODE=$(HEPSIG_MODE) HEPSIG_ASSETS=$(HEPSIG_ASSETS) HEPSIG_BOOK_HTML=$(STAGE)/_build/html \
+		$$(PYTHON=$(PYTHON) tools/system-deps.sh test) $(BIN)/python -m pytest -q -m book tests
 
 clean:
 	rm -rf book/_build .pytest_cache .hypothesis

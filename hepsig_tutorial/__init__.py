@@ -2,6 +2,7 @@
 
 Modules (plain names, one home per helper):
 
+``metrics``  the one evaluation protocol: cut scans, the simulated-background floor, bootstrap MC errors, comparisons
 ``stats``    counting statistics: p-values, Z, s/√b, s/√(s+b), Asimov Z_A, Punzi σ_min (Chapter 1)
 ``losses``   differentiable significance losses (Chapters 3-6)
 ``data``     seeded toy generators (Belle II-like Z′, stop search, 2D Gaussians)
@@ -18,16 +19,16 @@ Modules (plain names, one home per helper):
 
 from __future__ import annotations
 
-from . import (batching, bump, checks, compare, config, data, ddp, losses, models, plots, punzinet, stats,
+from . import (batching, bump, checks, compare, config, data, ddp, losses, metrics, models, plots, punzinet, stats,
                submodular, train, widgets)
 from ._version import __version__
-from .checks import ClaimDrift, check_between, check_close, check_true
+from .checks import ClaimDrift, check_between, check_close, check_true, glue
 from .config import configure_threads, device, is_fast, mode, scaled, seed_everything
 
 __all__ = [
-    "__version__", "batching", "bump", "checks", "compare", "config", "data", "ddp", "losses", "models", "plots",
+    "__version__", "batching", "bump", "checks", "compare", "config", "data", "ddp", "losses", "metrics", "models", "plots",
     "punzinet", "stats", "submodular", "train", "widgets",
-    "ClaimDrift", "check_between", "check_close", "check_true",
+    "ClaimDrift", "check_between", "check_close", "check_true", "glue",
     "configure_threads", "device", "is_fast", "mode", "scaled", "seed_everything", "setup",
 ]
 
@@ -39,7 +40,9 @@ def setup(seed: int = 0):
     """
     rng = seed_everything(seed)
     threads = configure_threads()
+    dev = config.configure_device()   # HEPSIG_DEVICE; TF32 off on CUDA (GPU numerics comparable with CPU)
     plots.use_style()
     print(f"hepsig_tutorial {__version__} · {mode().upper()} mode (set HEPSIG_MODE=full for paper scale) "
-          f"· device: {device()} ({threads} thread{'s' if threads != 1 else ''}) · seed {seed}")
+          f"· device: {dev} (HEPSIG_DEVICE={config.device_setting()}; "
+          f"{threads} thread{'s' if threads != 1 else ''}) · seed {seed}")
     return rng

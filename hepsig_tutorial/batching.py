@@ -465,7 +465,10 @@ def accumulated_backward(model, data: Mapping, sums_fn: Callable, loss_from_sums
     ----------
     model : torch.nn.Module
     data : mapping of str to array/tensor
-        Must contain ``x``; the rest is passed to ``sums_fn`` sliced like ``x``.
+        Must contain ``x``; the rest is passed to ``sums_fn`` sliced like ``x``. Tensors already on
+        the model's device (and in its dtype, or integer/bool) are used as they are, without a copy;
+        arrays are uploaded on every call, so a training loop converts once
+        (:func:`fit_accumulated` does).
     sums_fn : callable
         ``sums_fn(output, batch) -> tensor`` of batch *sums* (any shape; additive over events),
         e.g. :func:`punzi_sums`.
@@ -479,7 +482,7 @@ def accumulated_backward(model, data: Mapping, sums_fn: Callable, loss_from_sums
         The loss at the full totals.
     """
     ref = next(model.parameters())
-    batch, n = _as_batch(data, ref.device, ref.dtype)
+    batch, n = _as_batch(data, ref.device, ref.dtype)   # no copy when data already sit on ref.device
     slices = _micro_slices(n, micro_batch_size)
     with torch.no_grad():
         totals = None
@@ -538,6 +541,8 @@ def fit_accumulated(model, data: Mapping, sums_fn: Callable, loss_from_sums: Cal
     dev = default_device() if device is None else device
     model.to(dev)
     opt = choices[optimizer](model.parameters(), lr=lr)
+    # upload once: every step then slices the same device tensors (no per-step host -> device copy)
+    data, _ = _as_batch(data, dev, next(model.parameters()).dtype)
     history = {"loss": [], "val_loss": []}
     t0 = time.perf_counter()
     for epoch in range(int(epochs)):

@@ -7,6 +7,11 @@ The whole book reads one environment variable, ``HEPSIG_MODE``:
 * ``full`` -- the paper-scale settings, meant for a GPU.
 
 Chapters never test ``os.environ`` themselves; they call :func:`mode` or :func:`scaled`.
+
+The device comes from ``HEPSIG_DEVICE`` (:func:`device`): ``auto`` (default: CUDA when a GPU is
+visible, else the CPU), ``cpu`` or ``cuda``. When CUDA is used, :func:`configure_device` (called by
+``ht.setup()``) switches TensorFloat-32 off for matrix products and cuDNN convolutions, so that GPU
+numbers agree with CPU ones to float32 precision (TF32 keeps 10 mantissa bits: ~1e-3 relative).
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ import random
 
 import numpy as np
 
-__all__ = ["MODE_VARIABLE", "THREADS_VARIABLE", "mode", "is_fast", "scaled", "device", "seed_everything",
-           "progress_enabled", "configure_threads"]
+__all__ = ["MODE_VARIABLE", "THREADS_VARIABLE", "DEVICE_VARIABLE", "mode", "is_fast", "scaled", "device",
+           "device_setting", "configure_device", "seed_everything", "progress_enabled", "configure_threads"]
 
 MODE_VARIABLE = "HEPSIG_MODE"
 THREADS_VARIABLE = "HEPSIG_THREADS"
+DEVICE_VARIABLE = "HEPSIG_DEVICE"
 _MODES = ("fast", "full")
+_DEVICES = ("auto", "cpu", "cuda")
 
 
 def mode() -> str:
@@ -48,11 +55,63 @@ def scaled(fast, full):
     return fast if is_fast() else full
 
 
+def device_setting() -> str:
+    """The value of ``$HEPSIG_DEVICE``: ``"auto"`` (default), ``"cpu"`` or ``"cuda"`` (case-insensitive).
+
+    Raises
+    ------
+    ValueError
+        If the variable holds anything else.
+    """
+    value = os.environ.get(DEVICE_VARIABLE, "auto").strip().lower() or "auto"
+    if value not in _DEVICES:
+        raise ValueError(f"{DEVICE_VARIABLE} must be one of {_DEVICES}, got {value!r}")
+    return value
+
+
 def device():
-    """The torch device to compute on: CUDA when available, otherwise the CPU."""
+    """The torch device to compute on, from ``$HEPSIG_DEVICE``.
+
+    ``auto`` (default): CUDA when available, otherwise the CPU; ``cpu``: always the CPU (e.g. to
+    compare with a GPU run); ``cuda``: the GPU.
+
+    Raises
+    ------
+    ValueError
+        If ``HEPSIG_DEVICE=cuda`` but no CUDA GPU is available, or the variable is not one of
+        ``auto``, ``cpu``, ``cuda``.
+    """
     import torch
 
+    setting = device_setting()
+    if setting == "cpu":
+        return torch.device("cpu")
+    if setting == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"{DEVICE_VARIABLE}=cuda but no CUDA GPU is available "
+                             f"(set {DEVICE_VARIABLE}=auto or cpu)")
+        return torch.device("cuda")
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def configure_device():
+    """Resolve :func:`device` and make its numerics comparable with the CPU; return the device.
+
+    On CUDA, TensorFloat-32 is switched off for matrix products and cuDNN convolutions
+    (``torch.backends.cuda.matmul.allow_tf32 = False``, ``torch.backends.cudnn.allow_tf32 = False``):
+    with TF32 (PyTorch's default for convolutions on Ampere and newer GPUs) float32 products keep only
+    10 mantissa bits and differ from CPU results by ~1e-3 relative, more than the tolerances of the
+    book's checks. Without it, GPU and CPU agree to float32 rounding (~1e-6 relative per operation).
+    The cost is speed on large convolutions, which the book's small networks do not notice.
+    Called by ``ht.setup()``.
+    """
+    import torch
+
+    dev = device()
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    return dev
 
 
 def seed_everything(seed: int = 0) -> np.random.Generator:
@@ -93,7 +152,7 @@ def configure_threads(threads=None, cpu_default=1) -> int:
     threads : int or str, optional
         A positive integer, or ``"auto"`` to leave PyTorch's default untouched. When omitted, read
         ``$HEPSIG_THREADS`` (same values); when that is unset too, ``cpu_default`` on the CPU and
-        ``"auto"`` on CUDA.
+        ``"auto"`` on CUDA (:func:`device`, so ``HEPSIG_DEVICE=cpu`` gets the CPU default).
     cpu_default : int or str
         The CPU setting when neither ``threads`` nor the variable is given (default 1; Chapter 7's
         convolutional network asks for the machine's cores).
@@ -111,7 +170,7 @@ def configure_threads(threads=None, cpu_default=1) -> int:
         if env:
             threads, name = env, THREADS_VARIABLE
         else:
-            threads = "auto" if torch.cuda.is_available() else cpu_default
+            threads = "auto" if device().type == "cuda" else cpu_default
     if isinstance(threads, str):
         text = threads.strip().lower()
         if text == "auto":

@@ -9,14 +9,23 @@ batch represents. A loss is any callable ``loss_fn(output, batch) -> scalar tens
   ``batch["fraction"]``: batch size / dataset size (a float), so a loss can scale batch sums up to
   the full expected yields (the ``n_batches`` factor of punzi-loss.txt, Sec. 6).
 
-Per-event losses such as BCE ignore ``fraction``; see :func:`bce_loss`.
+Per-event losses such as BCE ignore ``fraction``; see :func:`bce_with_logits_loss` (preferred, on logits)
+and :func:`bce_loss` (on probabilities).
+
+:func:`fit` also carries the book's training protocol: early stopping on a validation figure of merit
+with best-state restore, learning-rate schedules, checkpoint/resume and a progress bar;
+:func:`search` tunes the learning rate with the same budget for every method.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,7 +33,10 @@ import torch
 from .config import device as default_device
 from .config import progress_enabled
 
-__all__ = ["as_tensors", "bce_loss", "fit", "predict", "progress"]
+__all__ = ["SearchResult", "as_tensors", "bce_loss", "bce_with_logits_loss", "fit", "predict", "progress", "search"]
+
+_log = logging.getLogger(__name__)
+_OPTIMIZERS = {"adam": torch.optim.Adam, "radam": torch.optim.RAdam, "sgd": torch.optim.SGD}
 
 
 def progress(iterable, **kwargs):
@@ -61,7 +73,12 @@ def as_tensors(data: Mapping, device=None, dtype=torch.float32, keep_dtype=("ind
 
 
 def bce_loss(output, batch):
-    """Weighted binary cross-entropy, ``Σ w·BCE / Σ w`` (weights from ``batch['w']`` if present)."""
+    """Weighted binary cross-entropy on probabilities, ``Σ w·BCE / Σ w`` (mean without ``batch['w']``).
+
+    ``output`` are probabilities ŷ ∈ (0, 1), clamped to [1e-7, 1 - 1e-7]. Prefer
+    :func:`bce_with_logits_loss` on a network with a linear output: once ŷ saturates inside the clamp
+    the gradient here is exactly zero, and the sigmoid's own gradient ŷ(1 - ŷ) vanishes before that.
+    """
     y = batch["y"]
     w = batch.get("w")
     eps = 1e-7
@@ -70,6 +87,65 @@ def bce_loss(output, batch):
     if w is None:
         return per_event.mean()
     return (w * per_event).sum() / w.sum()
+
+
+def bce_with_logits_loss(output, batch):
+    """Weighted binary cross-entropy on logits, ``Σ w·ℓ / Σ w`` (mean without ``batch['w']``).
+
+    ``ℓ = -[y log σ(F) + (1 - y) log(1 - σ(F))]`` evaluated by
+    :func:`torch.nn.functional.binary_cross_entropy_with_logits` (log-sum-exp form), so its gradient
+    ``w (σ(F) - y) / Σ w`` stays non-zero however large a wrong score ``F`` gets. Use it with a network
+    whose output is linear (``ht.models.mlp(..., output="linear")``); apply ``torch.sigmoid`` to its
+    scores for probabilities.
+
+    Parameters
+    ----------
+    output : torch.Tensor, shape (N,)
+        Raw scores (logits) F.
+    batch : mapping
+        ``batch["y"]``: labels in {0, 1}; optional ``batch["w"]``: per-event weights.
+    """
+    y = batch["y"]
+    w = batch.get("w")
+    per_event = torch.nn.functional.binary_cross_entropy_with_logits(output, y.to(output.dtype), reduction="none")
+    if w is None:
+        return per_event.mean()
+    return (w * per_event).sum() / w.sum()
+
+
+def _check_int(name, value, minimum, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)) or int(value) != value \
+            or value < minimum:
+        what = "a non-negative" if minimum == 0 else "a positive"
+        raise ValueError(f"{name} must be {what} integer{' or None' if allow_none else ''}, got {value!r}")
+    return int(value)
+
+
+def _make_schedule(schedule, opt, total):
+    if schedule is None:
+        return None
+    if schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(int(total), 1), eta_min=0.0)
+    sched = schedule(opt, int(total))
+    if not callable(getattr(sched, "step", None)) or not callable(getattr(sched, "state_dict", None)):
+        raise ValueError(f"schedule must return a torch LR scheduler (with step and state_dict), got {sched!r}")
+    return sched
+
+
+def _rng_states(gen, device):
+    states = {"generator": gen.get_state(), "torch": torch.get_rng_state()}
+    if torch.device(device).type == "cuda":
+        states["cuda"] = torch.cuda.get_rng_state(torch.device(device))
+    return states
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
 
 
 def fit(
@@ -86,60 +162,180 @@ def fit(
     device=None,
     desc: str = "training",
     callback: Callable | None = None,
+    monitor: str | Callable | None = None,
+    patience: int | None = None,
+    min_delta: float = 0.0,
+    restore_best: bool = True,
+    eval_every: int = 1,
+    schedule: str | Callable | None = None,
+    schedule_interval: str = "step",
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: float = 300.0,
 ) -> dict:
     """Train ``model`` on ``loss_fn`` and return the history.
+
+    Without the keyword arguments after ``callback`` this is the plain loop the book has always used:
+    a fixed number of epochs at a constant learning rate, and the weights of the last step.
 
     Parameters
     ----------
     model : torch.nn.Module
-        Maps ``data["x"]`` to outputs of shape ``(N,)``.
+        Maps ``data["x"]`` to outputs of shape ``(N,)``. Trained in place (moved to ``device``).
     loss_fn : callable
         ``loss_fn(output, batch) -> scalar`` (see the module docstring).
     data, val_data : mapping of str to array
         Must contain ``"x"``; usually also ``"y"`` (labels) and ``"w"`` (per-event weights).
-        Arrays or tensors; all the same length.
+        Arrays or tensors; all the same length. ``val_data`` gives ``history["val_loss"]`` (the loss on
+        all validation events, ``fraction=1``) after every epoch.
     epochs : int
-        Passes over the data.
+        Passes over the data (the most; early stopping may end sooner).
     batch_size : int or None
         ``None`` (or ≥ N) means one batch of all data ("mono-batch", full-batch gradient descent).
+    lr : float
+        Learning rate of a string ``optimizer`` (and the start of a schedule).
     optimizer : {"adam", "radam", "sgd"} or torch.optim.Optimizer
     seed : int
         Seeds the batch shuffling (not the model's initialisation: seed before building the model).
+    device : torch.device or str, optional
+        Default :func:`hepsig_tutorial.config.device` (CUDA when present).
+    desc : str
+        Label of the progress bar (``tqdm.auto``; silent under ``HEPSIG_PROGRESS=0``).
     callback : callable, optional
         ``callback(epoch, model, history)`` after every epoch.
+    monitor : "val_loss" or callable, optional
+        What early stopping and best-state restore watch. ``"val_loss"`` (needs ``val_data``; lower is
+        better) or ``monitor(model) -> float``, a validation figure of merit where *higher is better*
+        (e.g. Z_A of the best cut on validation events), called in eval mode without gradients. A
+        non-finite value never counts as an improvement.
+    patience : int or None
+        Stop after this many epochs without an improvement of the monitor (``None``: run all ``epochs``).
+        Needs ``monitor``.
+    min_delta : float
+        An improvement must beat the best value so far by more than this (absolute, ≥ 0).
+    restore_best : bool
+        With a ``monitor``: load the weights of the best epoch at the end (``history["best_epoch"]``).
+    eval_every : int
+        Evaluate the monitor every this many epochs (and after the last epoch); patience counts epochs.
+    schedule : None, "cosine" or callable
+        Learning-rate schedule. ``"cosine"`` anneals from ``lr`` to 0 over the planned steps
+        (:class:`torch.optim.lr_scheduler.CosineAnnealingLR`); a callable
+        ``schedule(optimizer, total) -> LRScheduler`` builds any torch scheduler, e.g.
+        ``lambda opt, t: CosineAnnealingLR(opt, T_max=t, eta_min=lr / 100)``. ``total`` is the planned
+        number of optimizer steps (``epochs × batches``), or ``epochs`` under ``schedule_interval="epoch"``.
+        With a schedule, ``history["lr"]`` holds the rate at the start of each epoch.
+    schedule_interval : {"step", "epoch"}
+        Step the schedule after every optimizer step (default) or after every epoch.
+    checkpoint : path, optional
+        File for checkpoints (``None``: none). It holds the model, optimizer, schedule, epoch, history,
+        best state and the random states (batch shuffling and torch's CPU/CUDA generators) and is written
+        atomically (temporary file, then :func:`os.replace`). If the file exists when ``fit`` starts,
+        training resumes from it (a warning is logged) and ends in the same state as an uninterrupted
+        run; it must come from the same ``epochs``, ``batch_size``, ``seed`` and number of events. A
+        finished run's file makes ``fit`` return at once with the final state. Other random generators
+        (NumPy's, Python's) used by a callback or monitor are not saved.
+    checkpoint_every : float
+        Seconds between checkpoints (checked after each epoch; ``0``: every epoch). The last epoch is
+        always saved.
 
     Returns
     -------
     dict
-        ``{"loss": [...], "val_loss": [...], "seconds": float}`` with one mean loss per epoch.
+        ``loss`` (mean training loss per epoch), ``val_loss`` (per epoch, with ``val_data``),
+        ``monitor`` (per epoch with a ``monitor``, NaN where not evaluated), ``best_epoch`` and
+        ``stopped_epoch`` (0-based; ``None`` if no monitor / if all epochs ran), ``steps`` (optimizer
+        steps done), ``lr`` (with a ``schedule``), ``seconds``.
+
+    Raises
+    ------
+    FloatingPointError
+        If an epoch's loss is not finite. The loss is summed on the device and read once per epoch
+        (no host synchronisation per step), so the check runs once per epoch: the non-finite step and
+        the rest of that epoch have already changed the weights when it fires.
+    ValueError
+        On bad arguments, naming the argument.
     """
-    if int(epochs) != epochs or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
-    if batch_size is not None and (int(batch_size) != batch_size or batch_size < 1):
-        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+    epochs = _check_int("epochs", epochs, 0)
+    batch_size = _check_int("batch_size", batch_size, 1, allow_none=True)
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr!r}")
+    if monitor is not None and monitor != "val_loss" and not callable(monitor):
+        raise ValueError(f"monitor must be None, 'val_loss' or a callable monitor(model) -> float, got {monitor!r}")
+    if monitor == "val_loss" and val_data is None:
+        raise ValueError("monitor='val_loss' needs val_data")
+    patience = _check_int("patience", patience, 1, allow_none=True)
+    if patience is not None and monitor is None:
+        raise ValueError("patience needs a monitor ('val_loss' or a callable)")
+    if not (isinstance(min_delta, (int, float, np.floating)) and math.isfinite(min_delta) and min_delta >= 0):
+        raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
+    eval_every = _check_int("eval_every", eval_every, 1)
+    if schedule is not None and schedule != "cosine" and not callable(schedule):
+        raise ValueError(f"schedule must be None, 'cosine' or a callable(optimizer, total_steps), got {schedule!r}")
+    if schedule_interval not in ("step", "epoch"):
+        raise ValueError(f"schedule_interval must be 'step' or 'epoch', got {schedule_interval!r}")
+    if not (isinstance(checkpoint_every, (int, float, np.number)) and checkpoint_every >= 0):
+        raise ValueError(f"checkpoint_every must be a number of seconds >= 0, got {checkpoint_every!r}")
     device = default_device() if device is None else device
     model.to(device)
     tensors = as_tensors(data, device)
     val = as_tensors(val_data, device) if val_data is not None else None
     n = tensors["x"].shape[0]
-    bs = n if batch_size is None else min(int(batch_size), n)
+    if n == 0:
+        raise ValueError("data must hold at least one event")
+    bs = n if batch_size is None else min(batch_size, n)
     n_batches = math.ceil(n / bs)
     if isinstance(optimizer, str):
-        choices = {"adam": torch.optim.Adam, "radam": torch.optim.RAdam, "sgd": torch.optim.SGD}
-        if optimizer not in choices:
-            raise ValueError(f"optimizer must be one of {sorted(choices)} or an Optimizer, got {optimizer!r}")
-        opt = choices[optimizer](model.parameters(), lr=lr)
+        if optimizer not in _OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)} or an Optimizer, got {optimizer!r}")
+        opt = _OPTIMIZERS[optimizer](model.parameters(), lr=lr)
     else:
         opt = optimizer
+    per_step = schedule_interval == "step"
+    sched = _make_schedule(schedule, opt, epochs * n_batches if per_step else epochs)
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
-    history = {"loss": [], "val_loss": []}
+    history = {"loss": [], "val_loss": [], "monitor": [], "best_epoch": None, "stopped_epoch": None, "steps": 0}
+    if sched is not None:
+        history["lr"] = []
+    lower_is_better = monitor == "val_loss"
+    best_score, best_state = None, None  # score: the monitor value, sign-flipped so that higher is better
+    start_epoch, finished, seconds_before = 0, False, 0.0
+    config = {"n": int(n), "batch_size": int(bs), "epochs": int(epochs), "seed": int(seed)}
+    path = None if checkpoint is None else Path(checkpoint)
+
+    if path is not None and path.exists():
+        state = torch.load(path, map_location=device, weights_only=True)
+        if state.get("config") != config:
+            raise ValueError(f"checkpoint {str(path)!r} was written for {state.get('config')}, but this fit has "
+                             f"{config}: delete the file or pass another checkpoint path")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        if sched is not None and state["scheduler"] is not None:
+            sched.load_state_dict(state["scheduler"])
+        history = state["history"]
+        best_score, best_state = state["best_score"], state["best_state"]
+        gen.set_state(state["rng"]["generator"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and torch.device(device).type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], torch.device(device))
+        start_epoch, finished, seconds_before = state["epoch"], state["finished"], state["seconds"]
+        _log.warning("%s: resumed from checkpoint %s after epoch %d of %d%s", desc, path, start_epoch, epochs,
+                     " (finished run)" if finished else "")
+
+    def save(next_epoch, done, elapsed):
+        _save_checkpoint(path, {
+            "config": config, "epoch": next_epoch, "finished": done, "seconds": elapsed,
+            "model": model.state_dict(), "optimizer": opt.state_dict(),
+            "scheduler": None if sched is None else sched.state_dict(), "history": history,
+            "best_score": best_score, "best_state": best_state, "rng": _rng_states(gen, device)})
+
     t0 = time.perf_counter()
-    for epoch in progress(range(int(epochs)), desc=desc, leave=False):
+    last_save = t0
+    bar = progress(range(start_epoch, epochs), total=epochs, initial=start_epoch, desc=desc, leave=False)
+    for epoch in (() if finished else bar):
         model.train()
         order = torch.randperm(n, generator=gen).to(device) if n_batches > 1 else None
-        total = 0.0
+        if sched is not None:
+            history["lr"].append(opt.param_groups[0]["lr"])
+        total = torch.zeros((), dtype=torch.float64, device=device)  # summed on the device, read once per epoch
         for k in range(n_batches):
             if order is None:
                 batch = dict(tensors)
@@ -149,21 +345,161 @@ def fit(
             batch["fraction"] = batch["x"].shape[0] / n
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(model(batch["x"]), batch)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch}, batch {k}")
             loss.backward()
             opt.step()
-            total += float(loss.detach())
-        history["loss"].append(total / n_batches)
+            if per_step and sched is not None:
+                sched.step()
+            total += loss.detach().reshape(())
+        history["steps"] += n_batches
+        epoch_loss = total.item() / n_batches  # the one host synchronisation of the epoch
+        if not math.isfinite(epoch_loss):  # a non-finite step makes the float64 sum non-finite
+            raise FloatingPointError(f"loss became {epoch_loss} during epoch {epoch} (checked once per epoch)")
+        history["loss"].append(epoch_loss)
         if val is not None:
             model.eval()
             with torch.no_grad():
                 vb = dict(val, fraction=1.0)
                 history["val_loss"].append(float(loss_fn(model(vb["x"]), vb)))
+        stop = False
+        if monitor is not None:
+            value = math.nan
+            if (epoch + 1) % eval_every == 0 or epoch + 1 == epochs:
+                if lower_is_better:
+                    value = history["val_loss"][-1]
+                else:
+                    model.eval()
+                    with torch.no_grad():
+                        value = float(monitor(model))
+                score = -value if lower_is_better else value
+                if math.isfinite(score) and (best_score is None or score > best_score + min_delta):
+                    best_score, history["best_epoch"] = score, epoch
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                since = epoch - (-1 if history["best_epoch"] is None else history["best_epoch"])
+                stop = patience is not None and since >= patience and epoch + 1 < epochs
+            history["monitor"].append(value)
+        if not per_step and sched is not None:
+            sched.step()
+        bar.set_postfix(loss=f"{epoch_loss:.4g}", refresh=False)
         if callback is not None:
             callback(epoch, model, history)
-    history["seconds"] = time.perf_counter() - t0
+        if stop:
+            history["stopped_epoch"] = epoch
+        last = stop or epoch + 1 == epochs
+        if path is not None and (last or time.perf_counter() - last_save >= checkpoint_every):
+            save(epoch + 1, last, seconds_before + time.perf_counter() - t0)
+            last_save = time.perf_counter()
+        if stop:
+            break
+    if hasattr(bar, "close"):
+        bar.close()
+    if restore_best and best_state is not None:
+        model.load_state_dict(best_state)
+    history["seconds"] = seconds_before + time.perf_counter() - t0
     return history
+
+
+@dataclass
+class SearchResult:
+    """Result of :func:`search`.
+
+    Attributes
+    ----------
+    best_lr : float
+        The learning rate with the best monitor value.
+    model : torch.nn.Module
+        The model trained at ``best_lr`` (best-epoch weights restored).
+    history : dict
+        Its :func:`fit` history.
+    histories_by_lr : dict of float to dict
+        Every run's history (``{"error": message}`` for a run whose loss diverged).
+    scores_by_lr : dict of float to float
+        Every run's best monitor value (highest for a callable monitor, lowest ``val_loss``); NaN for a
+        run that diverged or never gave a finite value.
+    """
+
+    best_lr: float
+    model: torch.nn.Module
+    history: dict
+    histories_by_lr: dict
+    scores_by_lr: dict
+
+
+def search(build_model: Callable, loss_fn: Callable, data: Mapping, *, val_data: Mapping,
+           monitor: str | Callable, lrs=(1e-3, 3e-3, 1e-2, 3e-2), epochs: int, patience: int | None = None,
+           seed: int = 0, **fit_kwargs) -> SearchResult:
+    """Tune the learning rate on a validation figure of merit, with the same budget for every method.
+
+    For each rate in ``lrs`` a fresh model ``build_model(seed)`` is trained by :func:`fit` for at most
+    ``epochs`` epochs with early stopping (``patience``) on ``monitor`` and best-state restore; the rate
+    whose run reaches the best monitor value wins. Calling ``search`` with the same ``lrs``, ``epochs``,
+    ``patience``, ``seed`` and validation set for every loss gives each method the same tuning budget,
+    and ``build_model(seed)`` seeding the initialisation makes the comparison paired (same starting
+    weights per seed for every method).
+
+    Parameters
+    ----------
+    build_model : callable
+        ``build_model(seed) -> torch.nn.Module``, a new model with a seeded initialisation.
+    loss_fn, data : see :func:`fit`
+    val_data : mapping
+        Validation events (for ``history["val_loss"]``, and for ``monitor="val_loss"``).
+    monitor : "val_loss" or callable
+        As in :func:`fit`: ``monitor(model) -> float``, higher is better, or ``"val_loss"``, lower is better.
+    lrs : sequence of float
+        Learning rates to try (all > 0).
+    epochs, patience, seed :
+        Passed to :func:`fit` (``seed`` also to ``build_model``).
+    **fit_kwargs
+        Any other :func:`fit` argument (``batch_size``, ``optimizer``, ``schedule``, ...). A
+        ``checkpoint`` path gets the rate appended (``run.pt`` → ``run-lr0.01.pt``).
+
+    Returns
+    -------
+    SearchResult
+
+    Raises
+    ------
+    FloatingPointError
+        If no learning rate gave a finite monitor value. A run whose loss diverges (``fit`` raises
+        :class:`FloatingPointError`) only scores NaN.
+    """
+    if not callable(build_model):
+        raise ValueError(f"build_model must be a callable build_model(seed) -> torch.nn.Module, got {build_model!r}")
+    if monitor is None:
+        raise ValueError("monitor must be 'val_loss' or a callable monitor(model) -> float, got None")
+    lrs = [float(lr) for lr in np.atleast_1d(np.asarray(lrs, dtype=float))]
+    if not lrs or not all(math.isfinite(lr) and lr > 0 for lr in lrs):
+        raise ValueError(f"lrs must be a non-empty sequence of positive learning rates, got {lrs!r}")
+    for key in ("lr", "monitor", "restore_best", "val_data"):
+        if key in fit_kwargs:
+            raise ValueError(f"{key} is set by search; do not pass it in fit_kwargs")
+    checkpoint = fit_kwargs.pop("checkpoint", None)
+    desc = fit_kwargs.pop("desc", "search")
+    lower_is_better = monitor == "val_loss"
+    histories, scores, best = {}, {}, None
+    for lr in lrs:
+        model = build_model(seed)
+        if not isinstance(model, torch.nn.Module):
+            raise ValueError(f"build_model must return a torch.nn.Module, got {type(model).__name__}")
+        kwargs = dict(fit_kwargs)
+        if checkpoint is not None:
+            p = Path(checkpoint)
+            kwargs["checkpoint"] = p.with_name(f"{p.stem}-lr{lr:g}{p.suffix}")
+        try:
+            hist = fit(model, loss_fn, data, epochs=epochs, lr=lr, val_data=val_data, monitor=monitor,
+                       patience=patience, restore_best=True, seed=seed, desc=f"{desc} lr={lr:g}", **kwargs)
+        except FloatingPointError as err:
+            histories[lr], scores[lr] = {"error": str(err)}, math.nan
+            continue
+        values = [v for v in hist["monitor"] if math.isfinite(v)]
+        score = (min(values) if lower_is_better else max(values)) if values else math.nan
+        histories[lr], scores[lr] = hist, score
+        if math.isfinite(score) and (best is None or (score < best[1] if lower_is_better else score > best[1])):
+            best = (lr, score, model, hist)
+    if best is None:
+        raise FloatingPointError(f"no learning rate in {lrs} gave a finite monitor value")
+    return SearchResult(best_lr=best[0], model=best[2], history=best[3], histories_by_lr=histories,
+                        scores_by_lr=scores)
 
 
 @torch.no_grad()

@@ -34,7 +34,7 @@ def test_seed_everything_is_reproducible():
 
 
 def test_claim_checks_raise_readable_errors():
-    assert checks.check_close("x", 1.05, 1.0, rtol=0.1) == pytest.approx(1.05)
+    assert checks.check_close("x", 1.05, 1.0, rtol=0.1) is None  # a check prints (returns) nothing
     with pytest.raises(ht.ClaimDrift, match=r"claims y = 1 .*code now gives 1\.5"):
         checks.check_close("y", 1.5, 1.0, atol=0.1)
     with pytest.raises(ht.ClaimDrift, match="lies in"):
@@ -45,7 +45,40 @@ def test_claim_checks_raise_readable_errors():
         checks.check_true("an ordering", False)
     with pytest.raises(ValueError, match="tolerance"):
         checks.check_close("v", 1.0, 1.0)
-    assert checks.check_close("t", torch.tensor(2.0), 2.0, atol=1e-9) == 2.0
+    checks.check_close("t", torch.tensor(2.0), 2.0, atol=1e-9)
+    with pytest.raises(ht.ClaimDrift):
+        checks.check_close("t", torch.tensor(2.1), 2.0, atol=1e-9)
+
+
+def test_mode_aware_expectations(monkeypatch):
+    monkeypatch.setenv("HEPSIG_MODE", "fast")
+    checks.check_close("a", 1.0, 1.0, atol=0.1, full=5.0)        # FAST uses the first expectation
+    checks.check_between("b", 0.5, 0.0, 1.0, full=(4.0, 6.0))
+    monkeypatch.setenv("HEPSIG_MODE", "full")
+    checks.check_close("a", 5.05, 1.0, atol=0.1, full=5.0)       # FULL uses full=, same tolerance
+    checks.check_close("a", 5.4, 1.0, atol=0.1, full=dict(expected=5.0, atol=0.5))
+    with pytest.raises(ht.ClaimDrift, match="FULL"):
+        checks.check_close("a", 1.0, 1.0, atol=0.1, full=5.0)
+    with pytest.raises(ht.ClaimDrift):
+        checks.check_between("b", 0.5, 0.0, 1.0, full=(4.0, 6.0))
+    checks.check_between("b", 0.5, 0.0, 1.0, full="same")
+    with pytest.raises(ht.ClaimDrift):
+        checks.check_true("c", False, full="same")
+    checks.check_true("c", False, full="skip")                  # a FAST-only observation
+    checks.check_close("d", 99.0, 1.0, atol=0.1, full="skip")
+    with pytest.raises(ValueError, match="full"):
+        checks.check_between("b", 0.5, 0.0, 1.0, full="maybe")
+    with pytest.raises(ValueError, match="full"):
+        checks.check_close("a", 1.0, 1.0, atol=0.1, full=dict(value=1.0))
+
+
+def test_glue_keeps_python_numbers():
+    checks.glue("x_value", np.float32(1.5))
+    checks.glue("t_value", torch.tensor(2.0))
+    assert checks.GLUED["x_value"] == 1.5 and isinstance(checks.GLUED["x_value"], float)
+    assert checks.GLUED["t_value"] == 2.0 and isinstance(checks.GLUED["t_value"], float)
+    with pytest.raises(ValueError, match="name"):
+        checks.glue("not a name", 1.0)
 
 
 def test_mlp_shapes_and_punzi_net_size():

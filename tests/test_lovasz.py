@@ -430,3 +430,65 @@ def test_chapter_figures_smoke():
     ax = ht.plots.plot_slopes(np.array([1, 10]), np.array([0.2, -0.1]))
     assert ax.get_xscale() == "log"
     plt.close("all")
+
+
+# ------------------------------------------------------------------------------------------------
+# device hygiene (issue 17): increments on the scores' device, no host round trips
+# ------------------------------------------------------------------------------------------------
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), p=st.integers(2, 80), error=st.sampled_from(ERRORS))
+def test_default_epsilon_gradient_equals_algorithm_1(seed, p, error):
+    """ε = S computed on the device (a tensor) gives exactly the NumPy Algorithm 1 increments."""
+    rng = np.random.default_rng(seed)
+    y, w, _ = ground_set(seed, p)
+    F = torch.tensor(rng.normal(0, 1.5, p), requires_grad=True)
+    loss = lovasz_z_loss(F, torch.as_tensor(y), torch.as_tensor(w), error=error)
+    (dm,) = torch.autograd.grad(loss, F, retain_graph=True)
+    m = lovasz_errors(F, torch.as_tensor(y), error=error)
+    g = lovasz_z_gradient(m.detach().numpy(), y, w)
+    (want,) = torch.autograd.grad(m, F, torch.as_tensor(g))          # chain rule with the NumPy g
+    np.testing.assert_allclose(dm.numpy(), want.numpy(), rtol=1e-12, atol=1e-14)
+    assert float(loss.detach()) == pytest.approx(float(g @ m.detach().numpy()), rel=1e-12)
+
+
+def test_loss_makes_no_host_round_trip():
+    """With validate=False the loss never converts a tensor to a Python/NumPy value (no device sync)."""
+    y, w, eps = ground_set(1, 50)
+    yt, wt = torch.as_tensor(y), torch.as_tensor(w)
+    F = torch.randn(50, dtype=torch.float64, requires_grad=True)
+    names = ("__bool__", "__int__", "__float__", "__index__", "item", "tolist", "numpy")
+    saved = {name: getattr(torch.Tensor, name) for name in names}
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("host synchronisation")
+
+    try:
+        for name in names:
+            setattr(torch.Tensor, name, refuse)
+        for epsilon in (eps, None):
+            lovasz_z_loss(F, yt, wt, epsilon, validate=False).backward()
+        with pytest.raises(AssertionError, match="host"):
+            lovasz_z_loss(F, yt, wt, eps)                            # validation does synchronise
+    finally:
+        for name, fn in saved.items():
+            setattr(torch.Tensor, name, fn)
+    assert torch.isfinite(F.grad).all()
+
+
+def test_loss_fn_checks_values_on_first_call_only():
+    fn = lovasz_z_loss_fn(1.0)
+    good = {"y": torch.tensor([1.0, 0.0, 0.0]), "w": torch.tensor([1.0, 2.0, 3.0]), "fraction": 1.0}
+    bad = dict(good, y=torch.tensor([1.0, 0.0, 2.0]))
+    with pytest.raises(ValueError, match="labels"):
+        lovasz_z_loss_fn(1.0)(torch.zeros(3), bad)                   # first call: checked
+    fn(torch.zeros(3), good)
+    assert isinstance(fn(torch.zeros(3), bad), torch.Tensor)         # later calls: not checked (no sync)
+
+
+def test_naive_loss_accepts_scores_on_any_device():
+    """naive_lovasz_z_loss copies scores to the CPU itself (it used to mix devices and call .numpy())."""
+    y, w, eps = ground_set(2, 12)
+    F = torch.randn(12, dtype=torch.float64, requires_grad=True)
+    want = float(lovasz_z_loss(F, y, w, eps))
+    assert naive_lovasz_z_loss(F, y, w, eps) == pytest.approx(want, rel=1e-10)   # F requires grad: fine
+    # (on a GPU, tests/test_device.py runs it with CUDA scores)

@@ -393,3 +393,261 @@ def test_chapter3_figures_draw():
                                        per_mass_cut=np.array([0.3, 0.5, 0.7]), global_cut=0.5)
     assert len(fig.axes) >= 2
     plt.close("all")
+
+
+# ---------------------------------------------------------------------------------------------
+# the compact form: interval windows in M², one cell per event, no N x K matrix (issue 17)
+# ---------------------------------------------------------------------------------------------
+import contextlib  # noqa: E402
+
+from hepsig_tutorial.losses import MassWindows, toy_cells  # noqa: E402
+
+
+@contextlib.contextmanager
+def no_host_sync():
+    """Make every tensor -> Python conversion (what waits for a GPU) raise inside the block."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("host synchronisation (tensor converted to a Python value)")
+
+    names = ("__bool__", "__int__", "__float__", "__index__", "item", "tolist", "numpy")
+    saved = {name: getattr(torch.Tensor, name) for name in names}
+    try:
+        for name in names:
+            setattr(torch.Tensor, name, refuse)
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(torch.Tensor, name, fn)
+
+
+def _window_toy(n=3000, k=7, seed=0, dtype=torch.float64, grid=None):
+    """Events with M² (on a coarse grid when ``grid``, so that many sit exactly on window edges),
+    overlapping, nested and identical windows, signal of each mass and background."""
+    rng = np.random.default_rng(seed)
+    lo = np.sort(rng.uniform(0.0, 8.0, k))
+    windows = np.stack([lo, lo + rng.uniform(0.5, 3.0, k)], 1)
+    if k >= 3:
+        windows[1] = windows[0]                                     # identical
+        windows[2] = [windows[0, 0] + 0.1, windows[0, 0] + 0.2]     # nested
+    if grid is not None:
+        windows = np.round(windows / grid) * grid
+    y = (rng.random(n) < 0.3).astype(np.float64)
+    mass_index = np.where(y > 0, rng.integers(-1, k + 1, n), -1)     # -1 and k: "no window"
+    m2 = rng.uniform(-1.0, 12.0, n)
+    if grid is not None:
+        m2 = np.round(m2 / grid) * grid
+    w = np.where(y > 0, 1.0 / 200.0, 0.05 + rng.random(n))
+    dense = np.zeros((n, k), dtype=bool)
+    for j in range(k):
+        inside = (m2 >= windows[j, 0]) & (m2 <= windows[j, 1])
+        dense[:, j] = inside & ((y == 0) | (mass_index == j))
+    p = torch.as_tensor(rng.uniform(0.01, 0.99, n), dtype=dtype)
+    return p, torch.as_tensor(y, dtype=dtype), torch.as_tensor(w, dtype=dtype), m2, mass_index, windows, dense
+
+
+@pytest.mark.parametrize("grid", [None, 0.25])
+def test_cells_reproduce_the_dense_membership(grid):
+    _, y, _, m2, mass_index, windows, dense = _window_toy(grid=grid)
+    mw = MassWindows(windows)
+    cells = mw.cells(m2, y.numpy(), mass_index)
+    assert cells.dtype == np.int64 and cells.min() >= 0 and cells.max() < mw.n_cells
+    np.testing.assert_array_equal(mw.membership(cells), dense)
+    np.testing.assert_array_equal(mw.counts(cells), dense.any(axis=1))
+    if grid is not None:                                             # the closed edges were exercised
+        assert np.isin(m2, windows.ravel()).sum() > 20
+    tc = mw.cells(torch.as_tensor(m2), y, torch.as_tensor(mass_index))   # tensors in, tensor out
+    assert isinstance(tc, torch.Tensor) and (tc.numpy() == cells).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 9), grid=st.sampled_from([None, 0.5, 1.0]))
+def test_compact_equals_dense_property(seed, k, grid):
+    p, y, w, m2, mass_index, windows, dense = _window_toy(n=400, k=k, seed=seed, grid=grid)
+    mw = MassWindows(windows)
+    cells = torch.as_tensor(mw.cells(m2, y.numpy(), mass_index))
+    np.testing.assert_array_equal(mw.membership(cells), dense)
+    for reduction in ("none", "mean", "sum"):
+        want = punzi_loss(p, y, w, dense, luminosity=20.0, fraction=0.5, reduction=reduction)
+        got = punzi_loss(p, y, w, windows=mw, cells=cells, luminosity=20.0, fraction=0.5, reduction=reduction)
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("refined", [False, True])
+def test_compact_equals_dense_on_the_belle_toy_float32(refined):
+    """The Chapter 3 set-up: every second mass trained, float32 network outputs; values to 1e-6
+    relative and gradients as the dense form (both against a float64 reference)."""
+    toy = ht.data.make_belle_toy(masses=np.linspace(1.0, 8.0, 12), n_signal_per_mass=200, n_background=8000,
+                                 seed=2)
+    mask = np.arange(12) % 2 == 0
+    mw, cells = toy_cells(toy, mask)
+    M = toy.window_matrix()[:, mask]
+    np.testing.assert_array_equal(mw.membership(cells), M)
+    rng = np.random.default_rng(0)
+    p64 = torch.as_tensor(rng.uniform(0.01, 0.99, len(toy)))
+    y, w = toy.label.astype(np.float32), toy.weight.astype(np.float32)
+    kw = dict(luminosity=toy.luminosity, fraction=0.3, refined=refined)
+    ref = punzi_loss(p64, y.astype(np.float64), w.astype(np.float64), M, **kw, reduction="none")
+    p32 = p64.to(torch.float32).requires_grad_(True)
+    dense = punzi_loss(p32, y, w, M, **kw, reduction="none")
+    compact = punzi_loss(p32, y, w, windows=mw, cells=cells, **kw, reduction="none")
+    assert compact.dtype == torch.float32
+    torch.testing.assert_close(compact.double(), ref, rtol=1e-6, atol=0)
+    torch.testing.assert_close(compact, dense, rtol=1e-6, atol=0)
+    (g_dense,) = torch.autograd.grad(punzi_loss(p32, y, w, M, **kw), p32)
+    (g_comp,) = torch.autograd.grad(punzi_loss(p32, y, w, windows=mw, cells=cells, **kw), p32)
+    torch.testing.assert_close(g_comp, g_dense, rtol=1e-5, atol=1e-6 * float(g_dense.abs().max()))
+    # m2 and mass_index instead of cells (computed in the call) give the same value
+    local = np.where(np.isin(toy.mass_index, np.flatnonzero(mask)),
+                     np.searchsorted(np.flatnonzero(mask), toy.mass_index), -1)
+    other = punzi_loss(p32, y, w, windows=toy.windows[mask], m2=toy.m2_rec, mass_index=local, **kw, reduction="none")
+    torch.testing.assert_close(other, compact, rtol=0, atol=0)
+
+
+def test_compact_gradcheck_and_finite_differences():
+    p, y, w, m2, mass_index, windows, _ = _window_toy(n=60, k=4, seed=3)
+    mw = MassWindows(windows)
+    cells = torch.as_tensor(mw.cells(m2, y.numpy(), mass_index))
+    q = p.clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda t: punzi_loss(t, y, w, windows=mw, cells=cells, luminosity=50.0,
+                                                         fraction=0.5), (q,))
+    assert torch.autograd.gradcheck(lambda t: punzi_loss(t, y, w, windows=mw, cells=cells, refined=True,
+                                                         reduction="none"), (q,))
+
+
+def test_compact_edge_cases_match_dense():
+    p, y, w, m2, mass_index, windows, dense = _window_toy(n=500, k=5, seed=4)
+    mw = MassWindows(windows)
+    cells = torch.as_tensor(mw.cells(m2, y.numpy(), mass_index))
+    # a window without signal is left out of the mean, as in the dense form
+    no_sig = cells.clone()
+    no_sig[(cells == 3)] = mw.n_windows                              # signal of mass 3 counts nowhere
+    d = torch.as_tensor(mw.membership(no_sig))
+    assert float(punzi_loss(p, y, w, windows=mw, cells=no_sig)) == pytest.approx(float(punzi_loss(p, y, w, d)),
+                                                                                rel=1e-12)
+    # no signal anywhere: 0 with a zero gradient
+    nothing = torch.where(y > 0, torch.full_like(cells, mw.n_windows), cells)
+    q = p.clone().requires_grad_(True)
+    loss = punzi_loss(q, y, w, windows=mw, cells=nothing)
+    loss.backward()
+    assert float(loss.detach()) == 0.0 and (q.grad == 0).all()
+    # float32 outputs ~1e-30 (ε → 0, B → 0): finite value and gradient
+    tiny = torch.full((len(p),), 1e-30, dtype=torch.float32, requires_grad=True)
+    loss = punzi_loss(tiny, y.float(), w.float(), windows=mw, cells=cells, luminosity=50.0)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(tiny.grad).all()
+
+
+def test_no_host_sync_in_a_training_step():
+    """With validate=False neither form reads a device value back to Python (issue 17: no per-step syncs)."""
+    p, y, w, m2, mass_index, windows, dense = _window_toy(n=300, k=4, seed=5)
+    mw = MassWindows(windows)
+    cells = torch.as_tensor(mw.cells(m2, y.numpy(), mass_index))
+    M = torch.as_tensor(dense, dtype=p.dtype)
+    q = p.clone().requires_grad_(True)
+    with no_host_sync():
+        loss = punzi_loss(q, y, w, windows=mw, cells=cells, luminosity=50.0, fraction=0.5, validate=False)
+        loss.backward()
+        loss2 = punzi_loss(q, y, w, M, luminosity=50.0, fraction=0.5, validate=False)
+        loss2.backward()
+    # the guard works: the validating call synchronises
+    with no_host_sync(), pytest.raises(AssertionError, match="host"):
+        punzi_loss(q, y, w, windows=mw, cells=cells, validate=True)
+    assert float(loss.detach()) == pytest.approx(float(loss2.detach()), rel=1e-12)
+
+
+def test_loss_fn_validates_once(monkeypatch):
+    """make_punzi_loss_fn checks the data at construction (data=) or on its first call, then never again."""
+    from hepsig_tutorial.losses import punzi as punzi_module
+
+    p, y, w, m2, mass_index, windows, _ = _window_toy(n=300, k=4, seed=6)
+    mw = MassWindows(windows)
+    cells = mw.cells(m2, y.numpy(), mass_index)
+    data = {"y": y.numpy(), "w": w.numpy(), "cell": cells}
+    want = float(punzi_loss(p, y, w, windows=mw, cells=cells, luminosity=50.0))
+    calls = []
+    real = punzi_module._check_values
+    monkeypatch.setattr(punzi_module, "_check_values", lambda *a: (calls.append(1), real(*a)))
+    fn = make_punzi_loss_fn(luminosity=50.0, windows=mw, data=data)
+    assert len(calls) == 1
+    batch = dict(ht.train.as_tensors(dict(data, x=np.zeros((300, 1))), "cpu"), fraction=1.0)   # float32 cells
+    for _ in range(3):
+        v = fn(p.float(), batch)
+    assert len(calls) == 1
+    assert float(v) == pytest.approx(want, rel=1e-6)
+    fn2 = make_punzi_loss_fn(luminosity=50.0, windows=mw)          # no data: the first call checks
+    for _ in range(3):
+        fn2(p.float(), batch)
+    assert len(calls) == 2
+    bad = dict(data, w=-data["w"])
+    with pytest.raises(ValueError, match="weight"):
+        make_punzi_loss_fn(luminosity=50.0, windows=mw, data=bad)
+    with pytest.raises(ValueError, match="data"):
+        make_punzi_loss_fn(luminosity=50.0, windows=mw, data={"y": data["y"]})
+
+
+def test_training_with_fit_compact_matches_dense():
+    """The same seeded training through ht.train.fit with cells and with the dense matrix."""
+    toy = ht.data.make_belle_toy(masses=[1.0, 2.0, 3.0, 4.0, 5.0], n_signal_per_mass=300, n_background=4000, seed=3)
+    mw, cells = toy_cells(toy)
+    keep = mw.counts(cells)
+    x = toy.features[keep].astype(np.float32)
+    x = (x - x.mean(0)) / x.std(0)
+    base = {"x": x, "y": toy.label[keep].astype(np.float32), "w": toy.weight[keep].astype(np.float32)}
+    hists = []
+    for form in ("dense", "compact"):
+        torch.manual_seed(0)
+        model = ht.models.mlp(x.shape[1], (4,), "tanh")
+        if form == "dense":
+            data, fn = dict(base, membership=toy.window_matrix()[keep]), make_punzi_loss_fn(luminosity=50.0)
+        else:
+            data = dict(base, cell=cells[keep])
+            fn = make_punzi_loss_fn(luminosity=50.0, windows=mw, data=data)
+        hists.append(ht.train.fit(model, fn, data, epochs=4, batch_size=1000, lr=1e-2, device="cpu")["loss"])
+    np.testing.assert_allclose(hists[1], hists[0], rtol=1e-4)
+    assert hists[1][-1] < hists[1][0]
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"windows": np.zeros((3,))}, "windows"),
+    ({"windows": np.array([[1.0, 0.5]])}, "windows"),
+    ({"windows": np.array([[0.0, np.nan]])}, "windows"),
+    ({"windows": np.zeros((0, 2))}, "windows"),
+])
+def test_bad_windows_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        MassWindows(kwargs["windows"])
+
+
+def test_bad_compact_arguments_raise():
+    p, y, w, m2, mass_index, windows, dense = _window_toy(n=50, k=3, seed=7)
+    mw = MassWindows(windows)
+    cells = torch.as_tensor(mw.cells(m2, y.numpy(), mass_index))
+    with pytest.raises(ValueError, match="membership"):
+        punzi_loss(p, y, w, dense, windows=mw, cells=cells)
+    with pytest.raises(ValueError, match="membership"):
+        punzi_loss(p, y, w)
+    with pytest.raises(ValueError, match="windows"):
+        punzi_loss(p, y, w, cells=cells)
+    with pytest.raises(ValueError, match="cells"):
+        punzi_loss(p, y, w, windows=mw)
+    with pytest.raises(ValueError, match="cells"):
+        punzi_loss(p, y, w, windows=mw, cells=cells[:-1])
+    with pytest.raises(ValueError, match="cells"):
+        punzi_loss(p, y, w, windows=mw, cells=cells + mw.n_cells)
+    with pytest.raises(ValueError, match="cells"):
+        punzi_loss(p, 1 - y, w, windows=mw, cells=cells)             # labels do not match the cells
+    with pytest.raises(ValueError, match="cells"):
+        punzi_loss(p, y, w, windows=mw, cells=cells.double() + 0.5)
+    with pytest.raises(ValueError, match="cells"):
+        punzi_loss(p, y, w, windows=mw, cells=cells, m2=m2, mass_index=mass_index)
+    with pytest.raises(ValueError, match="m2"):
+        mw.cells(np.full(len(y), np.nan), y.numpy(), mass_index)
+    with pytest.raises(ValueError, match="mass_index"):
+        mw.cells(m2, y.numpy(), mass_index + 0.5)
+    with pytest.raises(ValueError, match="y_true"):
+        mw.cells(m2, 2 * y.numpy(), mass_index)
+    with pytest.raises(ValueError, match="columns"):
+        toy_cells(ht.data.make_belle_toy(masses=[1.0, 2.0], n_signal_per_mass=20, n_background=100, seed=0),
+                  np.zeros(2, bool))
+    with pytest.raises(ValueError, match="cells"):
+        PunziLoss()(p, y, w, cells=cells)

@@ -2,11 +2,16 @@
 
 It does three things on every build:
 
-1. **Self-contained pages.** With ``HEPSIG_ASSETS=local`` (the default) MathJax 3 and the Jupyter
-   widgets HTML manager with RequireJS are served from the book's own ``_static/hepsig-vendor/``
-   (assembled by ``book/tools/book_assets.py``, which ``make book`` runs), so equations and saved
-   sliders render without the internet. ``HEPSIG_ASSETS=cdn`` keeps the upstream CDN URLs.
-   (It also removes the duplicated inline scripts that make a JavaScript error on every page.)
+1. **Self-contained pages.** With ``HEPSIG_ASSETS=local`` (the default) MathJax 3 is served from the
+   book's own ``_static/hepsig-vendor/`` (copied from the venv by ``book/tools/book_assets.py``, which
+   ``make book`` runs), so equations render without the internet. ``HEPSIG_ASSETS=cdn`` keeps the
+   upstream CDN URL. (It also removes the duplicated inline scripts that make a JavaScript error on
+   every page.)
+   **Static sliders.** A slider cell (``hepsig_tutorial.widgets.sliders``) carries a live ipywidgets view
+   and a static ``text/html`` version with precomputed frames; the book renders the static one
+   (``nb_mime_priority_overrides``) and ships ``_static/hepsig-sliders.js``, which swaps the frames. No
+   Jupyter widgets manager is loaded (``nb_ipywidgets_js`` is empty), so the pages need neither npm
+   assets nor a CDN for the sliders.
 2. **A stamp on every page** (in the footer): package version, git commit, FAST/FULL mode and
    build date, so a reader can tell which results they are looking at.
 3. **Alt text for notebook figures.** myst-nb gives a cell-output image no ``alt`` (the HTML then
@@ -39,11 +44,7 @@ HERE = Path(__file__).resolve().parent
 ASSET_MODES = ("local", "cdn")
 VENDOR = "hepsig-vendor"  # folder below _static/
 MATHJAX_LOCAL = f"{VENDOR}/mathjax/tex-mml-chtml.js"
-WIDGETS_LOCAL = {
-    f"{VENDOR}/widgets/require.js": {},
-    # third-party widget libraries (none in this book) would still come from the CDN
-    f"{VENDOR}/widgets/embed-amd.js": {"data-jupyter-widgets-cdn": "https://cdn.jsdelivr.net/npm/"},
-}
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def assets_mode() -> str:
@@ -132,10 +133,14 @@ def _configure(app: Sphinx, config) -> None:
         if not manifest.is_file():
             raise ConfigError(
                 f"the book's offline assets are missing ({manifest} not found). Run `make book-assets` "
-                "(or `make book`, which does it; it needs npm once), or build with HEPSIG_ASSETS=cdn "
-                "to load MathJax and the widgets from the internet instead.")
+                "(or `make book`, which does it), or build with HEPSIG_ASSETS=cdn to load MathJax from "
+                "the internet instead.")
         config.mathjax_path = MATHJAX_LOCAL
-        config.nb_ipywidgets_js = dict(WIDGETS_LOCAL)
+    # sliders: the static representation (precomputed frames), no widgets manager
+    config.nb_ipywidgets_js = {}
+    config.nb_mime_priority_overrides = [*(config.nb_mime_priority_overrides or []),
+                                         ("html", WIDGET_VIEW, None), ("dirhtml", WIDGET_VIEW, None),
+                                         ("singlehtml", WIDGET_VIEW, None)]
     info = stamp_info(Path(app.srcdir))
     app.hepsig_stamp = info
     options = dict(config.html_theme_options or {})
@@ -251,6 +256,5 @@ def setup(app: Sphinx) -> dict:
     app.connect("build-finished", _copy_assets)
     app.connect("html-page-context", _dedupe_scripts, priority=100)  # (a theme handler may end the event)
     app.add_css_file("hepsig.css")
-    app.add_js_file("hepsig.js", priority=200, **{"data-hepsig-assets": assets_mode(),
-                                                  "data-hepsig-vendor": VENDOR})
+    app.add_js_file("hepsig-sliders.js", priority=500)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -380,12 +380,24 @@ def _as_tensor(x, name, ref=None):
     return t
 
 
-def lovasz_z_loss(scores, labels, weights, epsilon=None, error="hinge", *, signal_total=None, gamma=2.0):
+def _torch_increments(y_sorted, w_sorted, S, eps):
+    """:func:`_sorted_increments` in torch on the tensors' device (float64; S, eps floats or 0-d tensors)."""
+    fn = torch.cumsum(w_sorted * y_sorted, 0)
+    fp = torch.cumsum(w_sorted * (1.0 - y_sorted), 0)
+    root_eps = math.sqrt(eps) if isinstance(eps, float) else torch.sqrt(eps)
+    delta = S / root_eps - (S - fn) / torch.sqrt(eps + fp)
+    return torch.cat((delta[:1], delta[1:] - delta[:-1]))
+
+
+def lovasz_z_loss(scores, labels, weights, epsilon=None, error="hinge", *, signal_total=None, gamma=2.0,
+                  validate=True):
     """The Lovász Z-score loss Δ̄_Z(m(F)): the Lovász extension of Eq. (5) at the error vector m.
 
     O(p log p): one sort and two cumulative sums (Algorithm 1, corrected -- see :func:`lovasz_z_gradient`).
     The increments g are computed in float64 without gradient (they are piecewise constant in m), and the
     loss is the dot product g·m_sorted, so autograd's gradient with respect to m is exactly g(m).
+    Everything runs in torch on the device of ``scores``: labels and weights are moved there once and
+    nothing (sort order, increments) goes back to the host.
 
     Parameters
     ----------
@@ -403,40 +415,77 @@ def lovasz_z_loss(scores, labels, weights, epsilon=None, error="hinge", *, signa
         The constant S of Eq. (5); default Σ w_i y_i over the ground set.
     gamma : float
         Focusing parameter of the focal error.
+    validate : bool
+        Check the *values* of the inputs (finite scores, 0/1 labels, positive finite weights, S > 0 when
+        it is the default ε). Each check waits for the device; a training loop checks its data once and
+        passes ``False`` (:func:`lovasz_z_loss_fn` does). Shapes and options are always checked.
 
     Returns
     -------
     Scalar tensor in the dtype of ``scores``. At F ≡ 0 with the hinge error it equals S/√ε.
     """
-    F = _as_tensor(scores, "scores")
-    y = _np1d(labels, "labels")
-    w = _np1d(weights, "weights")
-    if not (tuple(F.shape) == y.shape == w.shape):
+    if not isinstance(scores, torch.Tensor):
+        scores = torch.as_tensor(_np1d(scores, "scores"))
+    F = scores if scores.is_floating_point() else scores.to(torch.get_default_dtype())
+    dev = F.device
+    y = _as_device_tensor(labels, "labels", dev)
+    w = _as_device_tensor(weights, "weights", dev)
+    if F.ndim != 1 or not (tuple(F.shape) == tuple(y.shape) == tuple(w.shape)):
         raise ValueError(f"scores, labels and weights must have the same shape, got "
-                         f"{tuple(F.shape)}, {y.shape}, {w.shape}")
-    if len(y) == 0:
+                         f"{tuple(F.shape)}, {tuple(y.shape)}, {tuple(w.shape)}")
+    if F.shape[0] == 0:
         raise ValueError("scores must not be empty")
-    _check_labels(y)
-    _check_weights(w)
-    S = _resolve_signal_total(signal_total, y, w)
-    eps = _resolve_epsilon(epsilon, S)
-    m = lovasz_errors(F, torch.as_tensor(y, dtype=F.dtype, device=F.device), error=error, gamma=gamma)
+    if validate:
+        if not bool(torch.isfinite(F.detach()).all()):
+            raise ValueError("scores contains NaN or inf")
+        for name, t in (("labels", y), ("weights", w)):
+            if not bool(torch.isfinite(t).all()):
+                raise ValueError(f"{name} contains NaN or inf")
+        if not bool(((y == 0) | (y == 1)).all()):
+            raise ValueError("labels must contain only 0 (background) and 1 (signal)")
+        if not bool((w > 0).all()):
+            raise ValueError("weights must be positive (expected events per simulated event)")
+    if signal_total is None:
+        S = (w * y).sum()
+    else:
+        S = _resolve_signal_total(signal_total, None, None)
+    if epsilon is None:
+        if validate and not bool(S > 0):
+            raise ValueError("epsilon: the default ε = S (the ground set's expected signal) is not positive; "
+                             "the ground set holds no signal weight, so pass epsilon explicitly")
+        eps = S
+    else:
+        eps = _resolve_epsilon(epsilon, None)
+    m = lovasz_errors(F, y.to(F.dtype), error=error, gamma=gamma)
     m_sorted, order = torch.sort(m, descending=True, stable=True)
-    # the increments are piecewise constant in m: computed once, in float64 NumPy (cheap, single-threaded)
-    idx = order.detach().cpu().numpy()
-    g = _sorted_increments(y[idx], w[idx], S, eps, np)
-    return (m_sorted * torch.as_tensor(g, dtype=m_sorted.dtype, device=m_sorted.device)).sum()
+    with torch.no_grad():  # the increments are piecewise constant in m: float64, no graph, on the device
+        g = _torch_increments(y[order], w[order], S, eps)
+    return (m_sorted * g.to(m_sorted.dtype)).sum()
+
+
+def _as_device_tensor(x, name, dev):
+    """A float64 1-D tensor on ``dev`` (a no-op for float64 tensors already there)."""
+    if isinstance(x, torch.Tensor):
+        t = x.detach()
+    else:
+        try:
+            t = torch.as_tensor(np.asarray(x, dtype=np.float64))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} must be numeric, got {x!r}") from exc
+    if t.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {tuple(t.shape)}")
+    return t.to(device=dev, dtype=torch.float64)
 
 
 def naive_lovasz_z_loss(scores, labels, weights, epsilon=None, error="hinge", *, signal_total=None, gamma=2.0):
     """The same loss value by Eq. (4) literally: Δ_Z re-evaluated on every prefix set (O(p²), NumPy).
 
-    For tests and ``benchmarks/bench_lovasz.py`` only.
+    For tests and ``benchmarks/bench_lovasz.py`` only. Scores on any device are copied to the CPU.
     """
-    F = _as_tensor(scores, "scores").detach().to(torch.float64)
+    F = _as_tensor(scores, "scores").detach().cpu().to(torch.float64)
     y = _np1d(labels, "labels")
     w = _np1d(weights, "weights")
-    m = lovasz_errors(F, torch.as_tensor(y), error=error, gamma=gamma).numpy()
+    m = lovasz_errors(F, torch.as_tensor(y), error=error, gamma=gamma).cpu().numpy()
     S = _resolve_signal_total(signal_total, y, w)
     eps = _resolve_epsilon(epsilon, S)
     return lovasz_extension(lambda mask: delta_z(mask, y, w, eps, signal_total=S), m)
@@ -466,6 +515,9 @@ def lovasz_z_loss_fn(epsilon, error="hinge", normalisation="scaled", gamma=2.0):
         the random process mix of a batch, to counting v_k in the batch. ``"dataset"``: the dataset-level weights
         are used as they are, so a batch carries only ``fraction``·σ_s L of signal, the effective regulator is
         ε/fraction and the result depends on the batch size (Chapter 6 shows this).
+
+    The closure checks the values of its inputs (:func:`lovasz_z_loss`'s ``validate``) on its first call only,
+    so later training steps never wait for the device.
     """
     eps = _resolve_epsilon(epsilon, None)
     if error not in ERRORS:
@@ -473,11 +525,16 @@ def lovasz_z_loss_fn(epsilon, error="hinge", normalisation="scaled", gamma=2.0):
     if normalisation not in _NORMALISATIONS:
         raise ValueError(f"normalisation must be one of {_NORMALISATIONS}, got {normalisation!r}")
 
+    state = {"checked": False}
+
     def loss_fn(output, batch):
         w = batch["w"]
         if normalisation == "scaled":
             w = w / float(batch["fraction"])
-        return lovasz_z_loss(output, batch["y"], w, eps, error=error, gamma=gamma)
+        # the values of the data are checked on the first call only: no device sync in later steps
+        out = lovasz_z_loss(output, batch["y"], w, eps, error=error, gamma=gamma, validate=not state["checked"])
+        state["checked"] = True
+        return out
 
     loss_fn.__name__ = f"lovasz_z_{error}_{normalisation}"
     return loss_fn

@@ -14,8 +14,21 @@ the (mini-)batch -- dividing by f is the "multiply by the number of batches" of 
 gets σ_min(ε_k, B_k) from Eq. 9 (:func:`hepsig_tutorial.stats.punzi_sensitivity`) and the loss is
 their mean over the hypotheses used in training (Eq. 12).
 
-All windows are computed together with one matrix product ``(y·ŷ·w) @ M``; there is no Python loop
-over masses (``benchmarks/bench_punzi_loss.py`` compares with a loop).
+Two ways to say which event counts for which window, with the same values and gradients:
+
+* a dense (N, K) membership matrix M (``toy.window_matrix()``): all windows together with one matrix
+  product ``(y·ŷ·w) @ M``. Simple, but N×K memory (2.4 M × 89 in Chapter 3's FULL mode);
+* the *compact* form for windows that are intervals [lo_k, hi_k] in M² (the Belle II-like toy):
+  :class:`MassWindows` cuts the M² axis at the 2K window edges into at most 4K + 1 pieces ("atoms")
+  and gives every event one integer *cell* -- signal of mass k inside window k, background in atom a,
+  or nowhere -- once per data set (:meth:`MassWindows.cells`). A loss step is then one ``index_add``
+  of ŷ·w into the cells (O(N)) and a (cells × K) product for the overlapping background windows:
+  memory O(N + K), no N×K matrix, no sort. ``benchmarks/bench_punzi_loss.py`` times both against a
+  ``torch.sparse`` incidence-matrix implementation.
+
+Input values are checked once (``validate=True``, the default of :func:`punzi_loss`); every check waits
+for the device, so the training closure of :func:`make_punzi_loss_fn` checks the data once, at
+construction (``data=``) or on its first call, and its steps never synchronise with the host.
 
 The module also has the *hard-cut* counterparts used to evaluate a trained network: the yields and
 σ_min of every window for a whole grid of cuts (:func:`window_yields`, :func:`sigma_min_scan`) and
@@ -33,6 +46,8 @@ from torch import nn
 from .. import stats
 
 __all__ = [
+    "MassWindows",
+    "toy_cells",
     "punzi_loss",
     "PunziLoss",
     "make_punzi_loss_fn",
@@ -79,10 +94,11 @@ def sigma_min_from_yields(efficiency, background, a=3.0, b=1.28, luminosity=1.0,
             raise ValueError("efficiency contains NaN")
         if (eff.detach() < 0).any():
             raise ValueError("efficiency must be non-negative")
-        numerator = stats.punzi_sensitivity(torch.ones_like(B), B, a=a, b=b, luminosity=luminosity,
-                                            refined=refined)
-        floor = torch.as_tensor(eff_floor, dtype=eff.dtype, device=eff.device)
-        return numerator / torch.maximum(eff, floor)
+        if torch.isnan(B.detach()).any():
+            raise ValueError("background contains NaN")
+        if (B.detach() < 0).any() or torch.isinf(B.detach()).any():
+            raise ValueError("background must be non-negative and finite")
+        return _sigma_min_tensor(eff, B, a, b, luminosity, refined, eff_floor)
     eff = np.asarray(efficiency, dtype=np.float64)
     B = np.asarray(background, dtype=np.float64)
     if np.isnan(eff).any():
@@ -91,6 +107,193 @@ def sigma_min_from_yields(efficiency, background, a=3.0, b=1.28, luminosity=1.0,
         raise ValueError("efficiency must be non-negative")
     numerator = stats.punzi_sensitivity(np.ones_like(B), B, a=a, b=b, luminosity=luminosity, refined=refined)
     return np.asarray(numerator) / np.maximum(eff, eff_floor)
+
+
+def _sigma_min_tensor(eff, B, a, b, luminosity, refined, eff_floor):
+    """Eq. 9 with ε floored, on tensors, without value checks (no host synchronisation).
+
+    The same arithmetic as ``stats.punzi_sensitivity(1, B) / max(ε, eff_floor)``: the caller has
+    checked ε ≥ 0 and 0 ≤ B < ∞ (or built them so).
+    """
+    const = (a * a / 8.0 + 9.0 * b * b / 13.0) if refined else b * b / 2.0
+    root_b = stats._sqrt_finite_grad(B, True)
+    numerator = const + a * root_b + 0.5 * b * torch.sqrt(b * b + 4.0 * a * root_b + 4.0 * B)
+    return (numerator / luminosity) / torch.clamp(eff, min=eff_floor)
+
+
+# --------------------------------------------------------------------------------------------
+# compact windows: intervals in M²
+# --------------------------------------------------------------------------------------------
+class MassWindows:
+    r"""Mass windows that are intervals [lo_k, hi_k] in M², and the per-event *cells* of the compact loss.
+
+    The Belle II-like toy counts event i for hypothesis k when lo_k ≤ M²_i ≤ hi_k and the event is
+    background or signal generated at mass k (``toy.window_matrix()``; punzi-loss.txt, Sec. 6). The
+    J ≤ 2K distinct edges cut the M² axis into 2J + 1 *atoms* (the open gaps between edges and the
+    edges themselves, so that closed windows are exact); a window is a run of atoms. Each event gets
+    one integer cell:
+
+    * ``k`` (0 … K−1) for signal of mass k inside window k,
+    * ``K`` for an event that counts nowhere (signal outside its window, background outside all),
+    * ``K + 1 + a`` for background in atom a.
+
+    Then for any per-event values v, Σ_i v_i M_ik = S_k + Σ_a S_{K+1+a} C_ak with S the per-cell sums
+    (one ``index_add``) and C the (atoms × K) 0/1 cover matrix: O(N + K) memory and time.
+
+    Parameters
+    ----------
+    windows : array (K, 2)
+        [lo_k, hi_k] per hypothesis (``toy.windows``, or ``toy.windows[train_mask]``), lo ≤ hi, finite.
+
+    Examples
+    --------
+    >>> mw = MassWindows(toy.windows)                                  # doctest: +SKIP
+    >>> cells = mw.cells(toy.m2_rec, toy.label, toy.mass_index)         # doctest: +SKIP
+    >>> punzi_loss(y_pred, y, w, windows=mw, cells=cells)               # doctest: +SKIP
+    """
+
+    def __init__(self, windows):
+        if isinstance(windows, MassWindows):
+            windows = windows.windows
+        if isinstance(windows, torch.Tensor):
+            windows = windows.detach().cpu().numpy()
+        try:
+            wins = np.array(windows, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"windows must be a numeric (K, 2) array, got {type(windows).__name__}") from exc
+        if wins.ndim != 2 or wins.shape[1] != 2 or wins.shape[0] < 1:
+            raise ValueError(f"windows must have shape (K, 2) with K ≥ 1, got {wins.shape}")
+        if not np.isfinite(wins).all() or (wins[:, 0] > wins[:, 1]).any():
+            raise ValueError("windows must be finite intervals [lo, hi] with lo ≤ hi")
+        self.windows = wins
+        self.edges = np.unique(wins.ravel())                       # J sorted distinct edges
+        n_edges = len(self.edges)
+        lo_i = np.searchsorted(self.edges, wins[:, 0])
+        hi_i = np.searchsorted(self.edges, wins[:, 1])
+        atoms = np.arange(2 * n_edges + 1)
+        # atom 2p: the gap below edge p (p = J: above the last); atom 2p + 1: the point edge p
+        self.cover = ((atoms[:, None] >= 2 * lo_i[None, :] + 1) & (atoms[:, None] <= 2 * hi_i[None, :] + 1))
+        self._device_cache = {}
+
+    @property
+    def n_windows(self) -> int:
+        """K, the number of windows."""
+        return self.windows.shape[0]
+
+    @property
+    def n_cells(self) -> int:
+        """K + 1 + number of atoms: the range of the cell codes."""
+        return self.n_windows + 1 + self.cover.shape[0]
+
+    def __repr__(self):
+        return f"MassWindows(K={self.n_windows}, {self.cover.shape[0]} atoms)"
+
+    def cells(self, m2, y_true, mass_index):
+        """The cell code of every event (see the class docstring), computed in float64.
+
+        Parameters
+        ----------
+        m2 : array or tensor (N,)
+            The mass variable the windows cut on (M²_rec in the toy).
+        y_true : array or tensor (N,)
+            1 signal, 0 background.
+        mass_index : array or tensor (N,) of int
+            Window index of a signal event's generated mass (ignored for background; any value
+            outside [0, K) means "no window", e.g. −1 or a mass not trained on).
+
+        Returns
+        -------
+        int64 array (N,) for NumPy input; int64 tensor on the input's device for tensors.
+        """
+        torch_in = isinstance(m2, torch.Tensor)
+        dev = m2.device if torch_in else None
+        x = _np(m2, "m2")
+        y = _np(y_true, "y_true")
+        k = _np(mass_index, "mass_index")
+        n = len(x)
+        if x.ndim != 1 or y.shape != (n,) or k.shape != (n,):
+            raise ValueError(f"m2, y_true and mass_index must all have shape ({n},); got {x.shape}, {y.shape}, "
+                             f"{k.shape}")
+        if np.isnan(x).any():
+            raise ValueError("m2 contains NaN")
+        if not np.isin(y, (0.0, 1.0)).all():
+            raise ValueError("y_true must contain only 0 (background) and 1 (signal)")
+        if not (k == np.round(k)).all():
+            raise ValueError("mass_index must hold integers")
+        K = self.n_windows
+        p = np.searchsorted(self.edges, x, side="left")            # number of edges < m2
+        on_edge = (p < len(self.edges)) & (self.edges[np.minimum(p, len(self.edges) - 1)] == x)
+        background = K + 1 + 2 * p + on_edge
+        kk = k.astype(np.int64)
+        valid = (kk >= 0) & (kk < K)
+        kc = np.where(valid, kk, 0)
+        inside = valid & (x >= self.windows[kc, 0]) & (x <= self.windows[kc, 1])
+        signal = np.where(inside, kk, K)
+        out = np.where(y == 1, signal, background).astype(np.int64)
+        return torch.as_tensor(out, device=dev) if torch_in else out
+
+    def counts(self, cells):
+        """Boolean (N,): the event counts for at least one window (NumPy array in, NumPy array out)."""
+        c = _np(cells, "cells", dtype=np.int64)
+        K = self.n_windows
+        atom = np.clip(c - K - 1, 0, self.cover.shape[0] - 1)
+        return np.where(c > K, self.cover.any(axis=1)[atom], c < K)
+
+    def membership(self, cells):
+        """The dense (N, K) bool matrix these cells describe (for checks; equals ``toy.window_matrix()``)."""
+        c = _np(cells, "cells", dtype=np.int64)
+        K = self.n_windows
+        out = np.zeros((len(c), K), dtype=bool)
+        sig = c < K
+        out[np.flatnonzero(sig), c[sig]] = True
+        bkg = c > K
+        out[bkg] = self.cover[c[bkg] - K - 1]
+        return out
+
+    def _cover(self, device):
+        """The float64 cover matrix on ``device`` (uploaded once per device)."""
+        key = str(device)
+        if key not in self._device_cache:
+            self._device_cache[key] = torch.as_tensor(self.cover, dtype=torch.float64, device=device)
+        return self._device_cache[key]
+
+    def yields(self, values, cells):
+        """(signal, background) sums Σ_i values_i · M_ik per window, split by the cells' label.
+
+        ``values`` (N,) tensor, ``cells`` (N,) int64 tensor on the same device. One 1-D ``index_add``
+        per call (O(N); its backward is one gather), then a (K × atoms) product for the overlapping
+        background windows; float64, differentiable in ``values``. Returns two (K,) tensors.
+        """
+        v = values.to(torch.float64)
+        per_cell = torch.zeros(self.n_cells, dtype=torch.float64, device=v.device).index_add(0, cells, v)
+        K = self.n_windows
+        return per_cell[:K], self._cover(v.device).T @ per_cell[K + 1:]
+
+
+def toy_cells(toy, columns=None):
+    """``(MassWindows, cells)`` of a Belle II-like toy, for the windows ``columns`` (default: all).
+
+    ``columns`` is a boolean mask or indices over the toy's mass hypotheses (e.g. the trained masses);
+    signal of a mass not in ``columns`` counts nowhere, as in ``toy.window_matrix()[:, columns]``.
+    ``MassWindows(...).membership(cells)`` reproduces that matrix exactly.
+    """
+    for attr in ("windows", "m2_rec", "label", "mass_index"):
+        if not hasattr(toy, attr):
+            raise ValueError(f"toy must be a BelleToy-like sample (missing {attr!r})")
+    K = len(toy.windows)
+    cols = np.arange(K) if columns is None else np.asarray(columns)
+    if cols.dtype == bool:
+        if cols.shape != (K,):
+            raise ValueError(f"columns as a mask must have {K} entries, got {cols.shape}")
+        cols = np.flatnonzero(cols)
+    if len(cols) == 0 or cols.min() < 0 or cols.max() >= K:
+        raise ValueError(f"columns must select at least one of the {K} windows")
+    remap = np.full(K, -1, dtype=np.int64)
+    remap[cols] = np.arange(len(cols))
+    mi = np.asarray(toy.mass_index, dtype=np.int64)
+    local = np.where((mi >= 0) & (mi < K), remap[np.clip(mi, 0, K - 1)], -1)
+    mw = MassWindows(np.asarray(toy.windows)[cols])
+    return mw, mw.cells(toy.m2_rec, toy.label, local)
 
 
 # --------------------------------------------------------------------------------------------
@@ -105,8 +308,40 @@ def _as_tensor_like(x, ref, name):
         raise ValueError(f"{name} must be an array or tensor, got {type(x).__name__}") from exc
 
 
-def punzi_loss(y_pred, y_true, weight, membership, a=3.0, b=1.28, luminosity=1.0, fraction=1.0,
-               refined=False, eff_floor=1e-6, reduction="mean"):
+def _check_options(a, b, luminosity, eff_floor, fraction, reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    _check_constants(a, b, luminosity, eff_floor)
+    if (isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.integer, np.floating))
+            or not 0 < fraction <= 1):
+        raise ValueError(f"fraction must be a number in (0, 1], got {fraction!r}")
+
+
+def _check_values(y_pred, y, w):
+    """The value checks of :func:`punzi_loss` (each one waits for the device)."""
+    yp = y_pred.detach()
+    if torch.isnan(yp).any() or (yp < 0).any() or (yp > 1).any():
+        raise ValueError("y_pred must lie in [0, 1] (use a sigmoid output)")
+    if not ((y == 0) | (y == 1)).all():
+        raise ValueError("y_true must contain only 0 (background) and 1 (signal)")
+    if torch.isnan(w).any() or (w < 0).any() or torch.isinf(w).any():
+        raise ValueError("weight must be finite and non-negative")
+
+
+def _reduce(sigma, has_signal, reduction, dtype):
+    """Mean/sum of σ_min over the windows with signal, without a host synchronisation."""
+    if reduction == "none":
+        return sigma
+    kept = torch.where(has_signal, sigma, torch.zeros_like(sigma))
+    total = kept.sum()               # 0, with a graph (zero gradient), when no window has signal
+    if reduction == "sum":
+        return total
+    return total / has_signal.sum().clamp(min=1).to(dtype)
+
+
+def punzi_loss(y_pred, y_true, weight, membership=None, a=3.0, b=1.28, luminosity=1.0, fraction=1.0,
+               refined=False, eff_floor=1e-6, reduction="mean", *, windows=None, cells=None, m2=None,
+               mass_index=None, validate=True):
     r"""The Punzi loss: mean relaxed σ_min over mass hypotheses (punzi-loss.txt, Eqs. 10-12).
 
     .. math::
@@ -116,6 +351,12 @@ def punzi_loss(y_pred, y_true, weight, membership, a=3.0, b=1.28, luminosity=1.0
 
     with σ_min from Eq. 9 (:func:`hepsig_tutorial.stats.punzi_sensitivity`). Taught in Chapter 3
     (``sec-punzi-net``).
+
+    M is given either densely (``membership``, N × K) or, for windows that are intervals in M²,
+    compactly: ``windows=`` plus ``cells=`` (from :meth:`MassWindows.cells`, computed once per data
+    set) or ``m2=`` and ``mass_index=`` (cells computed in this call). Both give the same values and
+    gradients; the compact form needs O(N + K) memory and is several times faster
+    (``benchmarks/bench_punzi_loss.py``).
 
     Parameters
     ----------
@@ -127,10 +368,10 @@ def punzi_loss(y_pred, y_true, weight, membership, a=3.0, b=1.28, luminosity=1.0
         Signal: 1/N_gen of its mass hypothesis (so Σ y·w·M is the window efficiency); background:
         expected events per simulated event at the target luminosity (the s_sig/N_gen and s_bkg of
         Eqs. 10-11).
-    membership : tensor or array (N, K)
-        M_ik = 1 when event i counts for hypothesis k: inside window k and either background or
-        signal generated at mass k (``toy.window_matrix()`` in the Belle II-like toy). Bool or float;
-        pass only the columns of the hypotheses you train on.
+    membership : tensor or array (N, K), optional
+        Dense form: M_ik = 1 when event i counts for hypothesis k: inside window k and either
+        background or signal generated at mass k (``toy.window_matrix()`` in the Belle II-like toy).
+        Bool or float; pass only the columns of the hypotheses you train on.
     a, b : float
         Punzi's constants (discovery sigmas, CL sigmas); the paper trains with 3 and 1.28.
     luminosity : float
@@ -145,11 +386,23 @@ def punzi_loss(y_pred, y_true, weight, membership, a=3.0, b=1.28, luminosity=1.0
     reduction : {"mean", "sum", "none"}
         ``"none"`` returns σ_min of every window, shape (K,). ``"mean"``/``"sum"`` run over the windows
         that contain at least one signal event in this batch (Σ_i y_i w_i M_ik > 0).
+    windows : MassWindows or array (K, 2), optional
+        Compact form: the windows [lo_k, hi_k] (keep one :class:`MassWindows` for a whole training).
+    cells : int tensor or array (N,), optional
+        Compact form: each event's cell, ``windows.cells(m2, y_true, mass_index)`` (a float tensor
+        holding integers, as ``train.fit`` delivers it, is accepted).
+    m2, mass_index : tensor or array (N,), optional
+        Compact form without precomputed cells (M² of each event, window index of a signal event's mass).
+    validate : bool
+        Check the input *values* (ŷ ∈ [0, 1], 0/1 labels, finite non-negative weights, cell codes).
+        Each check waits for the device; a training loop checks its data once and passes ``False``
+        (:func:`make_punzi_loss_fn` does). Shapes and options are always checked (no device wait).
 
     Returns
     -------
     tensor
-        Scalar (or (K,) for ``reduction="none"``), differentiable with respect to ``y_pred``.
+        Scalar (or (K,) for ``reduction="none"``), differentiable with respect to ``y_pred``, in
+        ``y_pred``'s dtype (the compact form accumulates the sums and σ_min in float64).
 
     Notes
     -----
@@ -162,40 +415,43 @@ def punzi_loss(y_pred, y_true, weight, membership, a=3.0, b=1.28, luminosity=1.0
     drives below the floor keeps the floored value: it stays in the mean.
 
     *B = 0* is finite with a finite gradient (``stats.punzi_sensitivity`` linearises √B below 1e-12).
+
+    *No host synchronisation* with ``validate=False``: nothing in the computation reads a device value
+    back to Python (the "no window has signal" case is a ``torch.where``, not an ``if``).
     """
     if not isinstance(y_pred, torch.Tensor):
         raise ValueError(f"y_pred must be a torch tensor (the network output), got {type(y_pred).__name__}")
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    _check_constants(a, b, luminosity, eff_floor)
-    if (isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.integer, np.floating))
-            or not 0 < fraction <= 1):
-        raise ValueError(f"fraction must be a number in (0, 1], got {fraction!r}")
+    _check_options(a, b, luminosity, eff_floor, fraction, reduction)
     if y_pred.ndim != 1:
         raise ValueError(f"y_pred must have shape (N,), got {tuple(y_pred.shape)}")
+    compact = windows is not None or cells is not None or m2 is not None or mass_index is not None
+    if compact and membership is not None:
+        raise ValueError("membership: give either the dense membership matrix or windows= with cells= "
+                         "(or m2= and mass_index=), not both")
+    if not compact and membership is None:
+        raise ValueError("membership must be given (an (N, K) matrix), or windows= with cells= "
+                         "(or m2= and mass_index=)")
     dtype = y_pred.dtype if y_pred.is_floating_point() else torch.get_default_dtype()
     y_pred = y_pred.to(dtype)
     y = _as_tensor_like(y_true, y_pred, "y_true").to(dtype)
     w = _as_tensor_like(weight, y_pred, "weight").to(dtype)
-    M = _as_tensor_like(membership, y_pred, "membership")
-    if M.dtype != dtype:
-        M = M.to(dtype)
     n = y_pred.shape[0]
     if tuple(y.shape) != (n,):
         raise ValueError(f"y_true must have shape ({n},) like y_pred, got {tuple(y.shape)}")
     if tuple(w.shape) != (n,):
         raise ValueError(f"weight must have shape ({n},) like y_pred, got {tuple(w.shape)}")
+    if compact:
+        return _punzi_loss_compact(y_pred, y, w, windows, cells, m2, mass_index, a, b, luminosity, fraction,
+                                   refined, eff_floor, reduction, validate, dtype)
+    M = _as_tensor_like(membership, y_pred, "membership")
+    if M.dtype != dtype:
+        M = M.to(dtype)
     if M.ndim != 2 or M.shape[0] != n or M.shape[1] < 1:
         raise ValueError(f"membership must have shape ({n}, K) with K ≥ 1, got {tuple(M.shape)}")
-    yp = y_pred.detach()
-    if torch.isnan(yp).any() or (yp < 0).any() or (yp > 1).any():
-        raise ValueError("y_pred must lie in [0, 1] (use a sigmoid output)")
-    if not ((y == 0) | (y == 1)).all():
-        raise ValueError("y_true must contain only 0 (background) and 1 (signal)")
-    if torch.isnan(w).any() or (w < 0).any() or torch.isinf(w).any():
-        raise ValueError("weight must be finite and non-negative")
-    if not (M.detach().amin() >= 0):   # one pass; also catches NaN
-        raise ValueError("membership must be non-negative (a 0/1 matrix) without NaN")
+    if validate:
+        _check_values(y_pred, y, w)
+        if not (M.detach().amin() >= 0):   # one pass; also catches NaN
+            raise ValueError("membership must be non-negative (a 0/1 matrix) without NaN")
 
     sig_w = y * w                      # (N,)
     bkg_w = (1.0 - y) * w
@@ -204,57 +460,127 @@ def punzi_loss(y_pred, y_true, weight, membership, a=3.0, b=1.28, luminosity=1.0
     stacked = torch.stack((sig_w * y_pred, bkg_w * y_pred, sig_w.detach()))
     yields = stacked @ M
     eff, B = yields[0] / fraction, yields[1] / fraction
-    sigma = sigma_min_from_yields(eff, B, a=a, b=b, luminosity=luminosity, refined=refined,
-                                  eff_floor=eff_floor)
-    if reduction == "none":
-        return sigma
-    has_signal = yields[2].detach() > 0
-    kept = torch.where(has_signal, sigma, torch.zeros_like(sigma))
-    n_kept = has_signal.sum()
-    if int(n_kept) == 0:
-        return (y_pred * 0.0).sum()
-    total = kept.sum()
-    return total / n_kept.to(dtype) if reduction == "mean" else total
+    sigma = _sigma_min_tensor(eff, B, a, b, luminosity, refined, eff_floor)
+    return _reduce(sigma, yields[2].detach() > 0, reduction, dtype)
+
+
+def _punzi_loss_compact(y_pred, y, w, windows, cells, m2, mass_index, a, b, luminosity, fraction, refined,
+                        eff_floor, reduction, validate, dtype):
+    n = y_pred.shape[0]
+    if windows is None:
+        raise ValueError("windows must be given with cells= (or m2= and mass_index=): the (K, 2) window edges")
+    mw = windows if isinstance(windows, MassWindows) else MassWindows(windows)
+    if cells is None:
+        if m2 is None or mass_index is None:
+            raise ValueError("cells must be given, or both m2 and mass_index")
+        cells = mw.cells(_as_tensor_like(m2, y_pred, "m2"), y, _as_tensor_like(mass_index, y_pred, "mass_index"))
+    elif m2 is not None or mass_index is not None:
+        raise ValueError("cells: give either cells= or m2= and mass_index=, not both")
+    c = _as_tensor_like(cells, y_pred, "cells")
+    if c.ndim != 1 or c.shape[0] != n:
+        raise ValueError(f"cells must have shape ({n},) like y_pred, got {tuple(c.shape)}")
+    if validate:
+        _check_values(y_pred, y, w)
+        if c.is_floating_point() and not bool((c == torch.round(c)).all()):
+            raise ValueError("cells must hold integer cell codes (MassWindows.cells)")
+        if not bool(((c >= 0) & (c < mw.n_cells)).all()):
+            raise ValueError(f"cells must lie in [0, {mw.n_cells}) for these windows (MassWindows.cells)")
+        if not bool(((c <= mw.n_windows) == (y == 1)).all()):
+            raise ValueError("cells do not match y_true (signal cells are < K + 1, background cells > K)")
+    if c.dtype != torch.int64:
+        c = c.to(torch.int64)
+    # per-event ŷ·w summed into the cells (float64), and w alone: which windows hold any signal
+    sig, bkg = mw.yields(y_pred * w, c)
+    eff, B = sig / fraction, bkg / fraction
+    with torch.no_grad():
+        has_signal = mw.yields(w, c)[0] > 0
+    sigma = _sigma_min_tensor(eff, B, a, b, luminosity, refined, eff_floor).to(dtype)
+    return _reduce(sigma, has_signal, reduction, dtype)
 
 
 class PunziLoss(nn.Module):
-    """``nn.Module`` wrapper of :func:`punzi_loss` (the constants are fixed at construction).
+    """``nn.Module`` wrapper of :func:`punzi_loss` (the constants, and compact windows, fixed at construction).
 
-    ``PunziLoss(a=3, b=1.28, luminosity=50)(y_pred, y_true, weight, membership, fraction=1.0)``.
+    Dense: ``PunziLoss(a=3, b=1.28, luminosity=50)(y_pred, y_true, weight, membership, fraction=1.0)``.
+    Compact: ``PunziLoss(luminosity=50, windows=mw)(y_pred, y_true, weight, cells=cells, fraction=1.0)``.
     """
 
-    def __init__(self, a=3.0, b=1.28, luminosity=1.0, refined=False, eff_floor=1e-6, reduction="mean"):
+    def __init__(self, a=3.0, b=1.28, luminosity=1.0, refined=False, eff_floor=1e-6, reduction="mean",
+                 windows=None):
         super().__init__()
         _check_constants(a, b, luminosity, eff_floor)
         if reduction not in _REDUCTIONS:
             raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
         self.a, self.b, self.luminosity = float(a), float(b), float(luminosity)
         self.refined, self.eff_floor, self.reduction = bool(refined), float(eff_floor), reduction
+        self.windows = None if windows is None else MassWindows(windows)
 
-    def forward(self, y_pred, y_true, weight, membership, fraction=1.0):
+    def forward(self, y_pred, y_true, weight, membership=None, fraction=1.0, *, cells=None, validate=True):
+        kw = {} if self.windows is None else {"windows": self.windows, "cells": cells}
+        if self.windows is None and cells is not None:
+            raise ValueError("cells: this PunziLoss has no windows (construct it with windows=)")
         return punzi_loss(y_pred, y_true, weight, membership, a=self.a, b=self.b, luminosity=self.luminosity,
                           fraction=fraction, refined=self.refined, eff_floor=self.eff_floor,
-                          reduction=self.reduction)
+                          reduction=self.reduction, validate=validate, **kw)
 
     def extra_repr(self):
+        win = "" if self.windows is None else f", windows={self.windows!r}"
         return (f"a={self.a}, b={self.b}, luminosity={self.luminosity}, refined={self.refined}, "
-                f"eff_floor={self.eff_floor}, reduction={self.reduction!r}")
+                f"eff_floor={self.eff_floor}, reduction={self.reduction!r}{win}")
 
 
-def make_punzi_loss_fn(a=3.0, b=1.28, luminosity=1.0, refined=False, eff_floor=1e-6,
-                       keys=("y", "w", "membership")):
+def make_punzi_loss_fn(a=3.0, b=1.28, luminosity=1.0, refined=False, eff_floor=1e-6, keys=None, *,
+                       windows=None, data=None):
     """A ``loss_fn(output, batch)`` for :func:`hepsig_tutorial.train.fit` computing :func:`punzi_loss`.
 
-    ``batch[keys[0]]`` are the labels, ``batch[keys[1]]`` the weights, ``batch[keys[2]]`` the (N, K)
-    window-membership matrix; ``batch["fraction"]`` (set by ``fit``) scales the batch sums up.
+    Dense (default): ``batch[keys[0]]`` are the labels, ``batch[keys[1]]`` the weights,
+    ``batch[keys[2]]`` the (N, K) window-membership matrix; ``keys`` defaults to
+    ``("y", "w", "membership")``. Compact (``windows`` given, a :class:`MassWindows` or (K, 2) array):
+    ``batch[keys[2]]`` holds each event's cell (:meth:`MassWindows.cells`, :func:`toy_cells`); ``keys``
+    defaults to ``("y", "w", "cell")``. ``batch["fraction"]`` (set by ``fit``) scales the batch sums up.
+
+    The input values are checked once: at construction for the whole training set when ``data``
+    (a mapping with the three keys) is given, otherwise on the first call. Later calls run with
+    ``validate=False`` and never wait for the device.
+
+    Examples
+    --------
+    Chapter 3 in the compact form (no N × K matrix)::
+
+        mw, cells = toy_cells(train_toy, train_masses)
+        data = {"x": x, "y": y, "w": w, "cell": cells}
+        loss_fn = make_punzi_loss_fn(luminosity=train_toy.luminosity, windows=mw, data=data)
+        ht.train.fit(model, loss_fn, data, epochs=..., batch_size=...)
     """
-    loss = PunziLoss(a=a, b=b, luminosity=luminosity, refined=refined, eff_floor=eff_floor)
+    loss = PunziLoss(a=a, b=b, luminosity=luminosity, refined=refined, eff_floor=eff_floor, windows=windows)
+    if keys is None:
+        keys = ("y", "w", "membership") if windows is None else ("y", "w", "cell")
     if len(keys) != 3:
-        raise ValueError(f"keys must name (labels, weights, membership), got {keys!r}")
+        raise ValueError(f"keys must name (labels, weights, membership or cell), got {keys!r}")
     ky, kw, km = keys
+    compact = loss.windows is not None
+    state = {"checked": False}
+
+    def call(output, batch, validate):
+        frac = float(batch.get("fraction", 1.0))
+        if compact:
+            return loss(output, batch[ky], batch[kw], fraction=frac, cells=batch[km], validate=validate)
+        return loss(output, batch[ky], batch[kw], batch[km], fraction=frac, validate=validate)
+
+    if data is not None:
+        missing = [k for k in keys if k not in data]
+        if missing:
+            raise ValueError(f"data is missing {missing} (keys={keys!r})")
+        n = len(data[ky])
+        # a 0/1 output of the right length stands in for the network: it checks everything but ŷ
+        probe = torch.ones(n, dtype=torch.float64)
+        call(probe, {ky: data[ky], kw: data[kw], km: data[km]}, True)
+        state["checked"] = True
 
     def loss_fn(output, batch):
-        return loss(output, batch[ky], batch[kw], batch[km], fraction=float(batch.get("fraction", 1.0)))
+        out = call(output, batch, not state["checked"])
+        state["checked"] = True
+        return out
 
     loss_fn.punzi = loss  # the module, for inspection
     return loss_fn

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 from .._version import __version__
 from ..config import mode
 
-__all__ = ["stamp", "mode_label", "use_style", "CMAP", "COLORS"]
+__all__ = ["stamp", "mode_label", "use_style", "CMAP", "COLORS", "STAMP_FONTSIZE"]
 
 #: Perceptually uniform colour map that stays readable in greyscale.
 CMAP = "viridis"
@@ -26,12 +26,47 @@ def mode_label() -> str:
     return f"{mode().upper()} mode · hepsig_tutorial {__version__}"
 
 
+#: Font size of the stamp (points) and the height of the strip reserved for it below the figure.
+STAMP_FONTSIZE = 7
+_STAMP_STRIP_PT = 2.0 * STAMP_FONTSIZE
+
+
 def stamp(fig=None, *, loc: str = "lower right"):
-    """Write the mode stamp into a corner of ``fig`` (default: the current figure); return ``fig``."""
+    """Write the mode stamp below ``fig`` (default: the current figure); return ``fig``.
+
+    The stamp gets a strip of its own: the figure grows by ~0.2 inch at the bottom and the plot is
+    laid out above it (the constrained/tight layout engine is told to keep the strip free; without a
+    layout engine the axes are moved up), so the stamp can never cover an axis or tick label.
+    ``loc`` picks the left or right corner ("lower left", "lower right"). A second call is a no-op.
+    """
+    from matplotlib.layout_engine import ConstrainedLayoutEngine, TightLayoutEngine
+
     fig = plt.gcf() if fig is None else fig
+    if getattr(fig, "_hepsig_stamp", None) is not None:
+        return fig
+    if not any(side in loc for side in ("left", "right")):
+        raise ValueError(f"loc must be 'lower left' or 'lower right', got {loc!r}")
+    strip = _STAMP_STRIP_PT / 72.0
+    height = fig.get_figheight()
+    frac = strip / (height + strip)
+    engine = fig.get_layout_engine()
+    fig.set_figheight(height + strip)
+    if isinstance(engine, ConstrainedLayoutEngine):
+        x0, y0, w, h = engine.get().get("rect", (0, 0, 1, 1))
+        engine.set(rect=(x0, frac + y0 * (1 - frac), w, h * (1 - frac)))
+    elif isinstance(engine, TightLayoutEngine):
+        x0, y0, x1, y1 = engine.get().get("rect", (0, 0, 1, 1)) or (0, 0, 1, 1)
+        engine.set(rect=(x0, frac + y0 * (1 - frac), x1, frac + y1 * (1 - frac)))
+    else:  # no layout engine: keep every axes where it was (in inches) above the new strip
+        for ax in fig.axes:
+            pos = ax.get_position()
+            ax.set_position([pos.x0, frac + pos.y0 * (1 - frac), pos.width, pos.height * (1 - frac)])
+        for text in fig.texts:
+            x, y = text.get_position()
+            text.set_position((x, frac + y * (1 - frac)))
     x, ha = (0.995, "right") if "right" in loc else (0.005, "left")
-    y, va = (0.005, "bottom") if "lower" in loc else (0.995, "top")
-    fig.text(x, y, mode_label(), ha=ha, va=va, fontsize=7, color="0.35", alpha=0.9)
+    fig._hepsig_stamp = fig.text(x, frac * 0.45, mode_label(), ha=ha, va="center", fontsize=STAMP_FONTSIZE,
+                                 color="0.35", alpha=0.9)
     return fig
 
 
@@ -68,5 +103,7 @@ from .ddp import *  # noqa: E402,F401,F403
 from .ddp import __all__ as _ddp  # noqa: E402
 from .capstone import *  # noqa: E402,F401,F403
 from .capstone import __all__ as _capstone  # noqa: E402
+from .curves import *  # noqa: E402,F401,F403
+from .curves import __all__ as _curves  # noqa: E402
 
-__all__ += _counting + _belle + _punzi + _batchsize + _asimov + _lovasz + _ddp + _capstone
+__all__ += _counting + _belle + _punzi + _batchsize + _asimov + _lovasz + _ddp + _capstone + _curves

@@ -1,0 +1,185 @@
+"""Training throughput of the 73,941-parameter DDP network on the CPU (Chapter 7, issue: paper-scale run).
+
+Measures training samples per second (forward + backward + Adam step on random-but-realistic scaled
+inputs) for each setting below, ``--repeats`` times, and prints the *minimum* time per step (the
+machine may be shared: the minimum is the least-disturbed run; the load average is printed too):
+
+* threads (1, 2), batch size (100 ... 2000; the learning rate would be scaled with it in training),
+* convolution padding: explicit ``ConstantPad1d`` + ``Conv1d`` (the module) vs ``Conv1d(padding="same")``,
+* Adam implementation: default, ``foreach=True``, ``fused=True``,
+* autocast to bfloat16 (AMX / AVX-512-BF16 CPUs) and ``torch.backends.mkldnn`` fp32 precision "bf16",
+* ``torch.compile`` (only with ``--compile``; needs a C++ compiler, no network),
+* evaluation: ``torch.no_grad`` vs ``torch.inference_mode`` (samples/s of ``predict``),
+
+and, with ``--quality``, an equal-samples comparison of final quality (val. MSE, A_pred, bias, spread,
+peak within 3 bins) between batch 100 (lr 3e-4·k) and a larger batch with the rate scaled.
+
+Usage: ``python benchmarks/bench_ddp_train.py [--steps 60] [--repeats 3] [--threads 1 2] [--quality]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from hepsig_tutorial import bump, ddp
+
+
+def _same_padding_copy(model: ddp.DDPNet) -> nn.Module:
+    """The same network and weights, with Conv1d(padding='same') instead of explicit pad layers."""
+    import copy
+
+    m = copy.deepcopy(model)
+    layers = []
+    for layer in m.convs:
+        if isinstance(layer, nn.ConstantPad1d):
+            continue
+        if isinstance(layer, nn.Conv1d) and layer.kernel_size[0] > 1:
+            new = nn.Conv1d(layer.in_channels, layer.out_channels, layer.kernel_size[0], padding="same")
+            new.load_state_dict(layer.state_dict())
+            layer = new
+        layers.append(layer)
+    m.convs = nn.Sequential(*layers)
+    return m
+
+
+def time_training(model, x, y, batch, steps, adam="default", autocast=False, repeats=3):
+    kw = {"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}[adam]
+    opt = torch.optim.Adam(model.parameters(), lr=3e-4, **kw)
+    n = len(x)
+    gen = torch.Generator().manual_seed(0)
+    ctx = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if autocast else contextlib.nullcontext
+
+    def run(k):
+        for _ in range(k):
+            idx = torch.randint(0, n, (batch,), generator=gen)
+            xb, yb = x[idx], y[idx]
+            opt.zero_grad(set_to_none=True)
+            with ctx():
+                out = model(xb)
+            loss = torch.mean((out.float() - yb) ** 2)
+            loss.backward()
+            opt.step()
+
+    run(5)  # warm-up (oneDNN primitive caches, compile)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run(steps)
+        best = min(best, (time.perf_counter() - t0) / steps)
+    return batch / best, best
+
+
+def time_eval(model, x, mode, repeats=3, batch=4096):
+    ctx = torch.inference_mode if mode == "inference_mode" else torch.no_grad
+    model.eval()
+    best = float("inf")
+    for _ in range(repeats + 1):
+        t0 = time.perf_counter()
+        with ctx():
+            for i in range(0, len(x), batch):
+                model(x[i:i + batch])
+        best = min(best, time.perf_counter() - t0)
+    model.train()
+    return len(x) / best
+
+
+def quality(args, x, z, test, test3, test0, xs, zs, batch, lr, samples, seed=7):
+    n_val = 5_000
+    xt, zt = torch.as_tensor(x[n_val:]), torch.as_tensor(z[n_val:])
+    epochs = max(1, round(samples / len(xt)))
+    torch.manual_seed(seed)
+    model = ddp.ddp_network(init="identity")
+    t0 = time.perf_counter()
+    hist = ddp.train_ddp(model, xt, zt, x_val=x[:n_val], z_val=z[:n_val], epochs=epochs, batch_size=batch, lr=lr,
+                         schedule="cosine", seed=seed, device="cpu")
+    sec = time.perf_counter() - t0
+    zp = ddp.predict_z(model, test["counts"], xs, zs)
+    zp3 = ddp.predict_z(model, test3["counts"], xs, zs)
+    zp0 = ddp.predict_z(model, test0["counts"], xs, zs)
+    d = zp.max(1) - test["z"].max(1)
+    acc = bump.peak_accuracy(zp.argmax(1), test["z"].argmax(1))[3]
+    print(f"batch {batch:5d} lr {lr:.1e} epochs {epochs:3d} samples {epochs * len(xt):9d}: {sec:6.0f} s, "
+          f"val MSE {hist['val_loss'][-1]:.2e}, A_pred {bump.roc_auc(zp3.max(1), zp0.max(1)):.3f}, "
+          f"bias {d.mean():+.2f}, spread {d.std():.2f}, peak±3 {acc:.1%}", flush=True)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=60)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, nargs="+", default=[2, 1])
+    p.add_argument("--batches", type=int, nargs="+", default=[100, 250, 500, 1000, 2000])
+    p.add_argument("--compile", action="store_true")
+    p.add_argument("--quality", action="store_true")
+    p.add_argument("--quality-samples", type=int, default=400_000)
+    p.add_argument("--quality-batches", type=int, nargs="+", default=[100, 500])
+    args = p.parse_args(argv)
+    rng = np.random.default_rng(0)
+    data = bump.generate_histograms(20_000, (1.0, 20.0), rng=rng)
+    xs = bump.GlobalMinMaxScaler().fit(data["counts"])
+    zs = bump.GlobalMinMaxScaler().fit(data["z"])
+    x = torch.as_tensor(xs.transform(data["counts"]))
+    y = torch.as_tensor(zs.transform(data["z"]))
+    print(f"torch {torch.__version__}, load average {os.getloadavg()}, min over {args.repeats} repeats of "
+          f"{args.steps} steps")
+    print(f"{'threads':>7s} {'batch':>5s} {'variant':38s} {'ms/step':>8s} {'samples/s':>10s}")
+    for th in args.threads:
+        torch.set_num_threads(th)
+        for batch in args.batches:
+            variants = [("pad+conv, Adam default", {}, "pad")]
+            if batch in (100, 1000):
+                variants += [("conv padding='same'", {}, "same"),
+                             ("Adam foreach", {"adam": "foreach"}, "pad"),
+                             ("Adam fused", {"adam": "fused"}, "pad"),
+                             ("autocast bf16", {"autocast": True}, "pad")]
+            for label, kw, pad in variants:
+                torch.manual_seed(0)
+                model = ddp.ddp_network(init="identity")
+                if pad == "same":
+                    model = _same_padding_copy(model)
+                sps, sec = time_training(model, x, y, batch, args.steps, repeats=args.repeats, **kw)
+                print(f"{th:7d} {batch:5d} {label:38s} {1e3 * sec:8.2f} {sps:10.0f}", flush=True)
+            if batch in (100, 1000) and hasattr(torch.backends.mkldnn, "matmul"):
+                with contextlib.suppress(Exception):
+                    old = torch.backends.mkldnn.conv.fp32_precision
+                    torch.backends.mkldnn.conv.fp32_precision = "bf16"
+                    torch.backends.mkldnn.matmul.fp32_precision = "bf16"
+                    torch.manual_seed(0)
+                    sps, sec = time_training(ddp.ddp_network(init="identity"), x, y, batch, args.steps,
+                                             repeats=args.repeats)
+                    print(f"{th:7d} {batch:5d} {'mkldnn fp32_precision=bf16':38s} {1e3 * sec:8.2f} {sps:10.0f}",
+                          flush=True)
+                    torch.backends.mkldnn.conv.fp32_precision = old
+                    torch.backends.mkldnn.matmul.fp32_precision = old
+            if args.compile and batch in (100, 1000):
+                try:
+                    torch.manual_seed(0)
+                    cm = torch.compile(ddp.ddp_network(init="identity"))
+                    sps, sec = time_training(cm, x, y, batch, args.steps, repeats=args.repeats)
+                    print(f"{th:7d} {batch:5d} {'torch.compile':38s} {1e3 * sec:8.2f} {sps:10.0f}", flush=True)
+                except Exception as exc:  # noqa: BLE001 - report and go on
+                    print(f"{th:7d} {batch:5d} torch.compile failed: {type(exc).__name__}: {str(exc)[:80]}")
+        model = ddp.ddp_network(init="identity")
+        for mode in ("no_grad", "inference_mode"):
+            print(f"{th:7d} {'eval':>5s} {mode:38s} {'':8s} {time_eval(model, x, mode, args.repeats):10.0f}",
+                  flush=True)
+    if args.quality:
+        torch.set_num_threads(args.threads[0])
+        test = bump.generate_histograms(2_000, (1.0, 20.0), rng=rng)
+        test3 = bump.generate_histograms(2_000, 3.0, rng=rng)
+        test0 = bump.generate_histograms(2_000, 0.0, rng=rng)
+        train = bump.generate_histograms(105_000, (1.0, 20.0), rng=rng)
+        xq, zq = xs.transform(train["counts"]), zs.transform(train["z"])
+        for b in args.quality_batches:
+            quality(args, xq, zq, test, test3, test0, xs, zs, b, 1e-3 * (b / 100) ** 0.5, args.quality_samples)
+
+
+if __name__ == "__main__":
+    main()
