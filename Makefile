@@ -76,3 +76,13 @@ test-book: venv book-assets
 
 clean:
 	rm -rf book/_build .pytest_cache .hypothesis
+
+# Opt-in GPU check (issue 17): the `gpu`-marked tests (losses and statistics on every device against the
+# CPU) and one FAST notebook executed with HEPSIG_DEVICE=cuda. Without a CUDA GPU it says so and exits 0.
+GPU_NOTEBOOK ?= notebooks/06-lovasz-z-loss.ipynb
+.PHONY: test-gpu
+test-gpu: venv
+	@if ! $(BIN)/python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then \
+		echo "make test-gpu: no CUDA GPU visible to PyTorch -- skipped (nothing run)"; exit 0; fi; \
+	MPLBACKEND=Agg HEPSIG_PROGRESS=0 HEPSIG_DEVICE=cuda $(BIN)/python -m pytest -q -m gpu tests && \
+	$(NB_ENV) HEPSIG_DEVICE=cuda $(BIN)/python -m pytest -q --nbval-lax --nbval-cell-timeout=600 $(GPU_NOTEBOOK)

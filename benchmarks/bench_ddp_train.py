@@ -117,6 +117,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, nargs="+", default=[2, 1])
     p.add_argument("--batches", type=int, nargs="+", default=[100, 250, 500, 1000, 2000])
     p.add_argument("--compile", action="store_true")
+    p.add_argument("--quick", action="store_true", help="only the default and the bf16-autocast variants")
+    p.add_argument("--no-eval", action="store_true", help="skip the evaluation-mode timing")
     p.add_argument("--quality", action="store_true")
     p.add_argument("--quality-samples", type=int, default=400_000)
     p.add_argument("--quality-batches", type=int, nargs="+", default=[100, 500])
@@ -133,12 +135,11 @@ def main(argv=None):
     for th in args.threads:
         torch.set_num_threads(th)
         for batch in args.batches:
-            variants = [("pad+conv, Adam default", {}, "pad")]
-            if batch in (100, 1000):
+            variants = [("pad+conv, Adam default", {}, "pad"), ("autocast bf16", {"autocast": True}, "pad")]
+            if batch in (100, 1000) and not args.quick:
                 variants += [("conv padding='same'", {}, "same"),
                              ("Adam foreach", {"adam": "foreach"}, "pad"),
-                             ("Adam fused", {"adam": "fused"}, "pad"),
-                             ("autocast bf16", {"autocast": True}, "pad")]
+                             ("Adam fused", {"adam": "fused"}, "pad")]
             for label, kw, pad in variants:
                 torch.manual_seed(0)
                 model = ddp.ddp_network(init="identity")
@@ -146,7 +147,7 @@ def main(argv=None):
                     model = _same_padding_copy(model)
                 sps, sec = time_training(model, x, y, batch, args.steps, repeats=args.repeats, **kw)
                 print(f"{th:7d} {batch:5d} {label:38s} {1e3 * sec:8.2f} {sps:10.0f}", flush=True)
-            if batch in (100, 1000) and hasattr(torch.backends.mkldnn, "matmul"):
+            if batch in (100, 1000) and not args.quick and hasattr(torch.backends.mkldnn, "matmul"):
                 with contextlib.suppress(Exception):
                     old = torch.backends.mkldnn.conv.fp32_precision
                     torch.backends.mkldnn.conv.fp32_precision = "bf16"
@@ -167,7 +168,7 @@ def main(argv=None):
                 except Exception as exc:  # noqa: BLE001 - report and go on
                     print(f"{th:7d} {batch:5d} torch.compile failed: {type(exc).__name__}: {str(exc)[:80]}")
         model = ddp.ddp_network(init="identity")
-        for mode in ("no_grad", "inference_mode"):
+        for mode in ("no_grad", "inference_mode") if not args.no_eval else ():
             print(f"{th:7d} {'eval':>5s} {mode:38s} {'':8s} {time_eval(model, x, mode, args.repeats):10.0f}",
                   flush=True)
     if args.quality:

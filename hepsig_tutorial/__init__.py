@@ -19,8 +19,8 @@ Modules (plain names, one home per helper):
 
 from __future__ import annotations
 
-from . import (batching, bump, checks, compare, config, data, ddp, losses, metrics, models, plots, punzinet, stats,
-               submodular, train, widgets)
+from . import (batching, bump, checks, compare, config, data, ddp, losses, metrics, models, punzinet, stats,
+               submodular, train)
 from ._version import __version__
 from .checks import ClaimDrift, check_between, check_close, check_true, glue
 from .config import configure_threads, device, is_fast, mode, scaled, seed_everything
@@ -31,6 +31,24 @@ __all__ = [
     "ClaimDrift", "check_between", "check_close", "check_true", "glue",
     "configure_threads", "device", "is_fast", "mode", "scaled", "seed_everything", "setup",
 ]
+
+# ``plots`` and ``widgets`` pull in matplotlib (and ipywidgets): they load on first use, so that
+# ``import hepsig_tutorial`` in an analysis script costs little beyond ``import torch``.
+_LAZY = ("plots", "widgets")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def setup(seed: int = 0):

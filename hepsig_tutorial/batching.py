@@ -191,7 +191,7 @@ def estimator_theory(contributions, g: Callable, batch_sizes):
 
     Combines :func:`batch_total_moments` and :func:`delta_method`. Returns a dict with
     ``batch_size`` (m,), ``value`` (g at the full data), ``bias`` (m,), ``std`` (m,),
-    ``rel_std`` (m,) = std/|value| and ``rel_bias`` (m,).
+    ``rel_std`` (m,) = std / ``|value|`` and ``rel_bias`` (m,).
     """
     totals, cov = batch_total_moments(contributions, np.atleast_1d(batch_sizes))
     res = delta_method(g, totals, cov)

@@ -38,7 +38,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _sps
 
 from .stats import asimov_significance, punzi_sensitivity
 
@@ -59,7 +58,7 @@ _CHUNK = 16  # bootstrap replicates drawn at once (memory: _CHUNK × N float32)
 # Poisson(1) multiplicities by table look-up of 16-bit uniforms: ten times faster than Generator.poisson;
 # probabilities are quantised to 2^-16 and multiplicities above 8 (P = 1e-6) are cut, which moves the mean
 # and variance of the multiplicities by < 1e-4.
-_POISSON1 = np.searchsorted(_sps.poisson.cdf(np.arange(12), 1.0),
+_POISSON1 = np.searchsorted(np.cumsum([math.exp(-1.0) / math.factorial(k) for k in range(12)]),
                             (np.arange(65536) + 0.5) / 65536).astype(np.float32)
 
 
@@ -426,6 +425,8 @@ class Estimate:
         """Two-sided interval with Student-t quantiles at the Welch-Satterthwaite degrees of freedom."""
         if not 0 < level < 1:
             raise ValueError(f"level must lie in (0, 1), got {level!r}")
+        from scipy import stats as _sps  # (scipy.stats is slow to import: only when needed)
+
         q = _sps.t.ppf(0.5 + level / 2, self.dof) if np.isfinite(self.dof) else _sps.norm.ppf(0.5 + level / 2)
         return self.value - q * self.se, self.value + q * self.se
 
@@ -481,6 +482,8 @@ def paired_difference(values_a, values_b, boot_a=None, boot_b=None) -> Estimate:
     boot = None if boot_a is None else np.asarray(boot_a, dtype=np.float64) - np.asarray(boot_b, dtype=np.float64)
     value, se_seed, se_mc, se, n, dof = _estimate(a - b, boot)
     if se > 0:
+        from scipy import stats as _sps
+
         t = value / se
         p = float(2 * (_sps.t.sf(abs(t), dof) if np.isfinite(dof) else _sps.norm.sf(abs(t))))
     else:

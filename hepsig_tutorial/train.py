@@ -302,7 +302,7 @@ def fit(
     path = None if checkpoint is None else Path(checkpoint)
 
     if path is not None and path.exists():
-        state = torch.load(path, map_location=device, weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)  # RNG states must stay on the CPU
         if state.get("config") != config:
             raise ValueError(f"checkpoint {str(path)!r} was written for {state.get('config')}, but this fit has "
                              f"{config}: delete the file or pass another checkpoint path")

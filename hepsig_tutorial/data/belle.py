@@ -226,9 +226,9 @@ def belle_features(mu_plus, mu_minus):
     Returns an (n, 4) float64 array, columns as in :data:`BELLE_FEATURES` (GeV):
 
     0. ``pt_thrust`` p*_t,thrust(μ): momentum of the muons transverse to the thrust axis. For two
-       tracks the thrust axis is along p₁ − p₂ and both muons share |p₁ × p₂| / |p₁ − p₂|.
+       tracks the thrust axis is along p₁ − p₂ and both muons share ``|p₁ × p₂| / |p₁ − p₂|``.
     1. ``pt_rel`` p*_t,μmin(μmax): momentum of the higher-energy muon transverse to the
-       lower-energy one, |p_max × p̂_min|.
+       lower-energy one, ``|p_max × p̂_min|``.
     2. ``pl_rel`` p*_l,μmin(μmax): its longitudinal component p_max · p̂_min (≈ −|p_max| for
        back-to-back muons).
     3. ``pt_mumu`` p*_t(μ⁺μ⁻): transverse momentum of the dimuon system w.r.t. the beam (z) axis.

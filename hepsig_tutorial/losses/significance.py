@@ -146,9 +146,61 @@ def asimov_loss(s, b, sigma_b_rel: float, *, power: int = 1, s_floor: float = S_
         raise ValueError(f"power must be 1 (the paper's 1/Z_A) or 2 (the code's 1/Z_A²), got {power!r}")
     s = torch.as_tensor(s)
     b = torch.as_tensor(b, dtype=s.dtype)
-    b_eff = b + b_floor
-    z = asimov_significance(s + s_floor, b_eff, sigma_b_rel * b_eff)
+    if bool((s.detach() < 0).any()) or bool((b.detach() < 0).any()):
+        raise ValueError("s and b must be non-negative")
+    z = _AsimovZ.apply(s + s_floor, b + b_floor, float(sigma_b_rel))
     return 1.0 / z if power == 1 else 1.0 / (z * z)
+
+
+def _log1p_minus_x(x):
+    """ln(1+x) − x without cancellation (series below 10⁻³), float64 arrays."""
+    series = x * x * (-0.5 + x * (1.0 / 3 - x * (0.25 - x * (0.2 - x / 6))))
+    return np.where(x < 1e-3, series, np.log1p(np.maximum(x, 1e-3)) - np.maximum(x, 1e-3))
+
+
+class _AsimovZ(torch.autograd.Function):
+    r"""Z_A(s, b, σ_b = rel·b) in float64 with its closed-form gradient (Eq. 3.1; used by :func:`asimov_loss`).
+
+    With n = s + b and k = rel², Eq. 3.1 reads Z²/2 = n ln(n/b) − (n + 1/k) ln((1+kn)/(1+kb)), and
+
+    ∂(Z²/2)/∂s = ln A,   ∂(Z²/2)/∂b = ln A − s/(b(1+kb)),   ln A = ln(1 + s/(b(1+kn))),
+
+    (σ_b follows b). ln A is a log1p and the difference in ∂/∂b is written as
+    [ln(1+x) − x] − k s²/(b(1+kn)(1+kb)) with x = s/(b(1+kn)), so nothing cancels; the value comes from
+    :func:`~hepsig_tutorial.stats.asimov_significance`. The batch sums s and b are scalars, so doing
+    this in float64 on the host costs microseconds -- about eight times less than differentiating the
+    series form of ``stats`` op by op -- and the result is returned in the dtype and on the device of ``s``.
+    """
+
+    @staticmethod
+    def forward(ctx, s, b, rel):
+        s_t, b_t = torch.broadcast_tensors(s, b)
+        s64 = s_t.detach().cpu().double().numpy()
+        b64 = b_t.detach().cpu().double().numpy()
+        z = np.asarray(asimov_significance(s64, b64, rel * b64), dtype=np.float64)
+        ctx.save_for_backward(s_t, b_t)
+        ctx.rel, ctx.z, ctx.shapes = rel, z, (s.shape, b.shape)
+        return torch.as_tensor(z, dtype=s.dtype, device=s.device)
+
+    @staticmethod
+    def backward(ctx, grad):
+        s_t, b_t = ctx.saved_tensors
+        s = s_t.detach().cpu().double().numpy()
+        b = b_t.detach().cpu().double().numpy()
+        k, z = ctx.rel * ctx.rel, ctx.z
+        x = s / (b * (1.0 + k * (s + b)))
+        ln_a = np.log1p(x)
+        d_b = _log1p_minus_x(x) - k * s * s / (b * (1.0 + k * (s + b)) * (1.0 + k * b))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dz_ds = np.where(z > 0, ln_a / z, 1.0 / np.sqrt(b * (1.0 + k * b)))
+            dz_db = np.where(z > 0, d_b / z, 0.0)
+        g = grad.detach().cpu().double().numpy()
+        gs = torch.as_tensor(g * dz_ds, dtype=grad.dtype, device=grad.device)
+        gb = torch.as_tensor(g * dz_db, dtype=grad.dtype, device=grad.device)
+        s_shape, b_shape = ctx.shapes
+        gs = gs.sum_to_size(s_shape) if gs.shape != s_shape else gs
+        gb = gb.sum_to_size(b_shape) if gb.shape != b_shape else gb
+        return gs, gb, None
 
 
 def naive_asimov_significance(s, b, sigma_b):

@@ -1,8 +1,8 @@
 """Learning curves for the book's training protocol (``ht.train.fit`` histories).
 
-* :func:`plot_learning_curves` (alias ``learning_curves``) -- small multiples, one panel per method or run: training loss, validation
-  loss and the validation figure of merit (twin axis), with the restored best epoch marked. This is the
-  figure that shows a baseline was trained to convergence.
+* :func:`plot_learning_curves` (alias ``learning_curves``) -- small multiples, one panel per method or
+  run: training loss, validation loss and the validation figure of merit (twin axis), with the restored
+  best epoch marked. This is the figure that shows a baseline was trained to convergence.
 """
 
 from __future__ import annotations
