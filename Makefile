@@ -72,7 +72,7 @@ test-book: venv book-assets
 	HEPSIG_MODE=$(HEPSIG_MODE) $(call BOOK_ENV,$(HEPSIG_ASSETS)) $(BIN)/jupyter-book build $(abspath $(STAGE)) --config $(abspath $(STAGE))/book/_config.yml \
 		--toc $(abspath $(STAGE))/book/_toc.yml --path-output $(abspath $(STAGE)) $(BOOK_FLAGS)
 	HEPSIG_MODE=$(HEPSIG_MODE) HEPSIG_ASSETS=$(HEPSIG_ASSETS) HEPSIG_BOOK_HTML=$(STAGE)/_build/html \
-		$$(PYTHON=$(PYTHON) tools/system-deps.sh test) $(BIN)/python -m pytest -q -m book tests
+		env $$(PYTHON=$(PYTHON) tools/system-deps.sh test) $(BIN)/python -m pytest -q -m book tests
 
 clean:
 	rm -rf book/_build .pytest_cache .hypothesis

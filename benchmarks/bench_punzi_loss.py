@@ -179,18 +179,30 @@ def memory_child(kind, n, k):
         mw = MassWindows(windows)
         cells = torch.as_tensor(mw.cells(m2, y, mass))
         loss = punzi_loss(torch.sigmoid(z), yt, wt, windows=mw, cells=cells, luminosity=50.0)
+    elif kind == "compact-fit":   # one epoch of ht.train.fit, batches of 8192, on a 4-8-4-1 network
+        import hepsig_tutorial as ht
+        from hepsig_tutorial.losses import make_punzi_loss_fn
+
+        mw = MassWindows(windows)
+        x = np.random.default_rng(1).random((n, 4), dtype=np.float32) + y[:, None]
+        data = {"x": x, "y": y, "w": w, "cell": mw.cells(m2, y, mass)}
+        fn = make_punzi_loss_fn(luminosity=50.0, windows=mw, data=data)
+        torch.manual_seed(0)
+        ht.train.fit(ht.models.mlp(4, (8, 4), "tanh"), fn, data, epochs=1, batch_size=8192, device="cpu")
     else:   # what Chapter 3 does today: bool window matrix -> float32 tensor (train.as_tensors) -> loss
         mw = MassWindows(windows)
         M = torch.as_tensor(mw.membership(mw.cells(m2, y, mass))).to(torch.float32)
         loss = punzi_loss(torch.sigmoid(z), yt, wt, M, luminosity=50.0)
-    loss.backward()
+    if kind != "compact-fit":
+        loss.backward()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"{kind}: peak RSS {peak / 2**20:.2f} GiB (inputs alone {base / 2**20:.2f} GiB)")
 
 
 def run_memory(n, k):
-    print(f"peak resident memory of one forward+backward at {n} events x {k} windows (fresh process each):")
-    for kind in ("compact", "dense"):
+    print(f"peak resident memory at {n} events x {k} windows (fresh process each): one forward+backward of the "
+          f"loss (compact, dense), and one epoch of ht.train.fit with the compact loss (compact-fit)")
+    for kind in ("compact", "compact-fit", "dense"):
         subprocess.run([sys.executable, __file__, "--memory-child", kind, "--events", str(n), "--windows", str(k)],
                        check=True)
 

@@ -59,7 +59,7 @@ def setup(seed: int = 0):
     rng = seed_everything(seed)
     threads = configure_threads()
     dev = config.configure_device()   # HEPSIG_DEVICE; TF32 off on CUDA (GPU numerics comparable with CPU)
-    plots.use_style()
+    __getattr__("plots").use_style()   # lazy module: a bare name would not trigger __getattr__
     print(f"hepsig_tutorial {__version__} · {mode().upper()} mode (set HEPSIG_MODE=full for paper scale) "
           f"· device: {dev} (HEPSIG_DEVICE={config.device_setting()}; "
           f"{threads} thread{'s' if threads != 1 else ''}) · seed {seed}")

@@ -50,6 +50,7 @@ __all__ = [
     "batch_total_moments",
     "delta_method",
     "estimator_theory",
+    "accuracy_threshold",
     "effective_count",
     "expected_effective_per_batch",
     "min_batch_size",
@@ -201,6 +202,35 @@ def estimator_theory(contributions, g: Callable, batch_sizes):
             "rel_bias": res["bias"] / scale, "totals": totals}
 
 
+def accuracy_threshold(predicted, sampled, factor: float = 1.25) -> float:
+    """Largest predicted spread r* up to which a prediction of the spread is accurate within ``factor``.
+
+    ``predicted`` and ``sampled`` are the relative spreads of a per-batch estimate at a set of batch sizes
+    (e.g. ``estimator_theory(...)["rel_std"]`` and the spread of :func:`sample_total_estimates` draws).
+    Going from the smallest predicted spread upwards, r* is the last predicted value before the first
+    batch size where ``sampled / predicted`` leaves ``[1/factor, factor]``; entries with a predicted
+    spread of 0 (the full batch) are skipped. Returns 0.0 if the prediction fails already at the
+    smallest spread. Chapter 4 fixes ``factor`` before looking at training results and sizes the batch
+    by r*.
+    """
+    if not (isinstance(factor, (int, float, np.integer, np.floating)) and factor > 1 and math.isfinite(factor)):
+        raise ValueError(f"factor must be a finite number > 1, got {factor!r}")
+    th = np.asarray(predicted, dtype=np.float64)
+    emp = np.asarray(sampled, dtype=np.float64)
+    if th.ndim != 1 or emp.shape != th.shape or len(th) == 0:
+        raise ValueError("predicted and sampled must be 1D arrays of the same non-zero length")
+    if np.any(~np.isfinite(th)) or np.any(th < 0):
+        raise ValueError("predicted must hold finite spreads ≥ 0")
+    r_star = 0.0
+    for i in np.argsort(th, kind="stable"):
+        if th[i] == 0:
+            continue
+        if not (np.isfinite(emp[i]) and th[i] / factor <= emp[i] <= factor * th[i]):
+            break
+        r_star = float(th[i])
+    return r_star
+
+
 def effective_count(contributions):
     """Kish effective number of events of each total: (Σ x)² / Σ x² (array (d,)).
 
@@ -311,23 +341,53 @@ def sample_batch_estimates(n_events: int, statistic: Callable, batch_sizes, n_dr
     return out
 
 
-def sample_total_estimates(contributions, batch_sizes, n_draws: int = 10, seed=0):
-    """Scaled batch totals T̂ = (N/n)·Σ_batch x for random batches: array (m, n_draws, d).
+def sample_total_estimates(contributions, batch_sizes, n_draws: int = 10, seed=0, normalise_by=None):
+    """Batch estimates of the totals for random batches (without replacement): array (m, n_draws, d).
 
     The fast, vectorised special case of :func:`sample_batch_estimates` for statistics of totals;
     apply g to the last axis (e.g. :func:`significance_from_totals`).
+
+    Parameters
+    ----------
+    contributions : array (N,) or (N, d)
+    batch_sizes : array of int in [1, N]
+    n_draws : int
+    seed : int or numpy Generator
+    normalise_by : array (N,) or (N, d), optional
+        ``None`` (default): the scaled batch sum T̂ = (N/n)·Σ_batch x, the estimator of this book's
+        losses (unbiased for T). Otherwise per-event *counts* c (e.g. class indicators), and total a is
+        estimated by the **ratio estimator** T̂_a = Σ_batch x_a · (Σ_all c_a) / Σ_batch c_a -- the
+        normalisation of significance-asimov-losses.txt, Eqs. 4.3-4.4, which divide by the number of
+        true signal (background) events in the batch. NaN where the batch holds no event with c_a > 0.
+        The ratio estimator is biased at O(1/n) but does not fluctuate with the class counts.
     """
     x = _contributions(contributions)
     N = x.shape[0]
     ns, _ = _batch_sizes(batch_sizes, N)
     if isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer)) or n_draws < 1:
         raise ValueError(f"n_draws must be a positive integer, got {n_draws!r}")
+    c = None
+    if normalise_by is not None:
+        c = _contributions(normalise_by, "normalise_by")
+        if c.shape[0] != N or c.shape[1] not in (1, x.shape[1]):
+            raise ValueError(f"normalise_by must have shape ({N},) or ({N}, {x.shape[1]}), got {c.shape}")
+        if np.any(c < 0):
+            raise ValueError("normalise_by must hold non-negative counts")
+        c = np.broadcast_to(c, x.shape)
+        c_total = c.sum(axis=0)
+        if np.any(c_total <= 0):
+            raise ValueError("normalise_by: every column needs a positive total")
     rng = _rng(seed)
     out = np.empty((len(ns), int(n_draws), x.shape[1]))
     for a, n in enumerate(ns):
         for j in range(int(n_draws)):
             idx = rng.choice(N, size=int(n), replace=False)
-            out[a, j] = x[idx].sum(axis=0) * (N / n)
+            if c is None:
+                out[a, j] = x[idx].sum(axis=0) * (N / n)
+            else:
+                cb = c[idx].sum(axis=0)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    out[a, j] = np.where(cb > 0, x[idx].sum(axis=0) * c_total / np.where(cb > 0, cb, 1.0), np.nan)
     return out
 
 

@@ -3,25 +3,32 @@
 One *common training interface*, :func:`train_classifier`, trains the same network (``ht.models.mlp`` with a
 linear output, i.e. raw scores F) with the same optimiser, batch policy and epoch budget for each method:
 
-* ``"bce"`` -- class-balanced weighted binary cross-entropy on σ(F) (signal reweighted so Σw_sig = Σw_bkg,
-  :func:`hepsig_tutorial.punzinet.bce_weights`), followed by the optimal cut on the score;
+* ``"bce"`` -- weighted binary cross-entropy on the logits F (:func:`hepsig_tutorial.train.bce_with_logits_loss`)
+  with *class-balanced cross-section weights*: background events keep their expected-event weights, signal
+  events are rescaled so that Σw_sig = Σw_bkg (:func:`hepsig_tutorial.punzinet.bce_weights`); then the best
+  cut on the score;
 * ``"s_sqrt_s_b"`` -- ℓ_s/√(s+b) = (s+b)/s² on the relaxed counts (significance-asimov-losses.txt, Eq. 4.5);
 * ``"asimov"`` -- ℓ_Asimov = 1/Z_A (Eq. 4.6) at a fixed σ_b/b, after a pretraining on ℓ_s/√(s+b) (Sec. 4 of
   the same paper) that uses the first ``pretrain_fraction`` of the epoch budget;
 * ``"punzi"`` -- the Punzi loss (punzi-loss.txt, Eq. 12) with *one* window (membership all ones), signal weights
   normalised to efficiency units, after a weighted-BCE pretraining (Sec. 5 of that paper) within the same budget;
 * ``"lovasz"`` -- the Lovász Z-score loss with the hinge error on the raw scores (lovasz-z-score-loss.txt, Eq. 6),
-  regulator ε = S, the expected signal.
+  batch weights scaled to the full yields and regulator ε = κ·S with κ = :data:`LOVASZ_KAPPA` = 100 (the
+  choice of Chapter 6, ``sec-lovasz``: with the paper's ε = S the trivial classifier F ≡ 0 is the minimum).
 
-:func:`compare_losses` runs all of them on a reader's arrays (features, labels, per-event weights = expected
-events per simulated event) with a small validation search over the learning rate, several seeds, and the
-metrics of Chapter 8, all on held-out test events: Z_A at several σ_b/b, Punzi's σ_min (in units of the
-signal cross section behind the weights), the signal efficiency at the optimum and how flat Z_A is around it.
-The result is pandas-free: a :class:`Comparison` holding lists of dataclass rows.
+Training protocol (the book's, ``sec-conventions``): every method gets the same budget -- the same learning-rate
+grid, the same maximum number of epochs, early stopping with patience and best-state restore on the same
+*validation figure of merit* (the best eligible Z_A on the validation events, :func:`validation_monitor`).
 
-Cuts are never chosen on the events they are evaluated on: the training sample is split into a *fit* part
-(training) and a *validation* part (learning-rate choice and the cut), and every number is quoted on the test
-sample.
+Evaluation protocol (:mod:`hepsig_tutorial.metrics`): cuts are scanned with the per-process floor rule, chosen on
+the validation events among cuts that keep ≥ ``min_background_events`` simulated background events, and
+quoted on the test events with a Poisson bootstrap of the test sample (:func:`evaluate_scores`).
+
+Comparisons: seed ``i`` fixes the fit/validation split and the initialisation of *every* method (paired seeds);
+the test sample and its bootstrap replicates are shared. :func:`summarise` combines the seed spread with the
+MC error of the test sample; :func:`verdicts` tests every method against a baseline with
+:func:`hepsig_tutorial.metrics.paired_difference` and controls the family-wise error rate with Holm's procedure.
+:func:`compare_losses` runs all of it on a reader's arrays and returns a pandas-free :class:`Comparison`.
 """
 
 from __future__ import annotations
@@ -34,28 +41,32 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import models, train
+from . import metrics, models, train
 from .config import device as default_device
 from .data import MinMaxScaler
 from .losses.lovasz import lovasz_z_loss_fn
 from .losses.punzi import make_punzi_loss_fn
-from .losses.significance import asimov_loss_fn, s_over_sqrt_s_plus_b_loss_fn, scan_cuts
+from .losses.significance import asimov_loss_fn, s_over_sqrt_s_plus_b_loss_fn
 from .punzinet import bce_weights
-from .stats import asimov_significance, punzi_sensitivity
 
 __all__ = [
     "METHODS",
     "METHOD_LABELS",
     "SIGMA_B_RELS",
+    "VERDICT_METRICS",
+    "LOWER_IS_BETTER",
+    "LOVASZ_KAPPA",
     "train_classifier",
+    "validation_monitor",
     "evaluate_scores",
     "RunResult",
     "SummaryRow",
     "Comparison",
+    "Verdict",
     "compare_losses",
     "summarise",
-    "separated",
-    "versus_baseline",
+    "paired",
+    "verdicts",
     "format_table",
     "belle_window_arrays",
     "standard_problems",
@@ -68,12 +79,18 @@ METHOD_LABELS = {"bce": "BCE + cut", "s_sqrt_s_b": "ℓ_s/√(s+b)", "asimov": "
                  "lovasz": "Lovász-Z (hinge)"}
 #: Background uncertainties σ_b/b at which Z_A is reported.
 SIGMA_B_RELS = (0.0, 0.1, 0.5)
+#: The figures of merit on which :func:`verdicts` compares methods.
+VERDICT_METRICS = ("z_a_0", "z_a_0.1", "z_a_0.5", "mu_min")
+#: Metrics for which smaller is better.
+LOWER_IS_BETTER = ("mu_min",)
+#: The Lovász regulator ε = κ·S (Chapter 6's choice; κ = 1 is the paper's literal ε = σ_s L, which collapses).
+LOVASZ_KAPPA = 100.0
 
 
 # ------------------------------------------------------------------------------------------------
 # input checks
 # ------------------------------------------------------------------------------------------------
-def _arrays(x, y, w, prefix):
+def _arrays(x, y, w, prefix, process=None):
     try:
         x = np.asarray(x, dtype=np.float32)
         y = np.asarray(y, dtype=np.float64).ravel()
@@ -91,11 +108,23 @@ def _arrays(x, y, w, prefix):
         raise ValueError(f"x_{prefix} contains NaN or inf")
     if not np.isin(y, (0.0, 1.0)).all():
         raise ValueError(f"y_{prefix} must contain only 0 (background) and 1 (signal)")
-    if not (np.isfinite(w).all() and (w > 0).all()):
-        raise ValueError(f"w_{prefix} must be finite and positive (expected events per simulated event)")
+    if not np.isfinite(w).all():
+        raise ValueError(f"w_{prefix} must be finite (expected events per simulated event)")
+    if (w < 0).any():
+        raise ValueError(f"w_{prefix} must be positive: negative event weights are not supported by the cut scan "
+                         "or the significance losses (see the practitioner's notes of Chapter 8)")
+    if not (w > 0).all():
+        raise ValueError(f"w_{prefix} must be positive (expected events per simulated event)")
     if not (y == 1).any() or not (y == 0).any():
         raise ValueError(f"y_{prefix} must contain both signal (1) and background (0) events")
-    return x, y, w
+    if process is None:
+        p = np.zeros(len(y), dtype=np.int64)
+    else:
+        p = np.asarray(process)
+        if p.shape != y.shape or not np.issubdtype(p.dtype, np.integer):
+            raise ValueError(f"process_{prefix} must be an integer array of length {len(y)}")
+        p = p.astype(np.int64)
+    return x, y, w, p
 
 
 def _check_method(method):
@@ -109,6 +138,12 @@ def _positive_int(name, value):
     return int(value)
 
 
+def _seed(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
 # ------------------------------------------------------------------------------------------------
 # the common training interface
 # ------------------------------------------------------------------------------------------------
@@ -119,21 +154,55 @@ def _sigmoid_loss(loss_fn):
     return wrapped
 
 
-def _bce_on_scores(output, batch):
-    return train.bce_loss(torch.sigmoid(output), {"y": batch["y"], "w": batch["w_bce"]})
+def _bce_on_logits(output, batch):
+    return train.bce_with_logits_loss(output, {"y": batch["y"], "w": batch["w_bce"]})
 
 
-def train_classifier(method: str, x, y, w, *, epochs: int = 20, batch_size: int | None = 4096, lr: float = 1e-2,
+def validation_monitor(x_val, y_val, w_val, process_val=None, *, sigma_b_rel: float = 0.1,
+                       min_background_events: int = metrics.MIN_BACKGROUND_EVENTS, n_cuts: int = 101):
+    """The validation figure of merit of the training protocol: ``monitor(model) -> float``.
+
+    The best Z_A(σ_b/b = ``sigma_b_rel``) over the cuts of a :func:`hepsig_tutorial.metrics.cut_scan` of the
+    model's scores on the validation events that keep ≥ ``min_background_events`` simulated background events
+    (floor rule per process); NaN if no cut is eligible (never counts as an improvement). Pass it as
+    ``monitor=`` to :func:`hepsig_tutorial.train.fit` (early stopping, best-state restore).
+    """
+    xv, yv, wv, pv = _arrays(x_val, y_val, w_val, "val", process_val)
+    if not (isinstance(sigma_b_rel, (int, float)) and math.isfinite(sigma_b_rel) and sigma_b_rel >= 0):
+        raise ValueError(f"sigma_b_rel must be a finite number ≥ 0, got {sigma_b_rel!r}")
+    cache = {}
+
+    def monitor(model):
+        dev = next(model.parameters()).device
+        if cache.get("device") != dev:
+            cache["x"], cache["device"] = torch.as_tensor(xv, device=dev), dev
+        with torch.no_grad():
+            scores = model(cache["x"]).detach().cpu().numpy().astype(np.float64)
+        if not np.isfinite(scores).all():
+            return math.nan
+        scan = metrics.cut_scan(scores, yv, wv, process=pv, n_cuts=n_cuts)
+        z, _ = metrics.asimov_z(scan, sigma_b_rel)
+        ok = scan.eligible(min_background_events)[0]
+        return float(z[0][ok].max()) if ok.any() else math.nan
+
+    return monitor
+
+
+def train_classifier(method: str, x, y, w, *, epochs: int = 100, batch_size: int | None = 4096, lr: float = 1e-2,
                      hidden: Sequence[int] = (16, 8), activation: str = "tanh", optimizer: str = "adam",
-                     pretrain_fraction: float = 0.25, asimov_sigma_b_rel: float = 0.5, seed: int = 0, device=None):
+                     pretrain_fraction: float = 0.25, asimov_sigma_b_rel: float = 0.5,
+                     lovasz_kappa: float = LOVASZ_KAPPA, monitor=None, patience: int | None = None,
+                     eval_every: int = 1, seed: int = 0, device=None):
     """Train one classifier with one loss through the common interface; return ``(model, history)``.
 
     Every method gets the same network, ``ht.models.mlp(n_features, hidden, activation, output="linear")``
     (raw scores F; the losses that need probabilities use σ(F)), the same optimiser, the same batch size and
-    the same total number of epochs. For ``"asimov"`` and ``"punzi"`` the first ``round(pretrain_fraction ·
+    the same maximum number of epochs. For ``"asimov"`` and ``"punzi"`` the first ``round(pretrain_fraction ·
     epochs)`` epochs are the pretraining their papers prescribe (ℓ_s/√(s+b) for ℓ_Asimov,
     significance-asimov-losses.txt Sec. 4; weighted BCE for the Punzi loss, punzi-loss.txt Sec. 5), so the
-    budget stays equal. Taught in Chapter 8 (``sec-capstone``).
+    budget stays equal. With a ``monitor`` (:func:`validation_monitor`) the main stage stops early after
+    ``patience`` epochs without improvement and the best epoch's weights are restored
+    (:func:`hepsig_tutorial.train.fit`). Taught in Chapter 8 (``sec-capstone``).
 
     Parameters
     ----------
@@ -145,106 +214,103 @@ def train_classifier(method: str, x, y, w, *, epochs: int = 20, batch_size: int 
     w : (N,) array > 0
         Expected events per simulated event, so that Σ w over each class is that class's full expected yield.
     epochs, batch_size, lr, optimizer :
-        Passed to :func:`hepsig_tutorial.train.fit` (``batch_size=None``: full batch). The significance losses
-        scale batch sums by 1/``batch["fraction"]`` to full-sample yields.
+        Passed to :func:`hepsig_tutorial.train.fit` (``batch_size=None``: full batch). ``epochs`` is the
+        maximum (pretraining included). The significance losses scale batch sums to full-sample yields.
     hidden, activation :
         The network (:func:`hepsig_tutorial.models.mlp`).
     pretrain_fraction : float in [0, 1)
         Share of the epochs used for pretraining by ``"asimov"`` and ``"punzi"``.
     asimov_sigma_b_rel : float ≥ 0
         σ_b/b inside ℓ_Asimov.
+    lovasz_kappa : float > 0
+        The Lovász regulator ε = κ·S, S the expected signal.
+    monitor : callable, optional
+        ``monitor(model) -> float`` (higher is better); evaluated after every ``eval_every`` epochs of the
+        main stage. ``None``: train all epochs, keep the last weights.
+    patience : int, optional
+        Early stopping (needs ``monitor``).
     seed : int
         Seeds the network initialisation and the batch order.
 
     Returns
     -------
     (torch.nn.Module, dict)
-        The model (outputs raw scores) and ``{"loss": [...], "pretrain_loss": [...], "seconds": float}``.
+        The model (outputs raw scores) and a history with ``loss`` (every epoch, pretraining included),
+        ``monitor`` (NaN during pretraining and between evaluations), ``pretrain_epochs``, ``best_epoch`` and
+        ``stopped_epoch`` (0-based over all epochs, ``None`` if not applicable), ``steps`` and ``seconds``.
     """
     _check_method(method)
-    x, y, w = _arrays(x, y, w, "train")
+    x, y, w, _ = _arrays(x, y, w, "train")
     epochs = _positive_int("epochs", epochs)
     if not (isinstance(pretrain_fraction, (int, float)) and 0 <= pretrain_fraction < 1):
         raise ValueError(f"pretrain_fraction must lie in [0, 1), got {pretrain_fraction!r}")
     if not (isinstance(asimov_sigma_b_rel, (int, float)) and math.isfinite(asimov_sigma_b_rel)
             and asimov_sigma_b_rel >= 0):
         raise ValueError(f"asimov_sigma_b_rel must be a finite number ≥ 0, got {asimov_sigma_b_rel!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if not (isinstance(lovasz_kappa, (int, float)) and math.isfinite(lovasz_kappa) and lovasz_kappa > 0):
+        raise ValueError(f"lovasz_kappa must be a positive finite number, got {lovasz_kappa!r}")
+    seed = _seed("seed", seed)
+    if patience is not None and monitor is None:
+        raise ValueError("patience needs a monitor (validation_monitor)")
     dev = default_device() if device is None else device
-    signal_total = float(w[y == 1].sum())
+    signal_total, background_total = float(w[y == 1].sum()), float(w[y == 0].sum())
     w_eff = np.where(y == 1, w / signal_total, w)  # Punzi: signal in efficiency units, background in events
     data = {"x": x, "y": y.astype(np.float32), "w": w.astype(np.float32), "w_bce": bce_weights(y, w),
             "w_eff": w_eff.astype(np.float32), "membership": np.ones((len(y), 1), dtype=np.float32)}
 
-    torch.manual_seed(int(seed))
+    torch.manual_seed(seed)
     model = models.mlp(x.shape[1], tuple(hidden), activation, output="linear")
     n_pre = int(round(pretrain_fraction * epochs)) if method in ("asimov", "punzi") else 0
     n_pre = min(n_pre, epochs - 1)
-    s_sqrt = _sigmoid_loss(s_over_sqrt_s_plus_b_loss_fn(normalisation="fraction"))
+    yields = dict(normalisation="batch", expected_signal=signal_total, expected_background=background_total)
+    s_sqrt = _sigmoid_loss(s_over_sqrt_s_plus_b_loss_fn(**yields))
     if method == "bce":
-        stages = [(_bce_on_scores, epochs)]
+        pre, main = None, _bce_on_logits
     elif method == "s_sqrt_s_b":
-        stages = [(s_sqrt, epochs)]
+        pre, main = None, s_sqrt
     elif method == "asimov":
-        asimov = _sigmoid_loss(asimov_loss_fn(float(asimov_sigma_b_rel), normalisation="fraction"))
-        stages = [(s_sqrt, n_pre), (asimov, epochs - n_pre)]
+        pre, main = s_sqrt, _sigmoid_loss(asimov_loss_fn(float(asimov_sigma_b_rel), **yields))
     elif method == "punzi":
-        punzi = _sigmoid_loss(make_punzi_loss_fn(luminosity=1.0, keys=("y", "w_eff", "membership")))
-        stages = [(_bce_on_scores, n_pre), (punzi, epochs - n_pre)]
+        pre = _bce_on_logits
+        main = _sigmoid_loss(make_punzi_loss_fn(luminosity=1.0, keys=("y", "w_eff", "membership")))
     else:  # lovasz
-        stages = [(lovasz_z_loss_fn(signal_total, error="hinge", normalisation="scaled"), epochs)]
-    history = {"loss": [], "pretrain_loss": [], "seconds": 0.0}
-    for i, (loss_fn, n_ep) in enumerate(stages):
-        if n_ep == 0:
-            continue
-        h = train.fit(model, loss_fn, data, epochs=n_ep, batch_size=batch_size, lr=lr, optimizer=optimizer,
-                      seed=int(seed) + 7919 * i, device=dev, desc=f"{method} stage {i + 1}")
-        history["pretrain_loss" if (len(stages) == 2 and i == 0) else "loss"] += h["loss"]
+        pre, main = None, lovasz_z_loss_fn(float(lovasz_kappa) * signal_total, error="hinge", normalisation="scaled")
+    common = dict(batch_size=batch_size, lr=lr, optimizer=optimizer, device=dev)
+    history = {"loss": [], "monitor": [], "pretrain_epochs": n_pre, "best_epoch": None, "stopped_epoch": None,
+               "steps": 0, "seconds": 0.0}
+    if n_pre:
+        h = train.fit(model, pre, data, epochs=n_pre, seed=seed, desc=f"{method} pretraining", **common)
+        history["loss"] += h["loss"]
+        history["monitor"] += [math.nan] * len(h["loss"])
+        history["steps"] += h["steps"]
         history["seconds"] += h["seconds"]
+    h = train.fit(model, main, data, epochs=epochs - n_pre, seed=seed + 7919, desc=method, monitor=monitor,
+                  patience=patience, restore_best=True, eval_every=eval_every, **common)
+    history["loss"] += h["loss"]
+    history["monitor"] += h["monitor"] if monitor is not None else [math.nan] * len(h["loss"])
+    for key in ("best_epoch", "stopped_epoch"):
+        history[key] = None if h.get(key) is None else n_pre + h[key]
+    history["steps"] += h["steps"]
+    history["seconds"] += h["seconds"]
     return model, history
 
 
 # ------------------------------------------------------------------------------------------------
 # evaluation on held-out events
 # ------------------------------------------------------------------------------------------------
-def _yields(scores, y, w, cuts):
-    """Expected s, b and simulated background counts kept by ``score > cut`` for each cut."""
-    scan = scan_cuts(scores, y, w, 0.0, cuts=cuts, min_background_events=1)
-    return scan.s, scan.b, scan.n_background
+def evaluate_scores(scores_val, y_val, w_val, scores_test, y_test, w_test, *, process_val=None, process_test=None,
+                    sigma_b_rels=SIGMA_B_RELS, min_background_events: int = metrics.MIN_BACKGROUND_EVENTS,
+                    width_sigma_b_rel: float = 0.1, width_level: float = 0.9, n_cuts: int = 201, cuts=None,
+                    n_bootstrap: int = 0, bootstrap_seed: int = 0):
+    """The Chapter 8 metrics of one trained classifier, by the book's protocol (:mod:`hepsig_tutorial.metrics`).
 
-
-def _z_from(s, b, rel, b_floor):
-    b = np.maximum(b, b_floor)
-    return np.asarray(asimov_significance(np.maximum(s, 0.0), b, rel * b), dtype=np.float64)
-
-
-def _mu_min(s, b, signal_total, b_floor):
-    """Punzi σ_min in units of the signal cross section behind the weights (Eq. 9 with ε = s/S)."""
-    out = np.full(np.shape(s), np.inf)
-    ok = s > 0
-    if ok.any():
-        eff = np.minimum(s[ok] / signal_total, 1.0)
-        out[ok] = np.asarray(punzi_sensitivity(eff, np.maximum(b[ok], b_floor))) / signal_total
-    return out
-
-
-def _cut_grid(scores, n_cuts):
-    q = np.unique(np.quantile(scores, np.linspace(0.0, 1.0, int(n_cuts))))
-    return np.concatenate([[q[0] - 1e-9], 0.5 * (q[:-1] + q[1:])]) if len(q) > 1 else q - 1e-9
-
-
-def evaluate_scores(scores_val, y_val, w_val, scores_test, y_test, w_test, *, sigma_b_rels=SIGMA_B_RELS,
-                    min_background_events: int = 10, width_sigma_b_rel: float = 0.1, width_level: float = 0.9,
-                    n_cuts: int = 400):
-    """The Chapter 8 metrics of one trained classifier: cuts chosen on validation, values on test.
-
-    For each σ_b/b in ``sigma_b_rels`` the cut ``score > t`` maximising Z_A (significance-asimov-losses.txt,
-    Eq. 3.1; σ_b = (σ_b/b)·b) on the validation events is applied to the test events. The same for Punzi's
-    σ_min (punzi-loss.txt, Eq. 9, with ε = s/S, the kept share of the expected signal), minimised. Only cuts
-    keeping ≥ ``min_background_events`` simulated validation background events are eligible, and on the test
-    events b is floored at the weight of one simulated background event (an empty simulated sample does not
-    mean b = 0).
+    Both samples are scanned with :func:`~hepsig_tutorial.metrics.cut_scan` on one grid of thresholds (quantiles
+    of the validation scores), with the per-process floor rule. For each σ_b/b in ``sigma_b_rels`` the cut that
+    maximises Z_A (significance-asimov-losses.txt, Eq. 3.1; σ_b = (σ_b/b)·b) on the *validation* events
+    (:func:`~hepsig_tutorial.metrics.best_cut`: only cuts keeping ≥ ``min_background_events`` simulated
+    background events) is applied to the *test* events (:func:`~hepsig_tutorial.metrics.at_cut`). The same for
+    Punzi's σ_min (punzi-loss.txt, Eq. 9, with ε = s/S), minimised. ``cuts`` replaces the default grid
+    (:func:`~hepsig_tutorial.metrics.cut_grid` of the validation scores with ``n_cuts`` points).
 
     Returns
     -------
@@ -252,41 +318,61 @@ def evaluate_scores(scores_val, y_val, w_val, scores_test, y_test, w_test, *, si
         ``"z_a_<rel>"`` (test Z_A at the validation cut) and ``"eff_<rel>"`` (signal efficiency s/S there) for
         every σ_b/b; ``"mu_min"`` (test σ_min divided by the signal cross section behind the weights: the
         signal strength needed for a 3σ discovery with 90 % probability; lower is better) and ``"eff_punzi"``;
-        ``"cut_width"``: the range of test signal efficiency over which Z_A at σ_b/b = ``width_sigma_b_rel``
-        stays ≥ ``width_level`` × its maximum (larger = flatter, more forgiving of the cut); ``"curve"``: the
-        test curve (efficiency, s, b) on a quantile grid of cuts, for plots.
+        ``"cut_width"``: over the test cuts that keep ≥ ``min_background_events`` simulated background events,
+        the range of signal efficiency where Z_A(σ_b/b = ``width_sigma_b_rel``) stays ≥ ``width_level`` × its
+        maximum (larger = flatter, more forgiving of the cut); ``"boot"``: ``{metric: (R,) replicates}`` of the
+        Poisson bootstrap of the test sample (``n_bootstrap`` replicates from ``bootstrap_seed``, shared by
+        every classifier scored on the same test sample; ``None`` without bootstrap); ``"curve"``: the test scan
+        (efficiency, s, floored b, eligible) for plots.
     """
-    sv, yv, wv = _arrays(scores_val, y_val, w_val, "val")
-    st, yt, wt = _arrays(scores_test, y_test, w_test, "test")
+    sv, yv, wv, pv = _arrays(scores_val, y_val, w_val, "val", process_val)
+    st, yt, wt, pt = _arrays(scores_test, y_test, w_test, "test", process_test)
     sv, st = sv[:, 0].astype(np.float64), st[:, 0].astype(np.float64)
     if not 0 < width_level < 1:
         raise ValueError(f"width_level must lie in (0, 1), got {width_level!r}")
-    min_background_events = _positive_int("min_background_events", min_background_events)
+    if isinstance(min_background_events, bool) or not isinstance(min_background_events, (int, np.integer)) \
+            or min_background_events < 0:
+        raise ValueError(f"min_background_events must be a non-negative integer, got {min_background_events!r}")
+    sigma_b_rels = tuple(float(r) for r in sigma_b_rels)
     S_val, S_test = wv[yv == 1].sum(), wt[yt == 1].sum()
-    floor_val, floor_test = wv[yv == 0].min(), wt[yt == 0].min()
-    cuts = _cut_grid(np.concatenate([sv, st]), n_cuts)
-    s_v, b_v, nb_v = _yields(sv, yv, wv, cuts)
-    s_t, b_t, _ = _yields(st, yt, wt, cuts)
-    eligible = (nb_v >= min_background_events) & (s_v > 0)
-    if not eligible.any():
-        raise ValueError(f"min_background_events: no cut keeps {min_background_events} validation background "
-                         "events and some signal")
-    out = {}
+    cuts = metrics.cut_grid(sv, yv, n_cuts) if cuts is None else np.sort(np.asarray(cuts, dtype=np.float64))
+    scan_v = metrics.cut_scan(sv, yv, wv, process=pv, cuts=cuts)
+    if not scan_v.eligible(min_background_events).any():
+        raise ValueError(f"min_background_events: no cut keeps {min_background_events} simulated validation "
+                         "background events and some signal (use a larger validation sample)")
+    chosen = {}
     for rel in sigma_b_rels:
-        z_v = np.where(eligible, _z_from(s_v, b_v, rel, floor_val), -np.inf)
-        j = int(np.argmax(z_v))
-        out[f"z_a_{rel:g}"] = float(_z_from(s_t[j:j + 1], b_t[j:j + 1], rel, floor_test)[0])
-        out[f"eff_{rel:g}"] = float(s_t[j] / S_test)
-    mu_v = np.where(eligible, _mu_min(s_v, b_v, S_val, floor_val), np.inf)
-    j = int(np.argmin(mu_v))
-    out["mu_min"] = float(_mu_min(s_t[j:j + 1], b_t[j:j + 1], S_test, floor_test)[0])
-    out["eff_punzi"] = float(s_t[j] / S_test)
-    # flatness of the test Z_A curve around its maximum, in signal efficiency
-    z_t = _z_from(s_t, b_t, width_sigma_b_rel, floor_test)
-    eff_t = s_t / S_test
-    near = z_t >= width_level * np.max(z_t)
-    out["cut_width"] = float(eff_t[near].max() - eff_t[near].min())
-    out["curve"] = {"efficiency": eff_t, "s": s_t, "b": np.maximum(b_t, floor_test)}
+        chosen[f"z_a_{rel:g}"] = metrics.best_cut(metrics.asimov_z(scan_v, rel), scan_v,
+                                                  min_background_events=min_background_events)
+    chosen["mu_min"] = metrics.best_cut(metrics.punzi_sigma_min(scan_v, luminosity=S_val, signal_total=S_val),
+                                        scan_v, maximize=False, min_background_events=min_background_events)
+    # the test sample at the chosen thresholds only (cheap bootstrap), and on the whole grid (curve, width)
+    picked = np.unique([cuts[j] for j in chosen.values()])
+    scan_c = metrics.cut_scan(st, yt, wt, process=pt, cuts=picked, n_bootstrap=n_bootstrap, seed=bootstrap_seed)
+    out, boot = {}, {}
+    for key, j in chosen.items():
+        k = int(np.searchsorted(picked, cuts[j]))
+        if key == "mu_min":
+            fom = metrics.punzi_sigma_min(scan_c, luminosity=S_test, signal_total=S_test)
+            eff_key = "eff_punzi"
+        else:
+            fom = metrics.asimov_z(scan_c, float(key[4:]))
+            eff_key = f"eff_{key[4:]}"
+        out[key], boot[key] = metrics.at_cut(fom, k)
+        out[eff_key] = float(scan_c.s[0, k] / S_test)
+        if scan_c.boot_s is not None:
+            boot[eff_key] = scan_c.boot_s[:, 0, k] / S_test
+    scan_t = metrics.cut_scan(st, yt, wt, process=pt, cuts=cuts)
+    z_t = metrics.asimov_z(scan_t, width_sigma_b_rel)[0][0]
+    eff_t = scan_t.s[0] / S_test
+    ok = scan_t.eligible(min_background_events)[0]
+    if ok.any():
+        near = ok & (z_t >= width_level * z_t[ok].max())
+        out["cut_width"] = float(eff_t[near].max() - eff_t[near].min())
+    else:
+        out["cut_width"] = math.nan
+    out["boot"] = boot if n_bootstrap else None
+    out["curve"] = {"efficiency": eff_t, "s": scan_t.s[0], "b": scan_t.b[0], "eligible": ok}
     return out
 
 
@@ -295,7 +381,8 @@ def evaluate_scores(scores_val, y_val, w_val, scores_test, y_test, w_test, *, si
 # ------------------------------------------------------------------------------------------------
 @dataclass
 class RunResult:
-    """One trained classifier: ``problem``, ``method``, ``seed``, chosen ``lr`` and its test ``metrics``."""
+    """One trained classifier: ``problem``, ``method``, ``seed``, chosen ``lr``, its test ``metrics`` (floats),
+    their bootstrap replicates ``boot`` ({metric: (R,)} or None), ``history`` and the test ``curve``."""
 
     problem: str
     method: str
@@ -303,79 +390,74 @@ class RunResult:
     lr: float
     metrics: dict
     train_seconds: float
+    boot: dict = field(default=None, repr=False)
+    history: dict = field(default=None, repr=False)
     curve: dict = field(default=None, repr=False)
 
 
 @dataclass
 class SummaryRow:
-    """Mean and standard error (over seeds) of every metric for one (problem, method)."""
+    """Every metric of one (problem, method) over the seeds: a :class:`hepsig_tutorial.metrics.Estimate` each
+    (mean, seed spread ⊕ MC error of the test sample)."""
 
     problem: str
     method: str
     lr: float
     n_seeds: int
-    mean: dict
-    err: dict
+    estimates: dict
+
+    @property
+    def mean(self) -> dict:
+        return {k: e.value for k, e in self.estimates.items()}
+
+    @property
+    def err(self) -> dict:
+        return {k: e.se for k, e in self.estimates.items()}
 
     def value(self, metric):
-        """``(mean, standard error)`` of ``metric``."""
-        if metric not in self.mean:
-            raise ValueError(f"metric must be one of {sorted(self.mean)}, got {metric!r}")
-        return self.mean[metric], self.err[metric]
+        """``(mean, total standard error)`` of ``metric``."""
+        if metric not in self.estimates:
+            raise ValueError(f"metric must be one of {sorted(self.estimates)}, got {metric!r}")
+        e = self.estimates[metric]
+        return e.value, e.se
+
+
+def _runs_of(runs, problem, method):
+    return sorted((r for r in runs if r.problem == problem and r.method == method), key=lambda r: r.seed)
 
 
 def summarise(runs: Sequence[RunResult]) -> list[SummaryRow]:
-    """Group runs by (problem, method); mean and standard error s/√n of each metric over the seeds."""
-    groups: dict = {}
+    """Group runs by (problem, method): :func:`hepsig_tutorial.metrics.summarise` of every float metric, with the
+    bootstrap replicates of the shared test sample when the runs carry them (else seed spread only)."""
+    keys_seen = []
     for r in runs:
-        groups.setdefault((r.problem, r.method), []).append(r)
+        if (r.problem, r.method) not in keys_seen:
+            keys_seen.append((r.problem, r.method))
     rows = []
-    for (problem, method), rs in groups.items():
-        keys = [k for k in rs[0].metrics if isinstance(rs[0].metrics[k], float)]
-        mean, err = {}, {}
+    for problem, method in keys_seen:
+        rs = _runs_of(runs, problem, method)
+        keys = [k for k, v in rs[0].metrics.items() if isinstance(v, float) and math.isfinite(v)]
+        est = {}
         for k in keys:
             v = np.array([r.metrics[k] for r in rs], dtype=np.float64)
-            mean[k] = float(np.mean(v))
-            err[k] = float(np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) > 1 else float("nan")
-        rows.append(SummaryRow(problem=problem, method=method, lr=rs[0].lr, n_seeds=len(rs), mean=mean, err=err))
+            if not np.all(np.isfinite(v)):
+                continue
+            have_boot = all(r.boot is not None and k in r.boot for r in rs)
+            boot = np.stack([r.boot[k] for r in rs]) if have_boot else None
+            if boot is not None and not np.all(np.isfinite(boot)):
+                boot = None
+            est[k] = metrics.summarise(v, boot)
+        rows.append(SummaryRow(problem=problem, method=method, lr=rs[0].lr, n_seeds=len(rs), estimates=est))
     return rows
-
-
-def separated(a: SummaryRow, b: SummaryRow, metric: str, k: float = 2.0) -> int:
-    """+1 if ``a`` is larger than ``b`` in ``metric`` by more than k combined standard errors, −1 if smaller,
-    0 if the error bars do not separate them (``k=2`` by default). For ``mu_min`` smaller is better: read the
-    sign accordingly."""
-    ma, ea = a.value(metric)
-    mb, eb = b.value(metric)
-    tol = k * math.sqrt(ea * ea + eb * eb)
-    if not math.isfinite(tol):
-        return 0
-    if ma - mb > tol:
-        return 1
-    if mb - ma > tol:
-        return -1
-    return 0
-
-
-def versus_baseline(comparison, metric: str, baseline: str = "bce", k: float = 2.0) -> dict:
-    """``{method: +1 / 0 / −1}``: better than, not separated from, or worse than ``baseline`` in ``metric``.
-
-    "Better" means larger for the Z_A metrics and smaller for ``mu_min`` (Punzi σ_min); a difference counts
-    only when it exceeds ``k`` combined standard errors (:func:`separated`). The baseline itself maps to 0.
-    """
-    base = comparison.row(baseline)
-    sign = -1 if metric == "mu_min" else 1
-    return {r.method: (0 if r.method == baseline else sign * separated(r, base, metric, k))
-            for r in comparison.summary}
 
 
 def format_table(rows: Sequence[SummaryRow], metrics=("z_a_0", "z_a_0.1", "z_a_0.5", "mu_min", "eff_0.1",
                                                       "cut_width"), digits: int = 3) -> str:
-    """A Markdown table ``problem | method | lr | metric ± error …``."""
+    """A Markdown table ``problem | method | lr | metric ± error …`` (error: seed spread ⊕ MC error)."""
     head = "| problem | method | lr | " + " | ".join(metrics) + " |"
     lines = [head, "|" + "---|" * (3 + len(metrics))]
     for r in rows:
-        cells = [f"{r.mean[m]:.{digits}g} ± {r.err[m]:.2g}" for m in metrics]
+        cells = [f"{r.mean[m]:.{digits}g} ± {r.err[m]:.2g}" if m in r.estimates else "–" for m in metrics]
         label = METHOD_LABELS.get(r.method, r.method)
         lines.append(f"| {r.problem} | {label} | {r.lr:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -404,70 +486,168 @@ class Comparison:
         """:func:`format_table` of the summary."""
         return format_table(self.summary, **kwargs)
 
+    def histories(self, seed=None) -> dict:
+        """``{method label: fit history}`` of one seed (default the first), for ``ht.plots.learning_curves``."""
+        seeds = sorted({r.seed for r in self.runs})
+        seed = seeds[0] if seed is None else seed
+        return {METHOD_LABELS.get(r.method, r.method): r.history for r in self.runs if r.seed == seed}
 
-def _split_fit_val(x, y, w, val_fraction, seed):
-    """Stratified split; each class's weights rescaled so both parts predict the full expected yields."""
+
+def paired(comp_a: Comparison, method_a: str, comp_b: Comparison, method_b: str, metric: str) -> metrics.Estimate:
+    """Paired difference A − B of ``metric`` (:func:`hepsig_tutorial.metrics.paired_difference`).
+
+    Runs are matched by seed (the same split and initialisation seed); both comparisons must share the test
+    sample and its bootstrap seed (they do when made by :func:`compare_losses` on the same arrays).
+    """
+    ra, rb = _runs_of(comp_a.runs, comp_a.problem, method_a), _runs_of(comp_b.runs, comp_b.problem, method_b)
+    if not ra or not rb:
+        raise ValueError(f"method_a {method_a!r} / method_b {method_b!r}: no runs in the comparisons")
+    if [r.seed for r in ra] != [r.seed for r in rb]:
+        raise ValueError("the two methods must have been run with the same seeds (paired comparison)")
+    if comp_a.config.get("bootstrap_seed") != comp_b.config.get("bootstrap_seed"):
+        raise ValueError("the comparisons use different bootstrap seeds: their MC replicates are not paired")
+    va = np.array([r.metrics[metric] for r in ra])
+    vb = np.array([r.metrics[metric] for r in rb])
+    have = all(r.boot is not None for r in ra + rb)
+    ba = np.stack([r.boot[metric] for r in ra]) if have else None
+    bb = np.stack([r.boot[metric] for r in rb]) if have else None
+    return metrics.paired_difference(va, vb, ba, bb)
+
+
+@dataclass
+class Verdict:
+    """One test of :func:`verdicts`: ``method`` against ``baseline`` on ``problem`` in ``metric``.
+
+    ``difference``: the paired :class:`~hepsig_tutorial.metrics.Estimate` of method − baseline (its ``p``);
+    ``reject``: Holm's decision at ``alpha`` over the whole family; ``sign``: +1 method better, −1 worse,
+    0 not decided ("better" = larger, or smaller for :data:`LOWER_IS_BETTER`).
+    """
+
+    problem: str
+    metric: str
+    method: str
+    baseline: str
+    difference: metrics.Estimate
+    reject: bool
+    sign: int
+
+
+def verdicts(comparisons, *, baseline: str = "bce", metrics_=VERDICT_METRICS, alpha: float = 0.05,
+             methods=None) -> list[Verdict]:
+    """Every method against ``baseline`` on every problem and metric, with Holm's control over the family.
+
+    One paired test per (problem, metric, method) (:func:`paired`); the family is *all* of them, and
+    :func:`hepsig_tutorial.metrics.holm` keeps the probability of any false verdict ≤ ``alpha``.
+    """
+    comps = list(comparisons.values()) if isinstance(comparisons, dict) else list(comparisons)
+    if not comps:
+        raise ValueError("comparisons must not be empty")
+    tests = []
+    for comp in comps:
+        present = [r.method for r in comp.summary]
+        if baseline not in present:
+            raise ValueError(f"baseline {baseline!r} is not in comparison {comp.problem!r}")
+        for metric in metrics_:
+            for m in present if methods is None else methods:
+                if m == baseline or m not in present:
+                    continue
+                tests.append((comp.problem, metric, m, paired(comp, m, comp, baseline, metric)))
+    if not tests:
+        raise ValueError("no method to compare with the baseline")
+    reject = metrics.holm([t[3].p for t in tests], alpha)
+    out = []
+    for (problem, metric, m, d), rej in zip(tests, reject):
+        better = d.value < 0 if metric in LOWER_IS_BETTER else d.value > 0
+        out.append(Verdict(problem, metric, m, baseline, d, bool(rej), (1 if better else -1) if rej else 0))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# the full comparison
+# ------------------------------------------------------------------------------------------------
+def _split_fit_val(x, y, w, process, val_fraction, seed, max_fit_events=None):
+    """Stratified split (by class and background process); each group's weights rescaled so both parts predict
+    the full expected yields. ``max_fit_events``: at most this many fit events per class (subsampled, stratified)."""
     rng = np.random.default_rng(seed)
+    group = np.where(y == 1, -1, process)
     is_val = np.zeros(len(y), dtype=bool)
-    for label in (0.0, 1.0):
-        idx = np.flatnonzero(y == label)
-        n_val = min(max(int(round(val_fraction * len(idx))), 1), len(idx) - 1)
+    use_fit = np.ones(len(y), dtype=bool)
+    for g in np.unique(group):
+        idx = np.flatnonzero(group == g)
+        n_val = min(max(int(round(val_fraction * len(idx))), 1), len(idx) - 1) if len(idx) > 1 else 0
         is_val[rng.permutation(idx)[:n_val]] = True
-    parts = []
-    for m in (~is_val, is_val):
-        wp = w[m].copy()
+    if max_fit_events is not None:
         for label in (0.0, 1.0):
-            cls = y[m] == label
-            wp[cls] *= w[y == label].sum() / wp[cls].sum()
-        parts.append((x[m], y[m], wp))
+            idx = np.flatnonzero((y == label) & ~is_val)
+            if len(idx) > max_fit_events:
+                keep_share = max_fit_events / len(idx)
+                use_fit[idx] = False
+                for g in np.unique(group[idx]):
+                    gi = idx[group[idx] == g]
+                    n_keep = max(int(round(keep_share * len(gi))), 1)
+                    use_fit[rng.permutation(gi)[:n_keep]] = True
+    parts = []
+    for m in (~is_val & use_fit, is_val):
+        wp = w[m].copy()
+        for g in np.unique(group[m]):
+            sel = group[m] == g
+            wp[sel] *= w[group == g].sum() / wp[sel].sum()
+        parts.append((x[m], y[m], wp, process[m]))
     return parts
 
 
-def _select_value(metrics, select_metric):
-    v = metrics[select_metric]
-    return -v if select_metric == "mu_min" else v
-
-
-def compare_losses(x_train, y_train, w_train, x_test, y_test, w_test, *, methods=METHODS, seeds=(0, 1, 2),
-                   epochs: int = 30, batch_size: int | None = None, batch_fraction: float = 0.25,
-                   lrs=(3e-3, 3e-2), hidden=(16, 8),
-                   activation: str = "tanh", optimizer: str = "adam", pretrain_fraction: float = 0.25,
-                   asimov_sigma_b_rel: float = 0.5, sigma_b_rels=SIGMA_B_RELS, select_metric: str = "z_a_0.1",
-                   val_fraction: float = 0.25, min_background_events: int = 10, scale_inputs: bool = True,
-                   problem: str = "problem", split_seed: int = 0, device=None) -> Comparison:
+def compare_losses(x_train, y_train, w_train, x_test, y_test, w_test, *, process_train=None, process_test=None,
+                   methods=METHODS, seeds=(0, 1, 2, 3, 4), init_seeds=None, epochs: int = 100,
+                   patience: int | None = 20, eval_every: int = 1, batch_size: int | None = None,
+                   batch_fraction: float = 0.25, lrs=(3e-3, 1e-2, 3e-2), hidden=(16, 8), activation: str = "tanh",
+                   optimizer: str = "adam", pretrain_fraction: float = 0.25, asimov_sigma_b_rel: float = 0.5,
+                   lovasz_kappa: float = LOVASZ_KAPPA, sigma_b_rels=SIGMA_B_RELS, select_sigma_b_rel: float = 0.1,
+                   val_fraction: float = 0.5, max_fit_events: int | None = None,
+                   min_background_events: int = metrics.MIN_BACKGROUND_EVENTS, n_bootstrap: int = 100,
+                   bootstrap_seed: int = 0, scale_inputs: bool = True, problem: str = "problem",
+                   device=None) -> Comparison:
     """Train every loss on the same arrays and compare them on held-out test events (Chapter 8).
 
-    1. The training arrays are split (stratified, ``val_fraction``) into *fit* and *validation* events; each
-       part's weights are rescaled per class so both predict the full expected yields. Inputs are min-max scaled
-       on the fit events (``scale_inputs``).
-    2. Validation search: for each method and each learning rate in ``lrs`` one network (seed ``seeds[0]``) is
-       trained by :func:`train_classifier`; the learning rate with the best ``select_metric`` on the
-       validation events (the same rule for every method) is kept.
-    3. For each seed a network is trained with that learning rate (the search's network is reused for
-       ``seeds[0]``) and evaluated by :func:`evaluate_scores`: cuts chosen on validation, metrics on test.
+    1. For every seed the training arrays are split (stratified by class and background process,
+       ``val_fraction``) into *fit* and *validation* events; each part's weights are rescaled per process so
+       both predict the full expected yields. The split depends on the seed only, so seed ``i`` gives every
+       method the same split and the same initialisation (``init_seeds[i]``, default ``seeds[i]``): paired
+       seeds. Inputs are min-max scaled on the fit events (``scale_inputs``).
+    2. Validation search, the same budget for every method: for each learning rate in ``lrs`` one network
+       (first seed) is trained by :func:`train_classifier` for at most ``epochs`` epochs with early stopping
+       (``patience``) and best-state restore on :func:`validation_monitor` (best eligible validation Z_A at
+       σ_b/b = ``select_sigma_b_rel``); the rate with the best monitor value is kept (the rule of
+       :func:`hepsig_tutorial.train.search`).
+    3. For each seed a network is trained with that learning rate (the search's network is reused for the first
+       seed) and evaluated by :func:`evaluate_scores`: cuts chosen on its validation events, metrics on the test
+       events with ``n_bootstrap`` Poisson-bootstrap replicates of the test sample (seed ``bootstrap_seed``,
+       the same for every method and seed, so differences get paired MC errors).
 
     Parameters
     ----------
     x_train, y_train, w_train, x_test, y_test, w_test : arrays
         Features (N, F), labels 0/1 and per-event weights > 0 = expected events per simulated event (each
         class's weights summing to its full expected yield in each sample).
+    process_train, process_test : int arrays, optional
+        Background process of each event: the floor rule and the stratified split work per process.
     methods : sequence of names from :data:`METHODS`
-    seeds : sequence of int
-        One network per seed and method; errors are the standard error over seeds.
-    epochs, hidden, activation, optimizer, pretrain_fraction, asimov_sigma_b_rel :
-        The common training settings (:func:`train_classifier`).
+    seeds, init_seeds : sequences of int
+        One network per seed and method. ``init_seeds`` (default ``seeds``) seed the initialisations and batch
+        orders; changing only them repeats a comparison with new networks on the same splits (an A/A test).
+    epochs, patience, eval_every, hidden, activation, optimizer, pretrain_fraction, asimov_sigma_b_rel, lovasz_kappa :
+        The common training settings (:func:`train_classifier`); ``epochs`` is the maximum.
     batch_size, batch_fraction :
         The batch policy, the same for every method: ``batch_size`` events, or (``batch_size=None``, the
-        default) ``ceil(batch_fraction · N_fit)`` events, i.e. 1/``batch_fraction`` steps per epoch whatever the
-        sample size. The significance losses need large batches (batch sums estimate the full yields).
+        default) ``ceil(batch_fraction · N_fit)`` events. The significance losses need large batches.
     lrs : sequence of float
         The learning rates of the validation search.
     sigma_b_rels : sequence of float
         σ_b/b values for Z_A.
-    select_metric : str
-        ``"z_a_<rel>"`` (maximised) for a ``rel`` in ``sigma_b_rels``, or ``"mu_min"`` (minimised).
+    max_fit_events : int, optional
+        At most this many fit events per class (the rest of the fit part is not used): caps the training cost
+        while the validation and test samples stay large enough for the simulated-background rule.
     min_background_events : int
-        Cuts must keep at least this many simulated validation background events.
+        Cuts must keep at least this many simulated validation background events (the book's rule).
     problem : str
         Name stored in the result rows.
 
@@ -475,11 +655,11 @@ def compare_losses(x_train, y_train, w_train, x_test, y_test, w_test, *, methods
     -------
     Comparison
         ``runs`` (list of :class:`RunResult`), ``summary`` (list of :class:`SummaryRow`), ``validation``
-        ({(method, lr): validation score}), ``chosen_lr``, ``config`` and ``seconds``.
+        ({(method, lr): best validation monitor value}), ``chosen_lr``, ``config`` and ``seconds``.
     """
     t0 = time.perf_counter()
-    x_tr, y_tr, w_tr = _arrays(x_train, y_train, w_train, "train")
-    x_te, y_te, w_te = _arrays(x_test, y_test, w_test, "test")
+    x_tr, y_tr, w_tr, p_tr = _arrays(x_train, y_train, w_train, "train", process_train)
+    x_te, y_te, w_te, p_te = _arrays(x_test, y_test, w_test, "test", process_test)
     if x_tr.shape[1] != x_te.shape[1]:
         raise ValueError(f"x_test has {x_te.shape[1]} features but x_train has {x_tr.shape[1]}")
     methods = tuple(methods)
@@ -492,58 +672,87 @@ def compare_losses(x_train, y_train, w_train, x_test, y_test, w_test, *, methods
         raise ValueError(f"seeds must be a non-empty sequence of non-negative integers, got {seeds!r}")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct, got {seeds!r}")
+    init_seeds = seeds if init_seeds is None else tuple(init_seeds)
+    if len(init_seeds) != len(seeds) or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0
+                                            for s in init_seeds):
+        raise ValueError(f"init_seeds must hold one non-negative integer per seed, got {init_seeds!r}")
     lrs = tuple(float(v) for v in lrs)
     if not lrs or any(not (v > 0 and math.isfinite(v)) for v in lrs):
         raise ValueError(f"lrs must be a non-empty sequence of positive learning rates, got {lrs!r}")
     sigma_b_rels = tuple(float(v) for v in sigma_b_rels)
     if not sigma_b_rels or any(not (v >= 0 and math.isfinite(v)) for v in sigma_b_rels):
         raise ValueError(f"sigma_b_rels must be non-negative numbers, got {sigma_b_rels!r}")
-    valid_select = [f"z_a_{v:g}" for v in sigma_b_rels] + ["mu_min"]
-    if select_metric not in valid_select:
-        raise ValueError(f"select_metric must be one of {valid_select}, got {select_metric!r}")
+    if not (isinstance(select_sigma_b_rel, (int, float)) and math.isfinite(select_sigma_b_rel)
+            and select_sigma_b_rel >= 0):
+        raise ValueError(f"select_sigma_b_rel must be a finite number ≥ 0, got {select_sigma_b_rel!r}")
     if not (isinstance(val_fraction, float) and 0 < val_fraction < 1):
         raise ValueError(f"val_fraction must be a float in (0, 1), got {val_fraction!r}")
-    width_rel = 0.1 if 0.1 in sigma_b_rels else sigma_b_rels[0]
     if batch_size is None and not (isinstance(batch_fraction, (int, float)) and 0 < batch_fraction <= 1):
         raise ValueError(f"batch_fraction must lie in (0, 1], got {batch_fraction!r}")
+    if max_fit_events is not None:
+        max_fit_events = _positive_int("max_fit_events", max_fit_events)
+    n_bootstrap = int(n_bootstrap)
+    if n_bootstrap < 0:
+        raise ValueError(f"n_bootstrap must be a non-negative integer, got {n_bootstrap!r}")
+    bootstrap_seed = _seed("bootstrap_seed", bootstrap_seed)
 
-    (x_fit, y_fit, w_fit), (x_val, y_val, w_val) = _split_fit_val(x_tr, y_tr, w_tr, val_fraction, split_seed)
-    if scale_inputs:
-        scaler = MinMaxScaler().fit(x_fit)
-        x_fit, x_val, x_te = scaler.transform(x_fit), scaler.transform(x_val), scaler.transform(x_te)
-    if batch_size is None:
-        batch_size = max(1, math.ceil(batch_fraction * len(y_fit)))
-    common = dict(epochs=epochs, batch_size=batch_size, hidden=hidden, activation=activation, optimizer=optimizer,
-                  pretrain_fraction=pretrain_fraction, asimov_sigma_b_rel=asimov_sigma_b_rel, device=device)
+    splits = {}
+
+    def split(seed):
+        if seed not in splits:
+            fit, val = _split_fit_val(x_tr, y_tr, w_tr, p_tr, val_fraction, seed, max_fit_events)
+            xs = [fit[0], val[0], x_te]
+            if scale_inputs:
+                scaler = MinMaxScaler().fit(fit[0])
+                xs = [scaler.transform(v).astype(np.float32) for v in xs]
+            bs = batch_size if batch_size is not None else max(1, math.ceil(batch_fraction * len(fit[1])))
+            monitor = validation_monitor(xs[1], val[1], val[2], val[3], sigma_b_rel=select_sigma_b_rel,
+                                         min_background_events=min_background_events)
+            splits[seed] = dict(fit=(xs[0],) + fit[1:3], val=(xs[1],) + val[1:], x_test=xs[2], batch_size=bs,
+                                monitor=monitor)
+        return splits[seed]
+
+    common = dict(epochs=epochs, hidden=hidden, activation=activation, optimizer=optimizer, patience=patience,
+                  eval_every=eval_every, pretrain_fraction=pretrain_fraction, asimov_sigma_b_rel=asimov_sigma_b_rel,
+                  lovasz_kappa=lovasz_kappa, device=device)
     eval_kw = dict(sigma_b_rels=sigma_b_rels, min_background_events=min_background_events,
-                   width_sigma_b_rel=width_rel)
+                   width_sigma_b_rel=select_sigma_b_rel, n_bootstrap=n_bootstrap, bootstrap_seed=bootstrap_seed)
 
-    def run(method, lr, seed):
-        model, hist = train_classifier(method, x_fit, y_fit, w_fit, lr=lr, seed=seed, **common)
-        met = evaluate_scores(train.predict(model, x_val), y_val, w_val, train.predict(model, x_te), y_te, w_te,
-                              **eval_kw)
-        # the validation value of the selection metric (cut chosen and evaluated on validation)
-        val = evaluate_scores(train.predict(model, x_val), y_val, w_val, train.predict(model, x_val), y_val, w_val,
-                              **eval_kw)[select_metric]
-        return met, val, hist["seconds"]
+    def fit_one(method, lr, i):
+        sp = split(seeds[i])
+        model, hist = train_classifier(method, *sp["fit"], lr=lr, seed=int(init_seeds[i]), batch_size=sp["batch_size"],
+                                       monitor=sp["monitor"], **common)
+        return model, hist
+
+    def evaluate(model, i):
+        sp = split(seeds[i])
+        xv, yv, wv, pv = sp["val"]
+        return evaluate_scores(train.predict(model, xv), yv, wv, train.predict(model, sp["x_test"]), y_te, w_te,
+                               process_val=pv, process_test=p_te, **eval_kw)
 
     validation, chosen, runs = {}, {}, []
     for method in methods:
         cache = {}
         for lr in lrs:
-            met, val, sec = run(method, lr, seeds[0])
-            validation[(method, lr)] = val
-            cache[lr] = (met, sec)
-        best = max(lrs, key=lambda lr: _select_value({select_metric: validation[(method, lr)]}, select_metric))
+            model, hist = fit_one(method, lr, 0)
+            mon = [v for v in hist["monitor"] if math.isfinite(v)]
+            validation[(method, lr)] = max(mon) if mon else math.nan
+            cache[lr] = (model, hist)
+        finite = [lr for lr in lrs if math.isfinite(validation[(method, lr)])]
+        best = max(finite, key=lambda lr: validation[(method, lr)]) if finite else lrs[0]
         chosen[method] = best
-        for seed in seeds:
-            met, sec = cache[best] if seed == seeds[0] else run(method, best, seed)[::2]
-            curve = met.pop("curve")
+        for i, seed in enumerate(seeds):
+            model, hist = cache[best] if i == 0 else fit_one(method, best, i)
+            met = evaluate(model, i)
+            curve, boot = met.pop("curve"), met.pop("boot")
             runs.append(RunResult(problem=problem, method=method, seed=int(seed), lr=best, metrics=met,
-                                  train_seconds=float(sec), curve=curve))
-    config = dict(common, seeds=seeds, lrs=lrs, sigma_b_rels=sigma_b_rels, select_metric=select_metric,
-                  val_fraction=val_fraction, min_background_events=min_background_events, n_fit=len(y_fit),
-                  n_val=len(y_val), n_test=len(y_te), width_sigma_b_rel=width_rel)
+                                  train_seconds=float(hist["seconds"]), boot=boot, history=hist, curve=curve))
+    sp0 = split(seeds[0])
+    config = dict(common, seeds=seeds, init_seeds=init_seeds, lrs=lrs, sigma_b_rels=sigma_b_rels,
+                  select_sigma_b_rel=select_sigma_b_rel, val_fraction=val_fraction, max_fit_events=max_fit_events,
+                  min_background_events=min_background_events, n_bootstrap=n_bootstrap,
+                  bootstrap_seed=bootstrap_seed, batch_size=sp0["batch_size"], n_fit=len(sp0["fit"][1]),
+                  n_val=len(sp0["val"][1]), n_test=len(y_te))
     config.pop("device")
     return Comparison(problem=problem, runs=runs, summary=summarise(runs), validation=validation, chosen_lr=chosen,
                       config=config, seconds=time.perf_counter() - t0)
@@ -553,16 +762,17 @@ def compare_losses(x_train, y_train, w_train, x_test, y_test, w_test, *, methods
 # the Belle II-like toy as single-window problems
 # ------------------------------------------------------------------------------------------------
 def belle_window_arrays(toy, k: int, signal_xsec_fb: float = 10.0):
-    """Features, labels and weights of the events in mass window ``k`` of a :class:`BelleToy` (one half).
+    """Features, labels, weights and processes of the events in mass window ``k`` of a :class:`BelleToy`.
 
     The single-selection version of the Punzi-net problem (punzi-loss.txt, Sec. 6): the events of window k
     (background in the window, signal generated at mass k inside it). Background weights are kept (expected
-    events at ``toy.luminosity``); the signal weights of ``toy.split()`` halves (1/N per half) are multiplied
-    by ``signal_xsec_fb · luminosity · acceptance_k`` so that they, too, are expected events, for a signal of
-    cross section ``signal_xsec_fb`` (a benchmark value: σ_min from :func:`compare_losses` is then in units of
-    it). Returns ``(x, y, w)``.
+    events at ``toy.luminosity``); the signal weights of ``toy.split()`` halves (1/N_generated per half, so
+    their sum is the efficiency *including* the detector acceptance) are multiplied by
+    ``signal_xsec_fb · luminosity`` so that they, too, are expected events, for a signal of cross section
+    ``signal_xsec_fb`` (a benchmark value: σ_min from :func:`compare_losses` is then in units of it).
+    Returns ``(x, y, w, process)``.
     """
-    for attr in ("features", "label", "weight", "window_column", "luminosity", "signal_acceptance", "masses"):
+    for attr in ("features", "label", "weight", "window_column", "luminosity", "masses", "process"):
         if not hasattr(toy, attr):
             raise ValueError(f"toy must be a BelleToy (missing {attr!r})")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < len(toy.masses):
@@ -573,22 +783,31 @@ def belle_window_arrays(toy, k: int, signal_xsec_fb: float = 10.0):
     y = toy.label[col].astype(np.float64)
     w = toy.weight[col].astype(np.float64)
     sig = y == 1
-    w[sig] *= signal_xsec_fb * toy.luminosity * float(toy.signal_acceptance[int(k)])
-    return toy.features[col].astype(np.float32), y, w
+    w[sig] *= signal_xsec_fb * toy.luminosity
+    return toy.features[col].astype(np.float32), y, w, toy.process[col].astype(np.int64)
+
+
+def _problem(tr, te):
+    keys = ("x", "y", "w", "process")
+    out = {f"{k}_train": v for k, v in zip(keys, tr)}
+    out.update({f"{k}_test": v for k, v in zip(keys, te)})
+    return out
 
 
 def standard_problems(*, belle_masses=(3.0, 7.0), belle_signal=3000, belle_background=(20000, 150000, 120000),
-                      stop_signal=3000, stop_background=9000, gauss_per_process=4000, gauss_case=1,
+                      stop_signal=6000, stop_background=150_000, gauss_per_process=60_000, gauss_case=1,
                       include=("belle", "stop_compressed", "stop_uncompressed", "gauss2d"), seed=0):
-    """The Chapter 8 problems as ``{name: (x_train, y_train, w_train, x_test, y_test, w_test)}``.
+    """The Chapter 8 problems as ``{name: dict(x_train=, y_train=, w_train=, process_train=, x_test=, …)}``.
+
+    Each value can be passed as ``compare_losses(**problem)``.
 
     * ``"belle_m<mass>"`` -- the Belle II-like Z′ toy (:func:`~hepsig_tutorial.data.make_belle_toy`), one
       single-window problem per mass (:func:`belle_window_arrays`, signal of 10 fb), halves of ``toy.split()``
-      (60 % train, 40 % test);
+      (60 % train, 40 % test); process = μμ(γ), ττ, eeμμ;
     * ``"stop_compressed"``, ``"stop_uncompressed"`` -- the toy stop search
       (:func:`~hepsig_tutorial.data.make_stop_toy`), its own 70/30 split with weights to expected events;
     * ``"gauss2d"`` -- the 2D Gaussian case study (:func:`~hepsig_tutorial.data.make_gauss2d`, case
-      ``gauss_case``), split 70/30, weights σ_k L / v_k counted in each part.
+      ``gauss_case``), split 70/30, weights σ_k L / v_k counted in each part; process = b1, b2.
 
     Sizes are simulated events; everything is seeded by ``seed``.
     """
@@ -605,12 +824,13 @@ def standard_problems(*, belle_masses=(3.0, 7.0), belle_signal=3000, belle_backg
                              n_background=belle_background, seed=seed)
         tr, te = toy.split(0.4, seed=seed)
         for k, m in enumerate(toy.masses):
-            out[f"belle_m{m:g}"] = belle_window_arrays(tr, k) + belle_window_arrays(te, k)
+            out[f"belle_m{m:g}"] = _problem(belle_window_arrays(tr, k), belle_window_arrays(te, k))
     for bench in ("compressed", "uncompressed"):
         if f"stop_{bench}" in include:
             st = make_stop_toy(bench, n_signal=stop_signal, n_background=stop_background, seed=seed)
             a, b = st.split("train"), st.split("test")
-            out[f"stop_{bench}"] = (a["x"], a["y"], a["w"], b["x"], b["y"], b["w"])
+            out[f"stop_{bench}"] = _problem((a["x"], a["y"], a["w"], np.zeros(len(a["y"]), np.int64)),
+                                            (b["x"], b["y"], b["w"], np.zeros(len(b["y"]), np.int64)))
     if "gauss2d" in include:
         if gauss_case not in GAUSS2D_CASES:
             raise ValueError(f"gauss_case must be one of {sorted(GAUSS2D_CASES)}, got {gauss_case!r}")
@@ -619,6 +839,6 @@ def standard_problems(*, belle_masses=(3.0, 7.0), belle_signal=3000, belle_backg
         parts = []
         for m in (mask, ~mask):
             w = process_weights(d["process"][m], GAUSS2D_CASES[gauss_case], GAUSS2D_LUMINOSITY)
-            parts += [d["x"][m], d["y"][m], w]
-        out["gauss2d"] = tuple(parts)
+            parts.append((d["x"][m], d["y"][m], w, d["process"][m].astype(np.int64)))
+        out["gauss2d"] = _problem(*parts)
     return out

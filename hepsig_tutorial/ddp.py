@@ -11,7 +11,10 @@ parameters (see its docstring for the derivation); :func:`train_ddp` trains it w
 settings; :func:`predict_z` maps raw histograms to z maps; :func:`save_ddp` / :func:`load_ddp` store a
 trained model with its scalers, so that a FULL-mode model trained on a GPU can be loaded on a laptop.
 
-Run ``python -m hepsig_tutorial.ddp --out ddp-full.pt`` to train the FULL (paper-scale) model.
+Run ``python -m hepsig_tutorial.ddp train --dir RUN`` for the paper-scale training on a CPU or a GPU
+(:func:`run_training`: checkpoints every few minutes, resumes automatically, logs the test metrics as
+it goes) and ``python -m hepsig_tutorial.ddp ship --dir RUN`` to export the network with its
+provenance (:func:`ship_run`); the book ships one such network (:data:`PRETRAINED`, :func:`load_pretrained`).
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from .bump import N_BINS, GlobalMinMaxScaler
 from .config import device as default_device
 from .train import progress
 
-__all__ = ["PAPER_PARAMETERS", "DDPNet", "ddp_network", "train_ddp", "predict_z", "save_ddp", "load_ddp"]
+__all__ = ["PAPER_PARAMETERS", "DDPNet", "ddp_network", "train_ddp", "predict_z", "save_ddp", "load_ddp",
+           "auc_error", "evaluate_ddp", "make_test_sets", "run_training", "ship_run", "PRETRAINED", "load_pretrained"]
 
 #: Trainable parameters of the paper's network (data-directed-bump-hunting.txt, "A neural net implementation").
 PAPER_PARAMETERS = 73_941
@@ -306,40 +310,434 @@ def load_ddp(path, device=None):
     return model, xs, zs, {"history": state["history"], "meta": state["meta"]}
 
 
-def _main(argv=None):  # pragma: no cover - paper-scale run, meant for a GPU
-    import argparse
+# --------------------------------------------------------------------------------------------
+# evaluation with statistical errors
+# --------------------------------------------------------------------------------------------
+def auc_error(auc: float, n_pos: int, n_neg: int) -> float:
+    """Standard error of an area under the ROC curve from ``n_pos`` signal and ``n_neg`` background
+    scores (Hanley & McNeil 1982, Radiology 143, 29, Eq. 2; exponential-score approximation)."""
+    a = float(auc)
+    if not 0.0 <= a <= 1.0 or int(n_pos) < 1 or int(n_neg) < 1:
+        raise ValueError(f"auc must lie in [0, 1] and n_pos, n_neg be >= 1; got {auc!r}, {n_pos!r}, {n_neg!r}")
+    q1, q2 = a / (2.0 - a), 2.0 * a * a / (1.0 + a)
+    var = (a * (1.0 - a) + (n_pos - 1) * (q1 - a * a) + (n_neg - 1) * (q2 - a * a)) / (n_pos * n_neg)
+    return math.sqrt(max(var, 0.0))
 
+
+def make_test_sets(n: int, seed, **kwargs) -> dict:
+    """The three test sets of Chapter 7, ``n`` histograms each, seeded from ``seed`` alone.
+
+    ``"range"``: Z uniform in [1, 20] (bias, spread, peak location; the paper's Fig. 2);
+    ``"3sigma"``: Z = 3 and ``"null"``: background only (A_pred; the paper's Figs. 3-4). Set k is drawn
+    with ``numpy.random.default_rng([*seed, k])`` (``seed`` an int or a tuple of ints), so different
+    seeds give independent sets. ``kwargs`` go to :func:`hepsig_tutorial.bump.generate_histograms`
+    (e.g. ``background=`` for shapes outside the ten training forms).
+    """
     from . import bump
-    from .config import seed_everything
 
-    parser = argparse.ArgumentParser(description="Train the DDP network at paper scale (FULL mode).")
-    parser.add_argument("--out", default="ddp-full.pt", help="checkpoint file to write")
-    parser.add_argument("--samples", type=int, default=600_000, help="training + validation samples")
-    parser.add_argument("--epochs", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--lr", type=float, default=3e-4, help="learning rate (paper: 3e-4)")
-    parser.add_argument("--schedule", choices=("constant", "cosine"), default="constant")
-    parser.add_argument("--init", choices=("default", "identity"), default="default",
-                        help="dense-layer start (paper: unstated; Chapter 7 FAST uses identity)")
-    args = parser.parse_args(argv)
-    rng = seed_everything(args.seed)
+    if int(n) != n or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    key = [int(v) for v in np.atleast_1d(seed)]
+    specs = (("range", (1.0, 20.0)), ("3sigma", 3.0), ("null", 0.0))
+    return {name: bump.generate_histograms(int(n), sig, rng=np.random.default_rng([*key, k]), **kwargs)
+            for k, (name, sig) in enumerate(specs)}
+
+
+def evaluate_ddp(model: nn.Module, x_scaler: GlobalMinMaxScaler, z_scaler: GlobalMinMaxScaler, sets: dict,
+                 *, n_boot: int = 200, seed: int = 0) -> dict:
+    """The paper's figures of merit of a DDP network on :func:`make_test_sets`, with statistical errors.
+
+    Returns a dict: ``A_pred`` (AUC of z_pred^max, 3σ against background-only; paper 0.855) and
+    ``A_true`` (the same for z_true^max; paper 0.897) with Hanley-McNeil errors (:func:`auc_error`);
+    ``bias`` and ``spread`` (mean and standard deviation of z_pred^max − z_true^max on the Z ∈ [1, 20]
+    set; paper 0 and 0.55) with bootstrap errors (``n_boot`` resamples of the histograms); ``peak1``,
+    ``peak3`` (fraction of predicted peaks within 1 and 3 bins of the z_true peak; paper "over 90 %"
+    within 3) with binomial errors; ``n`` histograms per set. Predictions in float32 on the model's device.
+    """
+    from . import bump
+
+    out = {}
+    zp = predict_z(model, sets["range"]["counts"], x_scaler, z_scaler)
+    zt = sets["range"]["z"]
+    d = zp.max(1) - zt.max(1)
+    n = len(d)
+    rng = np.random.default_rng(seed)
+    boot = rng.integers(0, n, (int(n_boot), n))
+    out["bias"], out["bias_err"] = float(d.mean()), float(d[boot].mean(1).std())
+    out["spread"], out["spread_err"] = float(d.std()), float(d[boot].std(1).std())
+    acc = bump.peak_accuracy(zp.argmax(1), zt.argmax(1), (1, 3))
+    for k in (1, 3):
+        out[f"peak{k}"] = acc[k]
+        out[f"peak{k}_err"] = math.sqrt(acc[k] * (1 - acc[k]) / n)
+    s3 = predict_z(model, sets["3sigma"]["counts"], x_scaler, z_scaler).max(1)
+    s0 = predict_z(model, sets["null"]["counts"], x_scaler, z_scaler).max(1)
+    for name, (a, b) in {"A_pred": (s3, s0), "A_true": (sets["3sigma"]["z"].max(1), sets["null"]["z"].max(1))}.items():
+        out[name] = bump.roc_auc(a, b)
+        out[f"{name}_err"] = auc_error(out[name], len(a), len(b))
+    out["n"] = n
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the paper-scale run: resumable, logged
+# --------------------------------------------------------------------------------------------
+#: The network trained once at the paper's validation-study scale and shipped with the package.
+PRETRAINED = Path(__file__).with_name("pretrained") / "ddp-paper-scale.pt"
+
+_RUN_KEYS = ("n_train", "n_val", "epochs", "batch_size", "lr", "schedule", "init", "seed", "precision", "ema_decay",
+             "eval_every", "n_eval")
+
+
+def _sha256(path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _write_atomic(path: Path, text: str):
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _write_log(path: Path, rows: list):
+    if not rows:
+        return
+    keys = list(rows[0])
+    lines = [",".join(keys)] + [",".join(f"{r[k]:.6g}" if isinstance(r[k], float) else str(r[k]) for k in keys)
+                                for r in rows]
+    _write_atomic(path, "\n".join(lines) + "\n")
+
+
+def read_log(path) -> dict:
+    """The training log (``log.csv`` of :func:`run_training`) as a dict of NumPy columns."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"path: no such log file {str(path)!r}")
+    data = np.genfromtxt(path, delimiter=",", names=True)
+    return {k: np.atleast_1d(data[k]) for k in data.dtype.names}
+
+
+def _run_data(cfg):
+    from . import bump
+
+    seed = cfg["seed"]
+    train = bump.generate_histograms(cfg["n_train"], (1.0, 20.0), rng=np.random.default_rng([seed, 0]))
+    val = bump.generate_histograms(cfg["n_val"], (1.0, 20.0), rng=np.random.default_rng([seed, 1]))
+    xs = GlobalMinMaxScaler().fit(train["counts"])
+    zs = GlobalMinMaxScaler().fit(train["z"])
+    tensors = [torch.as_tensor(a) for a in (xs.transform(train["counts"]), zs.transform(train["z"]),
+                                            xs.transform(val["counts"]), zs.transform(val["z"]))]
+    tests = make_test_sets(cfg["n_eval"], (seed, 2))  # seeded apart from training and validation
+    return tensors, xs, zs, tests
+
+
+def run_training(run_dir, *, n_train: int = 100_000, n_val: int = 10_000, epochs: int = 100, batch_size: int = 100,
+                 lr: float = 1e-3, schedule: str = "cosine", init: str = "identity", seed: int = 7,
+                 precision: str = "fp32", ema_decay: float = 0.999, eval_every: int = 2_500, n_eval: int = 4_000,
+                 threads: int | None = None, checkpoint_minutes: float = 5.0, max_minutes: float | None = None,
+                 stop_at_step: int | None = None, device=None, verbose: bool = True) -> dict:
+    """Train the DDP network at the paper's validation-study scale, resumably, logging test metrics.
+
+    The paper's validation study trains on 100,000 samples for 100 epochs (10⁵ steps of batch 100,
+    10⁷ samples). Everything is a deterministic function of ``seed``: the training, validation and
+    test histograms (regenerated on every start, ``numpy.random.default_rng([seed, 0|1|2])``), the
+    initial weights and each epoch's batch order (``torch.Generator`` seeded with seed and epoch).
+    So a run stopped at any step and resumed from its checkpoint continues exactly as if never stopped.
+
+    Files in ``run_dir``:
+
+    * ``checkpoint.pt`` -- weights, their exponential moving average (EMA), Adam state, step, wall time,
+      log; rewritten atomically (write, then rename) every ``checkpoint_minutes``, at the end and on
+      SIGTERM/SIGINT, so a kill loses at most one interval;
+    * ``log.csv`` -- every ``eval_every`` steps: step, samples, epoch, cumulative wall time, learning
+      rate, mean training MSE since the last row, validation MSE, and on ``n_eval`` fresh test
+      histograms per set (:func:`make_test_sets`) A_pred, bias, spread, peak within 1 and 3 bins with
+      their errors (:func:`evaluate_ddp`);
+    * ``latest.pt`` -- the EMA network with its scalers (:func:`save_ddp`) at the last checkpoint.
+
+    Recipe: Adam, MSE on scaled z, batch ``batch_size`` (paper: 100), learning rate ``lr`` with a cosine
+    decay to 0 over all steps (``schedule="cosine"``; ``"constant"`` is the paper's), the identity start
+    of the dense layer (``init``), and the EMA of the weights (decay ``ema_decay``) as the evaluated and
+    shipped network, so that a run stopped early still yields an averaged, usable network.
+    ``precision="bf16"`` runs forward and backward under ``torch.autocast`` in bfloat16 (weights, Adam
+    and the loss stay float32): 2.4× faster on CPUs with AMX/AVX-512-BF16, but *worse* at equal samples
+    (``benchmarks/bench_ddp_train.py``: after 10⁵ samples val. MSE 3.4e-3 against 1.6e-3, A_pred 0.64
+    against 0.74; bfloat16 keeps 8 bits, 0.4 % of the input scale, while a 3σ bump on a
+    thousand-event background is a few-% excess), so the default is float32. Evaluation always runs in float32. ``threads``: PyTorch threads (default: leave as is).
+    ``max_minutes``: stop (with a checkpoint) after this much wall time in this call; ``stop_at_step``:
+    stop (with a checkpoint) on reaching this step (e.g. to test that resuming is exact).
+
+    Returns a dict with ``step``, ``total_steps``, ``wall_s`` (cumulative), ``log`` (list of rows),
+    ``finished``.
+    """
+    import copy
+    import json
+    import signal
+
+    cfg = {"n_train": int(n_train), "n_val": int(n_val), "epochs": int(epochs), "batch_size": int(batch_size),
+           "lr": float(lr), "schedule": schedule, "init": init, "seed": int(seed), "precision": precision,
+           "ema_decay": float(ema_decay), "eval_every": int(eval_every), "n_eval": int(n_eval)}
+    if min(cfg["n_train"], cfg["n_val"], cfg["epochs"], cfg["batch_size"], cfg["eval_every"]) < 1 or cfg["n_eval"] < 2:
+        raise ValueError(f"n_train, n_val, epochs, batch_size, eval_every must be >= 1 and n_eval >= 2: {cfg}")
+    if not lr > 0 or not 0 <= ema_decay < 1:
+        raise ValueError(f"lr must be positive and ema_decay in [0, 1), got {lr!r}, {ema_decay!r}")
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path, log_path = run_dir / "checkpoint.pt", run_dir / "log.csv"
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    dev = torch.device("cpu") if device is None else torch.device(device)
+    say = print if verbose else (lambda *a, **k: None)
+
+    t_start = time.perf_counter()
+    (x, y, xv, yv), xs, zs, tests = _run_data(cfg)
+    say(f"data regenerated from seed {seed} in {time.perf_counter() - t_start:.1f} s", flush=True)
+    torch.manual_seed(cfg["seed"])
+    model = ddp_network(init=init).to(dev)
+    ema = copy.deepcopy(model)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    step, wall, log = 0, 0.0, []
+    resumed_loss = (0.0, 0)
+    if ckpt_path.is_file():
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        if state.get("config") != cfg:
+            raise ValueError(f"run_dir: {str(ckpt_path)!r} was written with {state.get('config')}, not {cfg}; "
+                             "use another run_dir or the same settings")
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["optimizer"])
+        step, wall, log = int(state["step"]), float(state["wall_s"]), list(state["log"])
+        resumed_loss = (float(state["loss_sum"]), int(state["loss_n"]))
+        say(f"resumed {ckpt_path} at step {step} ({wall / 3600:.2f} h so far)", flush=True)
+    n = len(x)
+    spe = math.ceil(n / cfg["batch_size"])
+    total = cfg["epochs"] * spe
+    params, ema_params = list(model.parameters()), list(ema.parameters())
+    use_bf16 = precision == "bf16"
+
+    def lr_at(k):  # closed form of the schedule: nothing to restore on resume
+        return cfg["lr"] * (0.5 * (1.0 + math.cos(math.pi * k / total)) if schedule == "cosine" else 1.0)
+
+    stop = {"flag": False}
+
+    def on_signal(signum, frame):
+        stop["flag"] = True
+
+    old_handlers = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            old_handlers[sig] = signal.signal(sig, on_signal)
+        except ValueError:  # not in the main thread
+            pass
+
+    def save():
+        nonlocal wall, t_seg  # loss_sum, loss_n: read from the enclosing scope
+        now = time.perf_counter()
+        wall += now - t_seg
+        t_seg = now
+        state = {"format": "hepsig-ddp-run-1", "config": cfg, "model": model.state_dict(), "ema": ema.state_dict(),
+                 "optimizer": opt.state_dict(), "step": step, "wall_s": wall, "log": log,
+                 "loss_sum": float(loss_sum), "loss_n": loss_n,
+                 "torch": str(torch.__version__)}
+        tmp = ckpt_path.with_name(ckpt_path.name + ".tmp")
+        torch.save(state, tmp)
+        tmp.replace(ckpt_path)
+        _write_log(log_path, log)
+        save_ddp(run_dir / "latest.pt", ema, x_scaler=xs, z_scaler=zs,
+                 meta={"step": step, "samples": step * cfg["batch_size"], "wall_s": wall, "config": cfg})
+        _write_atomic(run_dir / "status.json", json.dumps({"step": step, "total_steps": total, "wall_s": wall,
+                                                           "last": log[-1] if log else None}, indent=1))
+
+    t_seg = time.perf_counter()
+    t_ckpt = t_seg
+    t_call = t_seg
+    perm_epoch, perm = -1, None
+    loss_sum, loss_n = torch.tensor(resumed_loss[0], dtype=torch.float64), resumed_loss[1]
+    model.train()
+    try:
+        while step < total and not stop["flag"]:
+            epoch, k = divmod(step, spe)
+            if epoch != perm_epoch:
+                perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg["seed"] * 1_000_003 + epoch))
+                perm_epoch = epoch
+            idx = perm[k * cfg["batch_size"]:(k + 1) * cfg["batch_size"]]
+            xb, yb = x[idx].to(dev), y[idx].to(dev)
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step)
+            opt.zero_grad(set_to_none=True)
+            if use_bf16:
+                with torch.autocast(dev.type, dtype=torch.bfloat16):
+                    out = model(xb)
+            else:
+                out = model(xb)
+            loss = torch.mean((out.float() - yb) ** 2)
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                decay = min(cfg["ema_decay"], (1.0 + step) / (10.0 + step))
+                torch._foreach_lerp_(ema_params, params, 1.0 - decay)
+                loss_sum += loss.detach().cpu()
+            loss_n += 1
+            step += 1
+            if step % cfg["eval_every"] == 0 or step == total:
+                ema.eval()
+                row = {"step": step, "samples": step * cfg["batch_size"], "epoch": step / spe,
+                       "wall_s": wall + time.perf_counter() - t_seg, "lr": lr_at(step),
+                       "train_mse": float(loss_sum) / max(loss_n, 1),
+                       "val_mse": _evaluate(ema, xv, yv, 4096, dev)}
+                m = evaluate_ddp(ema, xs, zs, tests)
+                row.update({k2: (float(v) if k2 != "n" else int(v)) for k2, v in m.items()})
+                log.append(row)
+                loss_sum, loss_n = torch.zeros((), dtype=torch.float64), 0
+                say(f"step {step:7d}/{total} ({row['wall_s'] / 60:6.1f} min) val MSE {row['val_mse']:.3e} "
+                    f"A_pred {row['A_pred']:.3f}±{row['A_pred_err']:.3f} bias {row['bias']:+.2f} "
+                    f"spread {row['spread']:.2f} peak±3 {row['peak3']:.1%}", flush=True)
+            now = time.perf_counter()
+            if now - t_ckpt >= 60.0 * checkpoint_minutes or step == total:
+                save()
+                t_ckpt = now
+            if (max_minutes is not None and now - t_call >= 60.0 * max_minutes) or step == stop_at_step:
+                break
+        save()
+    finally:
+        for sig, h in old_handlers.items():
+            signal.signal(sig, h)
+    say(f"stopped at step {step}/{total} after {wall / 3600:.2f} h in all; checkpoint {ckpt_path}", flush=True)
+    return {"step": step, "total_steps": total, "wall_s": wall, "log": log, "finished": step >= total}
+
+
+def ship_run(run_dir, out=PRETRAINED, *, n_test: int = 25_000, test_seed: int = 20_260_001, command: str = "") -> dict:
+    """Export the EMA network of a :func:`run_training` run with its provenance.
+
+    Writes ``out`` (:func:`save_ddp`: weights, scalers, training history) and next to it
+    ``<out>.json`` (provenance: command, git commit, seeds, steps, samples, wall time, machine, torch
+    version, sha256 of ``out``, and the evaluation on ``n_test`` fresh histograms per set seeded with
+    ``test_seed``, apart from every set used in training) and ``<out stem>-log.csv`` (the training log).
+    Returns the provenance dict.
+    """
+    import json
+    import os
+    import platform
+    import shutil
+    import subprocess
+
+    run_dir, out = Path(run_dir), Path(out)
+    state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
+    cfg = state["config"]
+    model = ddp_network(init=cfg["init"])
+    model.load_state_dict(state["ema"])
+    model.eval()
+    (_, _, _, _), xs, zs, _ = _run_data({**cfg, "n_eval": 2})
+    steps, total = int(state["step"]), cfg["epochs"] * math.ceil(cfg["n_train"] / cfg["batch_size"])
+    history = {k: [r[k] for r in state["log"]] for k in ("step", "val_mse", "train_mse", "A_pred")} if state["log"] else {}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_ddp(out, model, x_scaler=xs, z_scaler=zs, history=history,
+             meta={"steps": steps, "samples": steps * cfg["batch_size"], "config": cfg, "weights": "EMA"})
     t0 = time.perf_counter()
-    data = bump.generate_histograms(args.samples, (1.0, 20.0), rng=rng)
-    print(f"generated {args.samples} samples with targets in {time.perf_counter() - t0:.1f} s")
-    n_val = int(round(0.2 * args.samples))
-    xs = GlobalMinMaxScaler().fit(data["counts"][n_val:])
-    zs = GlobalMinMaxScaler().fit(data["z"][n_val:])
-    torch.manual_seed(args.seed)
-    model = ddp_network(init=args.init)
-    hist = train_ddp(model, xs.transform(data["counts"][n_val:]), zs.transform(data["z"][n_val:]),
-                     x_val=xs.transform(data["counts"][:n_val]), z_val=zs.transform(data["z"][:n_val]),
-                     epochs=args.epochs, lr=args.lr, schedule=args.schedule, seed=args.seed, checkpoint=args.out,
-                     checkpoint_extra={"x_scaler": xs, "z_scaler": zs,
-                                       "meta": {"mode": "full", "samples": args.samples, "seed": args.seed,
-                                                "lr": args.lr, "schedule": args.schedule, "init": args.init}})
-    print(f"trained {args.epochs} epochs in {hist['seconds']:.0f} s; final val MSE {hist['val_loss'][-1]:.3e}; "
-          f"saved {args.out}")
+    metrics = evaluate_ddp(model, xs, zs, make_test_sets(n_test, test_seed))
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).parent, check=False).stdout.strip() or None
+    except OSError:
+        commit = None
+    cpu = platform.processor() or ""
+    try:
+        cpu = next(ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    prov = {
+        "file": out.name, "sha256": _sha256(out), "format": "hepsig-ddp-1 (hepsig_tutorial.ddp.save_ddp)",
+        "command": command or f"python -m hepsig_tutorial.ddp train --dir {run_dir}",
+        "git_commit_at_export": commit, "config": cfg, "steps": steps, "total_steps": total,
+        "finished": steps >= total, "samples": steps * cfg["batch_size"], "wall_s": float(state["wall_s"]),
+        "wall_hours": float(state["wall_s"]) / 3600, "weights": "exponential moving average of the weights",
+        "machine": {"cpu": cpu, "cores": os.cpu_count(), "torch": state.get("torch", torch.__version__),
+                    "training_threads": "see command", "shared": "yes, with other jobs (nice 19)"},
+        "seeds": {"training": [cfg["seed"], 0], "validation": [cfg["seed"], 1], "log_tests": [cfg["seed"], 2],
+                  "provenance_tests": test_seed, "weights_and_batch_order": cfg["seed"]},
+        "evaluation": {**metrics, "test_seed": test_seed, "n_per_set": n_test, "precision": "float32", "device": "cpu",
+                       "seconds": time.perf_counter() - t0},
+        "paper": {"A_pred": 0.855, "A_pred_validation_study": [0.82, 0.83], "A_true": 0.897, "bias": 0.0,
+                  "spread": 0.55, "peak3": "> 0.90"},
+    }
+    _write_atomic(out.with_suffix(".json"), json.dumps(prov, indent=1) + "\n")
+    if (run_dir / "log.csv").is_file():
+        shutil.copyfile(run_dir / "log.csv", out.with_name(out.stem + "-log.csv"))
+    return prov
+
+
+def load_pretrained(path=None, device=None, verify: bool = True):
+    """The shipped paper-scale network (:data:`PRETRAINED`) or ``path`` / ``$HEPSIG_DDP_CHECKPOINT``.
+
+    Returns ``(model, x_scaler, z_scaler, info)`` like :func:`load_ddp`, with ``info["provenance"]``
+    (the JSON next to the file, or ``None``). With ``verify`` the file's sha256 must match its provenance.
+    """
+    import json
+    import os
+
+    path = Path(path or os.environ.get("HEPSIG_DDP_CHECKPOINT") or PRETRAINED)
+    prov_path = path.with_suffix(".json")
+    prov = json.loads(prov_path.read_text()) if prov_path.is_file() else None
+    if verify and prov is not None and _sha256(path) != prov["sha256"]:
+        raise ValueError(f"path: sha256 of {str(path)!r} does not match its provenance {str(prov_path)!r}")
+    model, xs, zs, info = load_ddp(path, device=device)
+    info["provenance"] = prov
+    info["path"] = str(path)
+    return model, xs, zs, info
+
+
+def _main(argv=None):  # pragma: no cover - command line
+    import argparse
+    import json
+    import shlex
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m hepsig_tutorial.ddp",
+                                     description="Train the DDP network at paper scale, resumably; ship it.")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    tr = sub.add_parser("train", help="train (resumes automatically from DIR/checkpoint.pt)")
+    tr.add_argument("--dir", required=True, help="run directory (checkpoint.pt, log.csv, latest.pt)")
+    tr.add_argument("--n-train", type=int, default=100_000, help="training histograms (paper's validation study: 1e5)")
+    tr.add_argument("--n-val", type=int, default=10_000)
+    tr.add_argument("--epochs", type=int, default=100)
+    tr.add_argument("--batch-size", type=int, default=100)
+    tr.add_argument("--lr", type=float, default=1e-3)
+    tr.add_argument("--schedule", choices=("constant", "cosine"), default="cosine")
+    tr.add_argument("--init", choices=("default", "identity"), default="identity")
+    tr.add_argument("--seed", type=int, default=7)
+    tr.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    tr.add_argument("--ema-decay", type=float, default=0.999)
+    tr.add_argument("--eval-every", type=int, default=2_500)
+    tr.add_argument("--n-eval", type=int, default=4_000)
+    tr.add_argument("--threads", type=int, default=1)
+    tr.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    tr.add_argument("--max-minutes", type=float, default=None)
+    tr.add_argument("--device", default=None, help="default: cpu")
+    sh = sub.add_parser("ship", help="export DIR's EMA network with its provenance")
+    sh.add_argument("--dir", required=True)
+    sh.add_argument("--out", default=str(PRETRAINED))
+    sh.add_argument("--n-test", type=int, default=25_000)
+    sh.add_argument("--command", default="", help="the training command to record")
+    args = parser.parse_args(argv)
+    if args.cmd == "train":
+        kw = {k: v for k, v in vars(args).items() if k not in ("cmd", "dir")}
+        res = run_training(args.dir, **kw)
+        print(json.dumps({k: v for k, v in res.items() if k != "log"}))
+    else:
+        torch.set_num_threads(1)
+        prov = ship_run(args.dir, args.out, n_test=args.n_test, command=args.command or None or "")
+        print(json.dumps(prov["evaluation"], indent=1))
+    return 0 if args.cmd else 1
 
 
 if __name__ == "__main__":  # pragma: no cover
-    _main()
+    sys_exit = _main()

@@ -10,7 +10,11 @@ these functions instead of copying a notebook:
 * :func:`finetune_punzi` -- continue training on the Punzi loss (Eq. 12) at any batch size;
 * :func:`train_punzi_net` -- both stages, returns a :class:`PunziNetFit`;
 * :func:`scores` and :func:`evaluate_cuts` -- network output on a toy and σ_min per mass for the
-  best per-mass cut and the best single (global) cut, cuts chosen on one sample, evaluated on another.
+  best per-mass cut and the best single (global) cut, cuts chosen on one sample, evaluated on another
+  with the book's protocol (:mod:`hepsig_tutorial.metrics`: floor rule, bootstrap MC errors);
+* :func:`validation_monitor`, :func:`logit_net`, :func:`with_sigmoid` -- the pieces of Chapter 3's
+  baseline protocol (BCE on logits and Punzi fine-tuning, each with a learning-rate search and early
+  stopping on the same validation figure of merit through ``ht.train.search``).
 
 Import it as ``from hepsig_tutorial import punzinet``.
 """
@@ -18,6 +22,7 @@ Import it as ``from hepsig_tutorial import punzinet``.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,7 +31,7 @@ import torch
 from . import models, train
 from .config import device as default_device
 from .data import MinMaxScaler
-from .losses.punzi import best_cuts, make_punzi_loss_fn, sigma_min_scan
+from .losses.punzi import make_punzi_loss_fn
 
 __all__ = [
     "every_second_mass",
@@ -37,8 +42,11 @@ __all__ = [
     "PunziNetFit",
     "train_punzi_net",
     "scores",
-    "default_cuts",
     "evaluate_cuts",
+    "validation_monitor",
+    "logit_scores",
+    "logit_net",
+    "with_sigmoid",
 ]
 
 
@@ -280,41 +288,106 @@ def scores(model, scaler, toy, logit=False):
     return out
 
 
-def default_cuts(n: int = 301):
-    """Cut grid on ŷ, uniform in the logit from −12 to 12 (a sigmoid output piles up near 0 and 1)."""
-    return 1.0 / (1.0 + np.exp(-np.linspace(-12.0, 12.0, int(n))))
+def _logit_scores(model, scaler, toy):
+    """Pre-sigmoid score (logit) of a network on ``toy``: the sigmoid of a ``Sequential`` is left out.
+
+    Cuts on the logit and on ŷ are the same cuts, but a saturated float32 sigmoid ties many events at
+    exactly 1; the logit keeps them apart.
+    """
+    net = model
+    if isinstance(model, torch.nn.Sequential):
+        net = torch.nn.Sequential(*[m for m in model if not isinstance(m, torch.nn.Sigmoid)])
+    return train.predict(net, scaler.transform(toy.features)).astype(np.float64)
+
+
+def logit_scores(model, scaler, toy):
+    """Network logit on every event of ``toy`` (see :func:`_logit_scores`): the score Chapter 3 cuts on."""
+    _check_toy(toy)
+    return _logit_scores(model, scaler, toy)
 
 
 def evaluate_cuts(score_choose, toy_choose, score_eval, toy_eval, train_masses=None, cuts=None, a=3.0, b=1.28,
-                  refined=False):
-    """σ_min per mass of a network with the best per-mass cut and the best global cut.
+                  refined=False, n_bootstrap=0, seed=0, n_cuts=201):
+    """σ_min per mass of a network with the best per-mass cut and the best global cut (the book's protocol).
 
-    The cuts are chosen on one sample (``score_choose`` on ``toy_choose``, usually the training
-    half) and evaluated on another (``score_eval`` on ``toy_eval``, the test half), so no number is
-    tuned on the data it is quoted on. The global cut minimises the mean σ_min over the
-    ``train_masses`` (default every second mass) on the choosing sample.
+    The cuts are chosen on one sample (``score_choose`` on ``toy_choose``, the training half) and
+    quoted on another (``score_eval`` on ``toy_eval``, the test half) with
+    :mod:`hepsig_tutorial.metrics`: the per-process floor rule, at least
+    ``metrics.MIN_BACKGROUND_EVENTS`` simulated background events for a cut to be chosen, and
+    ``n_bootstrap`` Poisson-bootstrap replicates of the evaluation sample (seed ``seed``: the same
+    replicates for every network and for :func:`hepsig_tutorial.data.belle.apply_cuts` on the same toy).
+    The global cut minimises the mean σ_min over the ``train_masses`` (default every second mass) on the
+    choosing sample. Thresholds: ``cuts``, or :func:`hepsig_tutorial.metrics.cut_grid` of ``score_choose``.
 
     Returns
     -------
     dict
-        ``per_mass`` (K,): σ_min on the eval sample at each mass's own cut; ``global`` (K,) at
-        the single cut; ``global_cut`` (float); ``per_mass_cut`` (K,); ``best_possible`` (K,): σ_min
-        of the best cut chosen on the eval sample itself (an optimistic reference).
+        ``per_mass`` (K,): σ_min on the eval sample at each mass's own cut; ``global`` (K,) at the single
+        cut; ``per_mass_boot``, ``global_boot`` (R, K) their replicates (None without bootstrap);
+        ``global_cut`` (float); ``per_mass_cut`` (K,); ``best_possible`` (K,): σ_min of the best cut
+        chosen on the eval sample itself (an optimistic reference); ``scan``: the eval scan.
     """
+    from . import metrics
+    from .data.belle import window_scan
+
     for t in (toy_choose, toy_eval):
         _check_toy(t)
     if len(toy_choose.masses) != len(toy_eval.masses):
         raise ValueError("toy_choose and toy_eval must have the same mass hypotheses")
     mask = _mass_mask(toy_eval, train_masses)
-    cuts = default_cuts() if cuts is None else np.asarray(cuts, dtype=np.float64)
+    if cuts is None:
+        cuts = metrics.cut_grid(score_choose, toy_choose.label, n_cuts)
+    cuts = np.asarray(cuts, dtype=np.float64)
     kw = dict(a=a, b=b, refined=refined)
-    S_choose = sigma_min_scan(score_choose, toy_choose.label, toy_choose.weight, toy_choose.window_matrix(), cuts,
-                              luminosity=toy_choose.luminosity, **kw)
-    S_eval = sigma_min_scan(score_eval, toy_eval.label, toy_eval.weight, toy_eval.window_matrix(), cuts,
-                            luminosity=toy_eval.luminosity, **kw)
-    choice = best_cuts(S_choose, cuts, columns=mask)
-    per_j = np.searchsorted(cuts, choice["per_window_cut"])
-    glob_j = int(np.searchsorted(cuts, choice["global_cut"]))
-    K = S_eval.shape[0]
-    return {"per_mass": S_eval[np.arange(K), per_j], "global": S_eval[:, glob_j], "global_cut": choice["global_cut"],
-            "per_mass_cut": choice["per_window_cut"], "best_possible": S_eval.min(axis=1)}
+    scan_c = window_scan(toy_choose, score_choose, cuts=cuts)
+    scan_e = window_scan(toy_eval, score_eval, cuts=cuts, n_bootstrap=n_bootstrap, seed=seed)
+    fom_c = metrics.punzi_sigma_min(scan_c, luminosity=toy_choose.luminosity, **kw)
+    fom_e = metrics.punzi_sigma_min(scan_e, luminosity=toy_eval.luminosity, **kw)
+    per = metrics.best_cut(fom_c, scan_c, maximize=False)
+    glob = metrics.best_cut(fom_c, scan_c, maximize=False, combine="mean", columns=np.flatnonzero(mask))
+    v_per, b_per = metrics.at_cut(fom_e, per)
+    v_glob, b_glob = metrics.at_cut(fom_e, glob)
+    oracle = metrics.at_cut(fom_e, metrics.best_cut(fom_e, scan_e, maximize=False))[0]
+    return {"per_mass": v_per, "global": v_glob, "per_mass_boot": b_per, "global_boot": b_glob,
+            "global_cut": float(scan_c.cuts[glob]), "per_mass_cut": scan_c.cuts[per], "best_possible": oracle,
+            "scan": scan_e}
+
+
+def validation_monitor(toy_val, train_masses=None, scaler=None, a=3.0, b=1.28, n_cuts=101):
+    """A ``monitor(model)`` for :func:`hepsig_tutorial.train.fit`: minus the mean best σ_min on validation events.
+
+    For each trained mass the best cut on the network's score (chosen on ``toy_val`` itself, with the
+    floor rule and the minimum simulated count of :mod:`hepsig_tutorial.metrics`), then the mean over the
+    trained masses, negated (the monitor is higher-is-better). The same figure of merit for every method,
+    so early stopping and the learning-rate choice are judged alike. ``inf`` σ_min (no eligible cut)
+    gives ``-inf``.
+    """
+    from . import metrics
+    from .data.belle import window_scan
+
+    _check_toy(toy_val)
+    if scaler is None:
+        raise ValueError("scaler must be the fitted MinMaxScaler of the training arrays")
+    mask = np.flatnonzero(_mass_mask(toy_val, train_masses))
+    sub = toy_val  # scan every event; groups select the windows
+
+    def monitor(model):
+        score = _logit_scores(model, scaler, sub)
+        scan = window_scan(sub, score, n_cuts=n_cuts)
+        vals, _ = metrics.punzi_sigma_min(scan, luminosity=sub.luminosity, a=a, b=b)
+        ok = scan.eligible() & np.isfinite(vals)
+        best = np.where(ok, vals, np.inf).min(axis=1)[mask]
+        return float(-best.mean()) if np.all(np.isfinite(best)) else -math.inf
+
+    return monitor
+
+
+def logit_net(hidden=(8, 4), seed=0, n_inputs=4):
+    """The 4-8-4-1 tanh network with a *linear* output (a logit), seeded: the BCE-net of Chapter 3."""
+    torch.manual_seed(int(seed))
+    return models.mlp(n_inputs, hidden, "tanh", output="linear")
+
+
+def with_sigmoid(net):
+    """A copy of a logit network with a sigmoid output (ŷ ∈ (0, 1), as the Punzi loss needs)."""
+    return torch.nn.Sequential(*copy.deepcopy(net), torch.nn.Sigmoid())

@@ -283,3 +283,83 @@ def test_punzi_batch_losses_match_punzi_loss_on_batches():
             assert float(got) == pytest.approx(float(want), rel=1e-10)
     with pytest.raises(ValueError, match="2K"):
         batching.punzi_batch_losses(np.ones(3), 50.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# the ratio estimator (Elwood & Krücker, Eqs. 4.3-4.4): normalise by the class counts in the batch
+# ---------------------------------------------------------------------------------------------
+def test_ratio_estimator_by_enumeration():
+    """Every batch of 3 out of 6: x-sum times total count over batch count; NaN without a counted event."""
+    x = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 4.0], [0.0, 1.0], [3.0, 0.0], [0.0, 2.0]])
+    c = (x > 0).astype(float)
+    rng = np.random.default_rng(0)
+    est = batching.sample_total_estimates(x, [3], n_draws=300, seed=rng, normalise_by=c)[0]
+    exact = []
+    for comb in itertools.combinations(range(6), 3):
+        idx = list(comb)
+        cb = c[idx].sum(axis=0)
+        exact.append(np.where(cb > 0, x[idx].sum(axis=0) * c.sum(axis=0) / np.maximum(cb, 1), np.nan))
+    exact = np.array(exact)
+    # every sampled estimate is one of the exact batch values (row-wise, NaN-aware)
+    for row in est:
+        assert any(np.allclose(row, e, equal_nan=True) for e in exact)
+    # a batch of all events gives the totals exactly; equal contributions within a class give zero spread
+    full = batching.sample_total_estimates(x, [6], n_draws=2, seed=1, normalise_by=c)
+    np.testing.assert_allclose(full[0], np.tile(x.sum(axis=0), (2, 1)))
+    flat = np.array([[1.0, 0.0]] * 3 + [[0.0, 2.0]] * 3)
+    est_flat = batching.sample_total_estimates(flat, [4], n_draws=50, seed=2, normalise_by=(flat > 0).astype(float))
+    np.testing.assert_allclose(est_flat[0], np.tile([3.0, 6.0], (50, 1)))
+
+
+def test_ratio_estimator_removes_class_count_noise_but_plain_scaling_is_unbiased():
+    """With equal contributions per class the plain (N/n) scaling fluctuates with the class counts."""
+    rng = np.random.default_rng(4)
+    y = (rng.random(400) < 0.5).astype(float)
+    x = np.stack([y, 1 - y], axis=1)
+    plain = batching.sample_total_estimates(x, [40], n_draws=2000, seed=5)[0]
+    ratio = batching.sample_total_estimates(x, [40], n_draws=2000, seed=5, normalise_by=x)[0]
+    assert np.std(plain[:, 0]) > 10 * np.std(ratio[:, 0]) + 1e-12
+    np.testing.assert_allclose(plain.mean(axis=0), x.sum(axis=0), rtol=0.02)
+
+
+def test_ratio_estimator_bad_input():
+    x = np.ones((5, 2))
+    with pytest.raises(ValueError, match="normalise_by"):
+        batching.sample_total_estimates(x, [2], normalise_by=np.ones((4, 2)))
+    with pytest.raises(ValueError, match="normalise_by"):
+        batching.sample_total_estimates(x, [2], normalise_by=-np.ones((5, 2)))
+    with pytest.raises(ValueError, match="normalise_by"):
+        batching.sample_total_estimates(x, [2], normalise_by=np.zeros((5, 2)))
+
+
+# ---------------------------------------------------------------------------------------------
+# where the delta method is accurate
+# ---------------------------------------------------------------------------------------------
+def test_accuracy_threshold_walks_up_from_the_smallest_spread():
+    predicted = np.array([0.8, 0.4, 0.2, 0.1, 0.0])
+    sampled = np.array([1.6, 0.45, 0.23, 0.09, 0.0])        # accurate up to 0.4, fails at 0.8
+    assert batching.accuracy_threshold(predicted, sampled) == pytest.approx(0.4)
+    # an inaccurate point below an accurate one stops the walk there (no islands of accuracy)
+    assert batching.accuracy_threshold([0.4, 0.2, 0.1], [0.4, 0.5, 0.1]) == pytest.approx(0.1)
+    assert batching.accuracy_threshold([0.4, 0.2], [0.9, 0.5]) == 0.0
+    assert batching.accuracy_threshold([0.4, 0.2], [0.3, 0.17], factor=1.5) == pytest.approx(0.4)
+    assert batching.accuracy_threshold([0.3, 0.1], [np.nan, 0.1]) == pytest.approx(0.1)   # NaN: not accurate
+
+
+def test_accuracy_threshold_on_a_sampled_estimator():
+    """For a well-populated total the delta method is accurate: r* reaches the largest spread tested."""
+    rng = np.random.default_rng(7)
+    x = rng.exponential(size=(5000, 1)) + 1.0
+    ns = np.array([50, 200, 1000])
+    th = batching.estimator_theory(x, lambda t: 1.0 / t[0], ns)
+    est = 1.0 / batching.sample_total_estimates(x, ns, n_draws=800, seed=3)[..., 0]
+    assert batching.accuracy_threshold(th["rel_std"], est.std(axis=1) / th["value"]) == pytest.approx(th["rel_std"].max())
+
+
+def test_accuracy_threshold_bad_input():
+    with pytest.raises(ValueError, match="factor"):
+        batching.accuracy_threshold([0.1], [0.1], factor=1.0)
+    with pytest.raises(ValueError, match="same"):
+        batching.accuracy_threshold([0.1, 0.2], [0.1])
+    with pytest.raises(ValueError, match="predicted"):
+        batching.accuracy_threshold([-0.1], [0.1])

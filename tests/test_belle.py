@@ -44,11 +44,15 @@ def test_shapes_and_dtypes(toy):
     assert np.all(toy.mass_index[toy.label == 0] == -1)
     assert np.array_equal(np.bincount(toy.mass_index[toy.label == 1]), [1500] * k)
     assert toy.masses.shape == (k,) and toy.sigma_m2.shape == (k,) and toy.windows.shape == (k, 2)
-    assert np.array_equal(toy.n_gen, [1500] * k)
+    assert np.all(toy.n_gen > 1500)  # generated, before acceptance and preselection
+    assert np.allclose(toy.signal_acceptance, 1500 / toy.n_gen)
     assert toy.luminosity == 50.0
     assert toy.truth.shape == (n, 3, 4)
-    # background split 30/50/20 %
-    assert np.array_equal(np.bincount(toy.process)[1:], [9000, 15000, 6000])
+    # background split 15/55/30 %
+    assert np.array_equal(np.bincount(toy.process)[1:], [4500, 16500, 9000])
+    assert toy.preselection_pt == belle.PRESELECTION_PT
+    assert toy.generator_filter_pt == {"mumu(gamma)": belle.GENERATOR_FILTER_PT, "tautau": 0.0,
+                                       "eemumu": belle.GENERATOR_FILTER_PT}
     assert np.all(np.isfinite(toy.features)) and np.all(np.isfinite(toy.m2_rec))
 
 
@@ -141,9 +145,10 @@ def test_background_recoil_shapes(toy):
     assert abs(med[1]) < 0.3  # μμ(γ): recoil at zero (an escaping photon)
     assert 10 < med[2] < 70  # ττ: broad continuum
     assert med[3] > 60  # eeμμ: high recoil
-    # μμ(γ) and eeμμ have soft dimuon transverse momentum; signal and ττ do not
+    # every event passes the preselection; μμ(γ) and eeμμ have softer dimuon p_t than signal and ττ
+    assert np.all(toy.features[:, 3] > toy.preselection_pt)
     ptmm = {p: np.median(toy.features[toy.process == p, 3]) for p in range(4)}
-    assert ptmm[1] < 0.2 and ptmm[3] < 0.2 and ptmm[0] > 0.5 and ptmm[2] > 0.5
+    assert max(ptmm[1], ptmm[3]) < min(ptmm[0], ptmm[2])
 
 
 def test_features_by_hand():
@@ -185,12 +190,14 @@ def test_weights(toy):
         w = toy.weight[toy.process == p]
         assert np.allclose(w, toy.luminosity / toy.sample_luminosity[name])
     assert toy.cross_section["tautau"] == pytest.approx(0.919e6 * 0.1739**2)
-    # acceptances are plausible: μμ(γ) mostly inside, two-photon mostly outside
-    assert toy.visible_cross_section["mumu(gamma)"] / toy.cross_section["mumu(gamma)"] > 0.6
-    assert toy.visible_cross_section["eemumu"] / toy.cross_section["eemumu"] < 0.15
+    # the preselection and the filter keep only a few per cent of μμ(γ) and eeμμ, most of ττ
+    assert toy.visible_cross_section["mumu(gamma)"] / toy.cross_section["mumu(gamma)"] < 0.05
+    assert toy.visible_cross_section["eemumu"] / toy.cross_section["eemumu"] < 0.05
+    assert toy.visible_cross_section["tautau"] / toy.cross_section["tautau"] > 0.3
+    # signal weights are 1/N_generated: they sum to the acceptance (× preselection), not to 1
     for k in range(len(toy.masses)):
-        assert toy.weight[toy.mass_index == k].sum() == pytest.approx(1.0)
-    assert np.all((toy.signal_acceptance > 0.3) & (toy.signal_acceptance <= 1))
+        assert toy.weight[toy.mass_index == k].sum() == pytest.approx(toy.signal_acceptance[k])
+    assert np.all((toy.signal_acceptance > 0.3) & (toy.signal_acceptance < 1))
 
 
 def test_weights_scale_with_luminosity():
@@ -229,7 +236,7 @@ def test_subset_keeps_normalisation(toy):
     assert len(sub) == sel.sum() and np.array_equal(sub.n_gen, toy.n_gen)
     assert np.array_equal(sub.windows, toy.windows)
     eff = sub.weight[sub.mass_index == 1].sum()
-    assert eff == pytest.approx(np.mean(toy.features[toy.mass_index == 1, 3] > 1.0))
+    assert eff == pytest.approx(np.sum(toy.features[toy.mass_index == 1, 3] > 1.0) / toy.n_gen[1])
 
 
 def test_split_conserves_expected_yields(toy):
@@ -242,8 +249,8 @@ def test_split_conserves_expected_yields(toy):
     for half in (train, test):
         for k in range(len(toy.masses)):
             sel = half.mass_index == k
-            assert half.weight[sel].sum() == pytest.approx(1.0)
-            assert half.n_gen[k] == sel.sum()
+            assert half.weight[sel].sum() == pytest.approx(toy.signal_acceptance[k])
+            assert half.n_gen[k] == pytest.approx(toy.n_gen[k] * sel.sum() / np.sum(toy.mass_index == k))
     # halves are disjoint and deterministic
     t2, _ = toy.split(test_fraction=0.3, seed=5)
     assert np.array_equal(train.m2_rec, t2.m2_rec)
@@ -251,37 +258,94 @@ def test_split_conserves_expected_yields(toy):
     assert np.array_equal(np.sort(both), np.sort(toy.m2_rec))
 
 
-# ------------------------------------------------------------------------------------ Punzi and cuts
-def test_punzi_per_mass_matches_stats(toy):
-    r = belle.punzi_per_mass(toy)
+# ------------------------------------------------------------------------------------ the protocol: scans and cuts
+def test_window_scan_matches_sums(toy):
+    from hepsig_tutorial import metrics
+
+    scan = belle.window_scan(toy)
     wm = toy.window_matrix()
+    sig, _ = metrics.punzi_sigma_min(scan, luminosity=toy.luminosity)
     for k in range(len(toy.masses)):
         eff = toy.weight[(toy.mass_index == k) & wm[:, k]].sum()
-        bkg = toy.weight[(toy.label == 0) & wm[:, k]].sum()
-        expect = ht.stats.punzi_sensitivity(eff, bkg, a=3.0, b=1.28, luminosity=50.0)
-        assert r["sigma_min"][k] == pytest.approx(expect)
-        assert r["efficiency"][k] == pytest.approx(eff) and r["background"][k] == pytest.approx(bkg)
-    none = belle.punzi_per_mass(toy, select=np.zeros(len(toy), bool))
-    assert np.all(np.isinf(none["sigma_min"]))
+        per_p = [toy.weight[(toy.process == p) & wm[:, k]].sum() for p in (1, 2, 3)]
+        floors = [metrics.FLOOR_EVENTS * toy.weight[toy.process == p].mean() for p in (1, 2, 3)]
+        assert scan.s[k, 0] == pytest.approx(eff)
+        np.testing.assert_allclose(scan.b_process[k, :, 0], per_p)
+        bkg = sum(max(b, f) for b, f in zip(per_p, floors))
+        assert sig[k, 0] == pytest.approx(ht.stats.punzi_sensitivity(eff, bkg, luminosity=50.0))
+    with pytest.raises(ValueError, match="toy"):
+        belle.window_scan(object())
 
 
-def test_optimise_cuts(toy):
+def test_optimise_cuts_follows_the_floor_rule(toy):
+    from hepsig_tutorial import metrics
+
     cuts = belle.optimise_cuts(toy)
-    nocut = belle.punzi_per_mass(toy)["sigma_min"]
-    assert np.allclose(cuts.sigma_min_nocut, nocut)
-    assert np.all(cuts.sigma_min <= nocut + 1e-12)
-    assert np.all(cuts.sigma_min < 0.9 * nocut)  # the features help at every mass
-    again = belle.apply_cuts(toy, cuts)
-    assert np.allclose(again["sigma_min"], cuts.sigma_min)
-    assert np.allclose(again["efficiency"], cuts.efficiency)
+    assert np.all(cuts.n_background >= metrics.MIN_BACKGROUND_EVENTS)
+    assert np.all(cuts.sigma_min <= cuts.sigma_min_nocut + 1e-12)
+    assert np.all(cuts.sigma_min < 0.9 * cuts.sigma_min_nocut)  # the features help at every mass
     assert np.all(cuts.lower <= cuts.upper)
+    # re-evaluated on the same toy through metrics: the same σ_min, ε and floored B
+    scan = belle.apply_cuts(toy, cuts)
+    sig, _ = metrics.at_cut(metrics.punzi_sigma_min(scan, luminosity=toy.luminosity), 0)
+    np.testing.assert_allclose(sig, cuts.sigma_min, rtol=1e-9)
+    np.testing.assert_allclose(scan.s[:, 0], cuts.efficiency, rtol=1e-9)
+    np.testing.assert_allclose(scan.b[:, 0], cuts.background, rtol=1e-9)
+    np.testing.assert_array_equal(scan.n_background[:, 0], cuts.n_background)
+    # a stricter minimum can only make the training-sample optimum worse
+    strict = belle.optimise_cuts(toy, min_background_events=50)
+    assert np.all(strict.sigma_min >= cuts.sigma_min - 1e-12) and np.all(strict.n_background >= 50)
     with pytest.raises(ValueError, match="levels"):
         belle.optimise_cuts(toy, levels=[0.0, 0.5])
     with pytest.raises(ValueError, match="features"):
         belle.optimise_cuts(toy, features=[7])
+    with pytest.raises(ValueError, match="min_background_events"):
+        belle.optimise_cuts(toy, min_background_events=-1)
+    with pytest.raises(ValueError, match="min_background_events"):
+        belle.optimise_cuts(toy, min_background_events=10**9)
     other = belle.make_belle_toy(masses=[1.0], n_signal_per_mass=50, n_background=300)
     with pytest.raises(ValueError, match="cuts"):
         belle.apply_cuts(other, cuts)
+
+
+def test_apply_cuts_shares_bootstrap_replicates_with_a_score_scan(toy):
+    """Pairing: the rectangular cuts and any score scanned on the same toy and seed see the same replicates."""
+    cuts = belle.optimise_cuts(toy)
+    scan = belle.apply_cuts(toy, cuts, n_bootstrap=20, seed=4)
+    k = 2
+    same = belle.window_scan(toy, cuts.passes(toy, k).astype(float), cuts=[0.5], n_bootstrap=20, seed=4)
+    np.testing.assert_allclose(scan.boot_s[:, k], same.boot_s[:, k])
+    np.testing.assert_allclose(scan.boot_b_process[:, k], same.boot_b_process[:, k])
+    other = belle.apply_cuts(toy, cuts, n_bootstrap=20, seed=5)
+    assert not np.allclose(other.boot_s, scan.boot_s)
+
+
+def test_generator_filter_loses_no_preselected_event():
+    """The filter is a smearing margin below the preselection: on unfiltered samples no event that passes
+    the preselection has a true dimuon p_t below the filter (the assumption behind the filtered weights)."""
+    t = belle.make_belle_toy(masses=[2.0], n_signal_per_mass=10, n_background=(60_000, 10, 30_000), seed=11,
+                             keep_truth=True, preselection_pt=0.0)
+    q = t.truth[:, 0] + t.truth[:, 1]
+    pt_true = np.hypot(q[:, 1], q[:, 2])
+    for p in (1, 3):
+        passed = (t.process == p) & (t.features[:, 3] > belle.PRESELECTION_PT)
+        assert passed.sum() > 200
+        assert np.sum(passed & (pt_true < belle.GENERATOR_FILTER_PT)) == 0
+
+
+def test_filter_multiplies_the_simulated_luminosity():
+    kw = dict(masses=[2.0], n_signal_per_mass=10, n_background=(3000, 10, 1000), seed=2)
+    plain = belle.make_belle_toy(preselection_pt=0.0, **kw)
+    filt = belle.make_belle_toy(**kw)
+    for name in ("mumu(gamma)", "eemumu"):
+        assert filt.sample_luminosity[name] > 5 * plain.sample_luminosity[name]
+    # the expected yields are estimates of the same physics: what passes the preselection agrees
+    sel = plain.features[:, 3] > belle.PRESELECTION_PT
+    for p in (1, 3):
+        a = plain.weight[sel & (plain.process == p)].sum()
+        b = filt.expected(p)
+        n = np.sum(sel & (plain.process == p))
+        assert abs(a - b) < 4 * a / np.sqrt(n) + 1e-9
 
 
 # ------------------------------------------------------------------------------------ bad input
@@ -301,6 +365,10 @@ def test_optimise_cuts(toy):
     (dict(luminosity=-50.0), "luminosity"),
     (dict(luminosity=float("inf")), "luminosity"),
     (dict(seed=-1), "seed"),
+    (dict(preselection_pt=-0.1), "preselection_pt"),
+    (dict(preselection_pt=float("nan")), "preselection_pt"),
+    (dict(generator_filter_pt=0.3), "generator_filter_pt"),
+    (dict(preselection_pt=0.0, generator_filter_pt=0.1), "generator_filter_pt"),
 ])
 def test_bad_input(kwargs, name):
     base = dict(masses=[1.0], n_signal_per_mass=10, n_background=30)
@@ -314,23 +382,9 @@ def test_bad_input_methods(toy):
         toy.split(test_fraction=1.0)
     with pytest.raises(ValueError, match="idx"):
         toy.window_matrix(np.ones(3, bool))
-    with pytest.raises(ValueError, match="select"):
-        belle.punzi_per_mass(toy, select=np.ones(3, bool))
+    with pytest.raises(ValueError, match="seed"):
+        toy.split(seed=-1)
     with pytest.raises(ValueError, match="mu_plus"):
         belle.belle_features(np.zeros((3, 3)), np.zeros((3, 3)))
     with pytest.raises(ValueError, match="process"):
         toy.expected("nonsense")
-
-
-def test_min_background_floor(toy):
-    r0 = belle.punzi_per_mass(toy, select=np.zeros(len(toy), bool) | (toy.label == 1))
-    r1 = belle.punzi_per_mass(toy, select=toy.label == 1, min_background=10.0)
-    assert np.all(r0["background"] == 0) and np.array_equal(r0["background"], r1["background"])
-    expect = ht.stats.punzi_sensitivity(r1["efficiency"], 10.0, luminosity=50.0)
-    assert np.allclose(r1["sigma_min"], expect)
-    assert np.all(r1["sigma_min"] > r0["sigma_min"])
-    cuts = belle.optimise_cuts(toy, min_background=10.0)
-    assert np.allclose(belle.apply_cuts(toy, cuts, min_background=10.0)["sigma_min"], cuts.sigma_min)
-    for bad in (-1.0, float("nan"), "x"):
-        with pytest.raises(ValueError, match="min_background"):
-            belle.punzi_per_mass(toy, min_background=bad)

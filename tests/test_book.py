@@ -3,7 +3,9 @@
 Run by ``make test`` after the book has been built (marker ``book``); the HTML folder comes from
 ``$HEPSIG_BOOK_HTML`` (default ``book/_build/html``). Pages are served from 127.0.0.1 and every
 request to any other host is blocked, so the test also shows what an offline reader gets: equations
-typeset by the book's own MathJax, saved sliders drawn by its own widgets manager, a working search.
+typeset by the book's own MathJax, static sliders that swap precomputed frames, a working search.
+With ``HEPSIG_ASSETS=cdn`` the book loads MathJax from its CDN: requests to that host are then allowed
+to fail (the test machine is offline) and the offline-typesetting test is skipped.
 Screenshots are saved next to the HTML, in ``../screenshots``.
 
 The pages checked are those of the table of contents (``book/_toc.yml``), so a chapter that is not in
@@ -18,6 +20,7 @@ import http.server
 import json
 import os
 import re
+import shutil
 import subprocess
 import threading
 from pathlib import Path
@@ -32,7 +35,10 @@ pytestmark = pytest.mark.book
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = Path(os.environ.get("HEPSIG_BOOK_HTML", ROOT / "book" / "_build" / "html")).resolve()
-CHROMIUM = os.environ.get("HEPSIG_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = (os.environ.get("HEPSIG_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+            or "/usr/bin/chromium")
+ASSETS = os.environ.get("HEPSIG_ASSETS", "local").strip().lower() or "local"
+CDN_HOSTS = ("cdn.jsdelivr.net",)  # MathJax's default URL (HEPSIG_ASSETS=cdn)
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]
 CONFIG = yaml.safe_load((ROOT / "book" / "_config.yml").read_text())
@@ -74,7 +80,8 @@ def server():
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's `chromium` package (.ci/run does)")
+        pytest.fail(f"Chromium not found at {CHROMIUM}: run tools/system-deps.sh test (make test does), or set "
+                    "HEPSIG_CHROMIUM")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -93,7 +100,8 @@ def _new_page(browser):
         if host in ("127.0.0.1", "localhost"):
             route.continue_()
         else:
-            blocked.append(route.request.url)
+            if not (ASSETS == "cdn" and host in CDN_HOSTS):
+                blocked.append(route.request.url)
             route.abort()
 
     context.route("**/*", offline)
@@ -102,6 +110,8 @@ def _new_page(browser):
     errors, missing = [], []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
     pg.on("response", lambda r: missing.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    if ASSETS == "cdn":  # MathJax from the CDN cannot load offline: not an error of the book
+        pg.on("pageerror", lambda exc: None)
     pg.js_errors = errors
     pg.missing = missing
     return context, pg
@@ -126,12 +136,10 @@ def loaded(browser, server):
             contexts.append(context)
             cache[docname] = pg
             _open(pg, server, _page_url(docname))
-            # (a page whose MathJax or widgets never arrive is kept: the tests then say what is missing)
+            # (a page whose MathJax never arrives is kept: the tests then say what is missing)
             try:
-                if pg.locator("script[src*='tex-mml-chtml']").count():
+                if pg.locator("script[src*='tex-mml-chtml']").count() and ASSETS == "local":
                     _wait_for_mathjax(pg)
-                if pg.locator("script[type='application/vnd.jupyter.widget-view+json']").count():
-                    pg.wait_for_selector("article .jupyter-widgets", timeout=30_000)
             except PlaywrightTimeout:
                 pass
         return cache[docname]
@@ -233,6 +241,8 @@ def test_page_works_offline(loaded, docname):
 # --------------------------------------------------------------------------- offline: math, widgets
 @pytest.mark.parametrize("docname", MATH_PAGES)
 def test_equations_are_typeset_offline(loaded, docname):
+    if ASSETS != "local":
+        pytest.skip("HEPSIG_ASSETS=cdn: MathJax comes from the CDN, which this offline test cannot reach")
     page = loaded(docname)
     src = page.get_attribute("script[src*='tex-mml-chtml']", "src")
     assert src and "hepsig-vendor/mathjax/" in src, f"{docname}: MathJax is not the book's own copy ({src!r})"
@@ -254,32 +264,166 @@ def test_equations_are_typeset_offline(loaded, docname):
     _assert_self_contained(page, docname)
 
 
-def _saved_sliders(chapter):
-    """Slider models in the notebook's saved widget state (the book's downloadable copy)."""
-    nb = json.loads((HTML / "_sources" / "notebooks" / f"{chapter}.ipynb").read_text())
-    state = nb.get("metadata", {}).get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
-    return [m["state"].get("description", "") for m in state.get("state", {}).values()
-            if m.get("model_name", "").endswith("SliderModel")]
+def _slider_boxes(page):
+    """The static slider figures of a page: their controls and precomputed frames (the JSON they carry)."""
+    return page.eval_on_selector_all(
+        "article .hepsig-sliders",
+        "els => els.map(e => JSON.parse(e.querySelector('script.hepsig-sliders-data').textContent))")
+
+
+def _img_src(box):
+    return box.locator("img.hepsig-sliders-frame").get_attribute("src")
+
+
+def _drag_to(page, slider, index, n):
+    """Drag the range input's thumb with the mouse to position ``index`` of ``n``."""
+    slider.scroll_into_view_if_needed()
+    bb = slider.bounding_box()
+    thumb = 8  # px: Chromium's thumb half-width; the track runs between the thumb centres
+    x0, x1 = bb["x"] + thumb, bb["x"] + bb["width"] - thumb
+    value = int(slider.input_value())
+    y = bb["y"] + bb["height"] / 2
+    page.mouse.move(x0 + (x1 - x0) * value / (n - 1), y)
+    page.mouse.down()
+    page.mouse.move(x0 + (x1 - x0) * index / (n - 1), y, steps=6)
+    page.mouse.up()
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_saved_sliders_render_offline(loaded, chapter):
-    sliders = _saved_sliders(chapter)
-    if not sliders:
-        pytest.skip(f"{chapter} saves no slider widgets")
+def test_static_sliders_respond(loaded, chapter):
+    """Drag every static slider to each of its positions: the picture changes (at least once per
+    slider) and is always the frame precomputed for the value the readout shows."""
     page = loaded(f"notebooks/{chapter}")
-    for src in page.eval_on_selector_all("script[src*='require'], script[src*='embed-amd']", "e => e.map(s => s.src)"):
-        assert "/_static/hepsig-vendor/widgets/" in src, f"{chapter}: widget script not served by the book: {src}"
-    page.wait_for_selector("article .widget-slider", timeout=20_000)
-    rendered = page.locator("article .jupyter-widgets.widget-slider")
-    assert rendered.count() == len(sliders), f"{chapter}: {rendered.count()} sliders drawn, {len(sliders)} saved"
-    labels = page.eval_on_selector_all("article .widget-slider .widget-label", "e => e.map(x => x.innerText)")
-    assert sorted(labels) == sorted(sliders), f"{chapter}: slider labels {labels} differ from the saved {sliders}"
-    handle = page.locator("article .widget-slider .noUi-handle, article .widget-slider input[type=range]").first
-    assert handle.is_visible(), f"{chapter}: the slider has no visible handle"
+    datas = _slider_boxes(page)
+    live_only = page.locator("article .widget-slider, article script[type='application/vnd.jupyter.widget-view+json']")
+    assert live_only.count() == 0, f"{chapter}: a slider is shown as a (dead) ipywidgets view, not as static frames"
+    if not datas:
+        pytest.skip(f"{chapter} has no sliders")
+    problems = []
+    boxes = page.locator("article .hepsig-sliders")
+    for b, data in enumerate(datas):
+        box = boxes.nth(b)
+        default_src = _img_src(box)
+        assert default_src == "data:image/png;base64," + data["frames"][0], f"{chapter}: figure {b} starts off its default"
+        inputs = box.locator("input[type=range]")
+        for k, c in enumerate(data["controls"]):
+            n = len(c["values"])
+            if n < 2:
+                problems.append(f"figure {b}, slider {c['label']!r}: only its default has a frame (raise static_budget_s)")
+                continue
+            slider = inputs.nth(k)
+            seen = set()
+            for i in [*range(n - 1, -1, -1), c["default"]]:
+                _drag_to(page, slider, i, n)
+                got = int(slider.input_value())
+                if got != i:
+                    problems.append(f"figure {b}, slider {c['label']!r}: dragged to {i}, input says {got}")
+                    continue
+                src = _img_src(box)
+                readout = box.locator("output.hepsig-slider-readout").nth(k).inner_text()
+                expected = "data:image/png;base64," + data["frames"][c["frames"][i]]
+                if src != expected or readout != c["readouts"][i]:
+                    problems.append(f"figure {b}, slider {c['label']!r} at {c['readouts'][i]}: the picture or readout "
+                                    f"is not the frame computed for that value (readout {readout!r})")
+                seen.add(src)
+            if len(seen) < 2:
+                problems.append(f"figure {b}, slider {c['label']!r}: the picture never changes")
+            if _img_src(box) != default_src:
+                problems.append(f"figure {b}: back at the default of {c['label']!r}, the default figure is not shown")
+    assert not problems, f"{chapter}: " + "; ".join(problems)
     _assert_self_contained(page, chapter)
-    page.locator("article .widget-slider").first.scroll_into_view_if_needed()
+    boxes.first.scroll_into_view_if_needed()
     _screenshot(page, f"{chapter}-sliders")
+
+
+PAGE_BUDGET_MB = 6.0
+BOOK_BUDGET_MB = 40.0
+
+
+def _page_bytes(docname):
+    """The page's HTML plus every local image it shows (static-slider frames are inside the HTML)."""
+    path = HTML / f"{docname}.html"
+    text = path.read_text(encoding="utf-8")
+    total = path.stat().st_size
+    for src in set(re.findall(r'<img[^>]+src="([^"#?]+)"', text)):
+        if not src.startswith("data:"):
+            img = (path.parent / src).resolve()
+            total += img.stat().st_size if img.is_file() else 0
+    return total
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_page_size_budget(docname):
+    size = _page_bytes(docname) / 1e6
+    assert size <= PAGE_BUDGET_MB, f"{docname}: {size:.1f} MB with its images (budget {PAGE_BUDGET_MB} MB)"
+
+
+def test_book_size_budget():
+    total = sum(p.stat().st_size for p in HTML.rglob("*") if p.is_file()) / 1e6
+    assert total <= BOOK_BUDGET_MB, f"the built HTML is {total:.1f} MB (budget {BOOK_BUDGET_MB} MB)"
+
+
+# --------------------------------------------------------------------------- machinery out of sight
+_BARE_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+
+
+def _visible_machinery(page):
+    """What a reader should never see: check calls, the Colab cell, bare echoed numbers (a cell's
+    return value shown as ``Out``), and solutions that are not collapsed."""
+    found = page.evaluate(r"""() => {
+        const out = {check: [], colab: [], bare: []};
+        const visible = e => !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length)
+                              && !e.closest('details:not([open])') && !e.closest('.toggle-hidden, .tag_hide-cell .cell_input[hidden]');
+        document.querySelectorAll('article .cell').forEach((cell, i) => {
+            const input = cell.querySelector('.cell_input');
+            if (input && visible(input)) {
+                const code = input.innerText;
+                if (/\bcheck_\w+\(/.test(code)) out.check.push(i);
+                if (code.includes('google.colab')) out.colab.push(i);
+            }
+            cell.querySelectorAll('.cell_output .output.text_plain pre, .cell_output .output.text_plain').forEach(o => {
+                if (visible(o)) out.bare.push(o.innerText.trim());
+            });
+        });
+        const text = document.querySelector('article').innerText;
+        out.colabText = text.includes('google.colab');
+        return out;
+    }""")
+    problems = []
+    if found["check"]:
+        problems.append(f"check_ calls in visible code of cells {found['check']}")
+    if found["colab"] or found["colabText"]:
+        problems.append(f"the Colab cell is shown (cells {found['colab']})")
+    bare = [t for t in found["bare"] if _BARE_NUMBER.match(t)]
+    if bare:
+        problems.append(f"bare echoed numbers {bare[:5]}")
+    return problems
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_no_machinery_on_the_page(loaded, chapter):
+    """No page shows ``check_`` calls, the Colab install cell, or a bare echoed number.
+    (Fails, with the list, for a chapter whose checks still sit in teaching cells.)"""
+    problems = _visible_machinery(loaded(f"notebooks/{chapter}"))
+    assert not problems, f"{chapter}: " + "; ".join(problems)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_solutions_are_collapsed(loaded, chapter):
+    """Exercise solutions (``hide-cell``) are collapsed as a whole: neither code nor answer shows until
+    the reader opens them."""
+    page = loaded(f"notebooks/{chapter}")
+    cells = page.locator("article .cell.tag_hide-cell")
+    assert cells.count() >= 1, f"{chapter}: no solution cell tagged hide-cell"
+    for i in range(cells.count()):
+        cell = cells.nth(i)
+        for part in (".cell_input", ".cell_output"):
+            loc = cell.locator(part)
+            if loc.count():
+                assert not loc.first.is_visible(), f"{chapter}: solution {i} shows its {part[6:]} before it is opened"
+    cells.first.locator("summary, button.toggle-button").first.click()
+    page.wait_for_timeout(300)
+    assert cells.first.locator(".cell_input").first.is_visible(), f"{chapter}: the solution does not open"
 
 
 def _search(page, server, words):
@@ -325,7 +469,7 @@ def _check_stamp(page, name):
     assert data["mode"] == os.environ.get("HEPSIG_MODE", "fast").strip().lower() and data["mode"].upper() in text
     built = dt.date.fromisoformat(data["date"])
     assert built <= dt.datetime.now(dt.timezone.utc).date() and data["date"] in text
-    assert data["assets"] == "local", "the tested book must serve its own MathJax and widgets"
+    assert data["assets"] == ASSETS, f"the book was built with assets {data['assets']!r}, the test expects {ASSETS!r}"
 
 
 @pytest.mark.parametrize("docname", PAGES)
@@ -461,3 +605,84 @@ def test_key_figures_are_readable_in_greyscale(name, request):
         assert not _greyscale_problems(fig), _greyscale_problems(fig)
     finally:
         plt.close("all")
+
+
+# --------------------------------------------------------------------------- notebook conventions
+def _nb_cells(chapter):
+    return json.loads((ROOT / "notebooks" / f"{chapter}.ipynb").read_text())["cells"]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_notebook_machinery_conventions(chapter):
+    """The conventions of the machinery (see CONTRIBUTING / MACHINERY): the Colab cell is ``remove-cell``;
+    ``ht.check_*`` calls live only in ``remove-input``/``remove-cell`` cells; solutions are ``hide-cell``
+    and collapsed in JupyterLab too (``jupyter.source_hidden``/``outputs_hidden``)."""
+    cells = _nb_cells(chapter)
+    problems = []
+    tags = [set(c.get("metadata", {}).get("tags", [])) for c in cells]
+    if "remove-cell" not in tags[0]:
+        problems.append("the Colab cell (first cell) is not tagged remove-cell")
+    for i, (c, t) in enumerate(zip(cells, tags)):
+        src = "".join(c["source"])
+        if c["cell_type"] != "code":
+            continue
+        if re.search(r"\bcheck_(close|between|true)\(", src) and not t & {"remove-input", "remove-cell"}:
+            problems.append(f"cell {i}: ht.check_* in a visible cell")
+        if "hide-input" in t and "assert" in src:
+            problems.append(f"cell {i}: a solution tagged hide-input (use hide-cell)")
+        if "hide-cell" in t:
+            meta = c.get("metadata", {}).get("jupyter", {})
+            if not (meta.get("source_hidden") and meta.get("outputs_hidden")):
+                problems.append(f"cell {i}: hide-cell without jupyter.source_hidden/outputs_hidden")
+    assert not problems, f"{chapter}: " + "; ".join(problems)
+
+
+def test_jupyterlab_myst_is_installed_and_enabled():
+    """Binder and local JupyterLab render the notebooks' MyST ({ref}, {cite}, admonitions)."""
+    import importlib.util
+
+    assert importlib.util.find_spec("jupyterlab_myst") is not None, "pip install jupyterlab-myst (the book extra)"
+    jupyter = Path(os.sys.executable).with_name("jupyter")
+    out = subprocess.run([str(jupyter), "labextension", "list"], capture_output=True, text=True, timeout=120)
+    lines = [ln for ln in (out.stdout + out.stderr).splitlines() if "jupyterlab-myst" in ln]
+    assert lines and "enabled" in lines[0], f"jupyterlab-myst is not an enabled JupyterLab extension: {lines}"
+    env_yml = (ROOT / "environment.yml").read_text()
+    assert "jupyterlab-myst" in env_yml, "Binder's environment.yml must install jupyterlab-myst"
+
+
+@pytest.mark.slow
+def test_jupyterlab_renders_myst_in_chapter_one(browser, tmp_path):
+    """Open Chapter 1 in a real JupyterLab: its labels and roles are rendered, not shown as raw MyST."""
+    import socket
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    jupyter = Path(os.sys.executable).with_name("jupyter")
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"),
+               JUPYTER_DATA_DIR=str(tmp_path / "data"))
+    log = open(tmp_path / "lab.log", "w")
+    lab = subprocess.Popen([str(jupyter), "lab", "--no-browser", "--allow-root", f"--port={port}",
+                            "--ServerApp.token=hepsig", "--ServerApp.ip=127.0.0.1",
+                            f"--ServerApp.root_dir={ROOT / 'notebooks'}"], stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        for _ in range(240):
+            try:
+                socket.create_connection(("127.0.0.1", port), 1).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{port}/lab/tree/01-counting-significance.ipynb?token=hepsig")
+        page.wait_for_selector(".jp-MarkdownCell", timeout=120_000)
+        page.wait_for_function("() => document.querySelectorAll('.jp-MarkdownCell .myst').length > 3", timeout=60_000)
+        text = page.inner_text(".jp-Notebook")
+        context.close()
+    finally:
+        lab.terminate()
+        lab.wait(20)
+        log.close()
+    for raw in ("(sec-counting)=", "{ref}`", "{cite}`", "{glue:text}`", ":::{admonition}"):
+        assert raw not in text, f"JupyterLab shows raw MyST {raw!r}"

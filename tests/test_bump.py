@@ -234,3 +234,60 @@ def test_generation_does_not_depend_on_threading(monkeypatch):
     serial = bump.generate_histograms(n, (1.0, 20.0), rng=3, targets=False)
     for key, value in serial.items():
         np.testing.assert_array_equal(threaded[key], value, err_msg=key)
+
+
+@pytest.mark.parametrize("kind", bump.OUTSIDE_FORMS)
+def test_outside_forms_are_smooth_positive_and_not_among_the_ten(kind):
+    y1, y2 = np.array([5000.0, 800.0]), np.array([200.0, 300.0])
+    b = bump.outside_background_curves(kind, y1, y2)
+    assert b.shape == (2, 100) and np.all(b > 0)
+    if kind == "turnon":  # rises over the turn-on, then falls like the exponential through the end points
+        assert np.all(np.argmax(b, axis=1) > 12) and np.all(np.argmax(b, axis=1) < 40)
+        np.testing.assert_allclose(b[:, -1], y2, rtol=1e-9)
+    else:
+        np.testing.assert_allclose(b[:, [0, -1]], np.stack([y1, y2], 1), rtol=1e-9)
+        assert np.all(np.diff(b, axis=1) < 0)
+    # no form of Eq. (1) through the same end points is the same curve
+    for form in range(len(bump.BACKGROUND_FORMS)):
+        ten = bump.background_curves(form, y1[:1], y2[:1])
+        assert np.max(np.abs(np.log(ten / b[:1]))) > 0.05
+    data = bump.generate_histograms(5, 3.0, rng=1, outside=kind)
+    assert data["z"].shape == (5, 100)
+    with pytest.raises(ValueError, match="kind"):
+        bump.outside_background_curves("gauss", y1, y2)
+
+
+def test_fitted_signal_scan_finds_the_bump_and_score_agrees_with_lr():
+    big = bump.generate_histograms(40, 10.0, rng=3)
+    lr = bump.fitted_signal_scan(big["counts"])
+    k = np.rint(big["mean"]).astype(int)
+    rows = np.arange(40)
+    # the signal template takes the bump: fitted events close to the injected amplitude
+    np.testing.assert_allclose(np.median(lr["mu"][rows, k] / big["amplitude"]), 1.0, atol=0.1)
+    assert bump.peak_accuracy(lr["z"].argmax(1), big["mean"])[3] >= 0.95
+    # profiling a 9-parameter background costs significance: below the known-background z, but > 4σ
+    assert np.all(lr["z"][rows, k] < big["z"].max(1) + 0.5) and np.median(lr["z"][rows, k]) > 4.0
+    sc = bump.fitted_signal_scan(big["counts"], method="score")
+    null = bump.generate_histograms(40, 0.0, rng=4)
+    lr0, sc0 = bump.fitted_signal_scan(null["counts"]), bump.fitted_signal_scan(null["counts"], method="score")
+    assert np.median(np.abs(lr0["z"].max(1) - sc0["z"].max(1))) < 0.05  # same statistic near μ = 0
+    assert np.all(lr0["z"] >= 0) and np.all(sc["z"] >= 0)
+    with pytest.raises(ValueError, match="method"):
+        bump.fitted_signal_scan(big["counts"], method="wald")
+    with pytest.raises(ValueError, match="positions"):
+        bump.fitted_signal_scan(big["counts"], positions=np.array([100]))
+
+
+def test_masked_fit_and_sideband_bumphunter_do_not_absorb_the_bump():
+    data = bump.generate_histograms(30, 8.0, rng=5)
+    full = bump.fit_smooth_background(data["counts"])
+    side = bump.bumphunter_sideband_scan(data["counts"])
+    k = np.rint(data["mean"]).astype(int)
+    rows = np.arange(30)
+    # left out of the fit, the bump region is described by the sidebands: closer to the true background
+    err_full = np.abs(full[rows, k] - data["background"][rows, k])
+    err_side = np.abs(side["background"][rows, k] - data["background"][rows, k])
+    assert np.median(err_side) < np.median(err_full)
+    assert np.median(side["t"]) > np.median(bump.bumphunter_scan(data["counts"], full)["t"])
+    with pytest.raises(ValueError, match="mask"):
+        bump.fit_smooth_background(data["counts"], mask=np.zeros(100, bool))

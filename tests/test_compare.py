@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from hepsig_tutorial import compare, plots, stats, train  # noqa: E402
+from hepsig_tutorial import compare, metrics, plots, stats, train  # noqa: E402
 
 
 def _toy(n_sig=600, n_bkg=1800, seed=0, shift=1.5, s_total=50.0, b_total=2000.0):
@@ -45,9 +45,8 @@ def test_every_method_learns_a_separating_score(method):
     assert np.isfinite(scores).all()
     # the Bayes-optimal AUC of these blobs is ≈ 0.97; a random score gives 0.5
     assert _auc(scores, yt) > 0.85, method
-    assert len(hist["loss"]) + len(hist["pretrain_loss"]) == 12
-    if method in ("asimov", "punzi"):
-        assert len(hist["pretrain_loss"]) == 3  # round(0.25 · 12) pretraining epochs within the budget
+    assert len(hist["loss"]) == 12
+    assert hist["pretrain_epochs"] == (3 if method in ("asimov", "punzi") else 0)  # round(0.25 · 12) within the budget
     assert all(math.isfinite(v) for v in hist["loss"])
 
 
@@ -56,7 +55,7 @@ def test_tiny_signal_yield_keeps_training_finite(method):
     # expected signal 1e-3 events (s → 0 in float32): every loss must stay finite
     x, y, w = _toy(n_sig=100, n_bkg=300, s_total=1e-3, b_total=1e4)
     model, hist = compare.train_classifier(method, x, y, w, epochs=3, batch_size=None, lr=1e-2, device="cpu")
-    assert all(math.isfinite(v) for v in hist["loss"] + hist["pretrain_loss"])
+    assert all(math.isfinite(v) for v in hist["loss"])
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
@@ -70,12 +69,39 @@ def test_same_seed_same_model_and_different_seed_differs():
     assert not np.allclose(a, c)
 
 
+def test_bce_is_on_logits_with_class_balanced_weights():
+    # a perfectly separable 1D toy: on logits the BCE keeps a gradient however large |F| gets, so the scores grow
+    x = np.r_[np.full(50, -1.0), np.full(50, 1.0)][:, None].astype(np.float32)
+    y = np.r_[np.zeros(50), np.ones(50)]
+    w = np.where(y == 1, 1.0 / 50, 100.0 / 50)
+    model, _ = compare.train_classifier("bce", x, y, w, epochs=200, batch_size=None, lr=0.1, hidden=(), device="cpu")
+    f = train.predict(model, x)
+    assert f[y == 1].min() > 5 and f[y == 0].max() < -5
+
+
+def test_early_stopping_restores_the_best_validation_state():
+    x, y, w = _toy(seed=1)
+    xv, yv, wv = _toy(seed=2)
+    monitor = compare.validation_monitor(xv, yv, wv, sigma_b_rel=0.1)
+    model, hist = compare.train_classifier("asimov", x, y, w, epochs=40, batch_size=600, lr=3e-2, seed=0,
+                                           monitor=monitor, patience=5, device="cpu")
+    mon = np.asarray(hist["monitor"])
+    assert np.all(np.isnan(mon[:hist["pretrain_epochs"]]))      # no monitor during pretraining
+    assert hist["best_epoch"] == int(np.nanargmax(mon))
+    assert monitor(model) == pytest.approx(np.nanmax(mon))       # the best state is the one returned
+    if hist["stopped_epoch"] is not None:
+        assert hist["stopped_epoch"] - hist["best_epoch"] == 5
+        assert len(hist["loss"]) == hist["stopped_epoch"] + 1
+
+
 @pytest.mark.parametrize("kwargs, word", [
     (dict(method="mse"), "method"),
     (dict(epochs=0), "epochs"),
     (dict(pretrain_fraction=1.0), "pretrain_fraction"),
     (dict(asimov_sigma_b_rel=-0.1), "asimov_sigma_b_rel"),
+    (dict(lovasz_kappa=0.0), "lovasz_kappa"),
     (dict(seed=-1), "seed"),
+    (dict(patience=3), "patience"),
 ])
 def test_train_classifier_rejects_bad_arguments(kwargs, word):
     x, y, w = _toy(n_sig=20, n_bkg=20)
@@ -90,7 +116,7 @@ def test_bad_arrays_name_the_argument():
     x, y, w = _toy(n_sig=20, n_bkg=20)
     with pytest.raises(ValueError, match="y_train"):
         compare.train_classifier("bce", x, np.full_like(y, 2.0), w, epochs=1)
-    with pytest.raises(ValueError, match="w_train"):
+    with pytest.raises(ValueError, match="w_train.*negative"):
         compare.train_classifier("bce", x, y, -w, epochs=1)
     with pytest.raises(ValueError, match="same length"):
         compare.train_classifier("bce", x[:-1], y, w, epochs=1)
@@ -101,23 +127,27 @@ def test_bad_arrays_name_the_argument():
 # ------------------------------------------------------------------------------------------------
 # evaluation
 # ------------------------------------------------------------------------------------------------
-def test_evaluate_scores_matches_an_independent_scan():
+def test_evaluate_scores_matches_an_independent_scan_with_the_floor_rule():
     rng = np.random.default_rng(2)
-    n = 300
+    n = 400
     y = (rng.random(n) < 0.3).astype(float)
-    w = np.where(y == 1, 20.0 / y.sum(), 500.0 / (n - y.sum()))
+    proc = np.where(rng.random(n) < 0.5, 1, 2)
+    w = np.where(y == 1, 20.0 / y.sum(), np.where(proc == 1, 2.0, 5.0))
     score = rng.normal(y * 1.5, 1.0)
-    m = compare.evaluate_scores(score, y, w, score, y, w, n_cuts=3000, min_background_events=10)
-    # independent: every selection "score ≥ value" of the sorted scores
+    cuts = np.unique(score)
+    m = compare.evaluate_scores(score, y, w, score, y, w, process_val=proc, process_test=proc, cuts=cuts,
+                                min_background_events=5)
+    # independent: every selection "score ≥ t"; each process floored at 1.14 × its mean weight
     S = w[y == 1].sum()
+    floors = {p: -math.log(0.32) * w[(y == 0) & (proc == p)].mean() for p in (1, 2)}
     best_z = {rel: 0.0 for rel in compare.SIGMA_B_RELS}
     best_mu = np.inf
-    for t in np.unique(score):
+    for t in cuts:
         keep = score >= t
-        nb = int((keep & (y == 0)).sum())
-        s, b = w[keep & (y == 1)].sum(), w[keep & (y == 0)].sum()
-        if nb < 10 or s <= 0:
+        if int((keep & (y == 0)).sum()) < 5 or not (keep & (y == 1)).any():
             continue
+        s = w[keep & (y == 1)].sum()
+        b = sum(max(w[keep & (y == 0) & (proc == p)].sum(), floors[p]) for p in (1, 2))
         for rel in best_z:
             best_z[rel] = max(best_z[rel], stats.asimov_significance(s, b, rel * b))
         best_mu = min(best_mu, stats.punzi_sensitivity(s / S, b) / S)
@@ -126,6 +156,30 @@ def test_evaluate_scores_matches_an_independent_scan():
     assert m["mu_min"] == pytest.approx(best_mu, rel=1e-6)
     assert 0 < m["eff_0.1"] <= 1 and 0 < m["eff_punzi"] <= 1
     assert 0 <= m["cut_width"] <= 1
+    assert m["boot"] is None
+
+
+def test_bootstrap_replicates_are_shared_between_classifiers():
+    rng = np.random.default_rng(3)
+    n = 3000
+    y = (rng.random(n) < 0.3).astype(float)
+    w = np.where(y == 1, 20.0 / y.sum(), 500.0 / (n - y.sum()))
+    a = rng.normal(y * 1.5, 1.0)
+    b = a + rng.normal(0.0, 0.05, n)   # a slightly different classifier
+    ma = compare.evaluate_scores(a, y, w, a, y, w, n_bootstrap=64, bootstrap_seed=7)
+    mb = compare.evaluate_scores(a, y, w, a, y, w, n_bootstrap=64, bootstrap_seed=7)
+    mc = compare.evaluate_scores(b, y, w, b, y, w, n_bootstrap=64, bootstrap_seed=7)
+    md = compare.evaluate_scores(b, y, w, b, y, w, n_bootstrap=64, bootstrap_seed=8)
+    assert ma["boot"]["z_a_0"].shape == (64,)
+    # the replicates scatter around the value with a sensible MC spread
+    assert abs(ma["boot"]["z_a_0"].mean() - ma["z_a_0"]) < 3 * ma["boot"]["z_a_0"].std()
+    assert ma["boot"]["z_a_0"].std() > 0
+    np.testing.assert_array_equal(ma["boot"]["z_a_0"], mb["boot"]["z_a_0"])
+    # two similar scores on the same sample and bootstrap seed share the multiplicities: the MC error of their
+    # difference is much smaller than with independent replicates
+    paired_sd = np.std(ma["boot"]["z_a_0"] - mc["boot"]["z_a_0"])
+    unpaired_sd = np.std(ma["boot"]["z_a_0"] - md["boot"]["z_a_0"])
+    assert paired_sd < 0.5 * unpaired_sd
 
 
 def test_cut_is_chosen_on_validation_not_test():
@@ -141,9 +195,10 @@ def test_cut_is_chosen_on_validation_not_test():
     assert reversed_test["z_a_0"] < 0.5 * honest["z_a_0"]
 
 
-def test_cut_width_known_answer_for_a_perfect_score():
-    # signal always above background: at every cut inside the signal, b is the one-event floor, so
-    # Z_A(σ_b/b = 0.1) grows with the kept signal s = ε·S and cut_width = 1 − ε* with Z_A(ε*·S) = 0.9·Z_A(S).
+def test_cut_width_counts_only_cuts_that_keep_background():
+    # signal always above background. Without the rule (min 0 events) Z_A(σ_b/b = 0.1) grows with the kept
+    # signal on top of the floor b0, so cut_width = 1 − ε* with Z_A(ε*·S) = 0.9·Z_A(S). With the rule (≥ 5
+    # simulated background events) every eligible cut keeps all the signal: cut_width = 0.
     from scipy.optimize import brentq
 
     rng = np.random.default_rng(5)
@@ -151,14 +206,16 @@ def test_cut_width_known_answer_for_a_perfect_score():
     y = (rng.random(n) < 0.5).astype(float)
     w = np.where(y == 1, 100.0 / y.sum(), 100.0 / (n - y.sum()))
     perfect = y + rng.uniform(0, 0.5, n)
-    S, b0 = 100.0, w[y == 0].min()
+    S, b0 = 100.0, -math.log(0.32) * w[y == 0].mean()
     z = lambda e: stats.asimov_significance(e * S, b0, 0.1 * b0)  # noqa: E731
     eff_star = brentq(lambda e: z(e) - 0.9 * z(1.0), 1e-6, 1.0)
-    width = compare.evaluate_scores(perfect, y, w, perfect, y, w, n_cuts=2000)["cut_width"]
-    assert width == pytest.approx(1.0 - eff_star, abs=0.01)
-    # a weak score has a broad, flat optimum in efficiency -- wider than the perfect score's
+    width0 = compare.evaluate_scores(perfect, y, w, perfect, y, w, n_cuts=2000,
+                                     min_background_events=0)["cut_width"]
+    assert width0 == pytest.approx(1.0 - eff_star, abs=0.01)
+    assert compare.evaluate_scores(perfect, y, w, perfect, y, w, n_cuts=2000)["cut_width"] == 0.0
+    # a weak score has a broad, flat optimum in efficiency
     weak = rng.normal(0.3 * y, 1.0)
-    assert compare.evaluate_scores(weak, y, w, weak, y, w)["cut_width"] > width
+    assert compare.evaluate_scores(weak, y, w, weak, y, w)["cut_width"] > 0.05
 
 
 def test_evaluate_scores_rejects_bad_input():
@@ -171,69 +228,140 @@ def test_evaluate_scores_rejects_bad_input():
         compare.evaluate_scores(s, y, w, s, y, w, width_level=1.5)
     with pytest.raises(ValueError, match="y_test"):
         compare.evaluate_scores(s, y, w, s, y[:3], w)
+    with pytest.raises(ValueError, match="process_val"):
+        compare.evaluate_scores(s, y, w, s, y, w, process_val=np.ones(3, dtype=int))
 
 
 # ------------------------------------------------------------------------------------------------
-# summaries
+# summaries and verdicts
 # ------------------------------------------------------------------------------------------------
-def _run(method, seed, z):
-    return compare.RunResult(problem="p", method=method, seed=seed, lr=0.01, metrics={"z_a_0": z, "mu_min": 1 / z},
-                             train_seconds=0.0)
+def _run(method, seed, z, boot=None, problem="p"):
+    return compare.RunResult(problem=problem, method=method, seed=seed, lr=0.01,
+                             metrics={"z_a_0": z, "mu_min": 1 / z}, train_seconds=0.0,
+                             boot=None if boot is None else {"z_a_0": boot, "mu_min": 1 / boot})
 
 
-def test_summarise_mean_and_standard_error():
-    runs = [_run("bce", s, z) for s, z in enumerate([1.0, 2.0, 4.0])] + [_run("punzi", 0, 3.0)]
+def test_summarise_combines_seed_spread_and_mc_error():
+    rng = np.random.default_rng(0)
+    shared = rng.normal(0, 0.1, 200)  # the same test-sample fluctuation for every seed
+    runs = [_run("bce", s, z, z + shared) for s, z in enumerate([1.0, 2.0, 4.0])] + [_run("punzi", 0, 3.0)]
     rows = {r.method: r for r in compare.summarise(runs)}
+    e = rows["bce"].estimates["z_a_0"]
     assert rows["bce"].n_seeds == 3
-    assert rows["bce"].value("z_a_0")[0] == pytest.approx(7 / 3)
-    assert rows["bce"].value("z_a_0")[1] == pytest.approx(np.std([1, 2, 4], ddof=1) / math.sqrt(3))
-    assert math.isnan(rows["punzi"].err["z_a_0"])
+    assert e.value == pytest.approx(7 / 3)
+    assert e.se_seed == pytest.approx(np.std([1, 2, 4], ddof=1) / math.sqrt(3))
+    assert e.se_mc == pytest.approx(np.std(shared, ddof=1), rel=1e-9)
+    assert rows["bce"].value("z_a_0")[1] == pytest.approx(math.hypot(e.se_seed, e.se_mc))
+    assert rows["punzi"].estimates["z_a_0"].se == 0.0  # one seed, no bootstrap: no error to quote
     with pytest.raises(ValueError, match="metric"):
         rows["bce"].value("nope")
 
 
-def test_separated_needs_the_error_bars_to_separate():
-    a = compare.SummaryRow("p", "a", 0.1, 3, {"z": 5.0}, {"z": 0.1})
-    b = compare.SummaryRow("p", "b", 0.1, 3, {"z": 4.0}, {"z": 0.1})
-    c = compare.SummaryRow("p", "c", 0.1, 3, {"z": 4.8}, {"z": 0.2})
-    assert compare.separated(a, b, "z") == 1
-    assert compare.separated(b, a, "z") == -1
-    assert compare.separated(a, c, "z") == 0
-    nan = compare.SummaryRow("p", "d", 0.1, 1, {"z": 1.0}, {"z": float("nan")})
-    assert compare.separated(a, nan, "z") == 0
+def _comparison(values_by_method, problem="p", noise=0.05, seed=0):
+    rng = np.random.default_rng(seed)
+    shared = rng.normal(0, noise, 100)
+    runs = []
+    for m, vals in values_by_method.items():
+        for s, v in enumerate(vals):
+            runs.append(_run(m, s, v, v + shared + rng.normal(0, noise / 10, 100), problem))
+    return compare.Comparison(problem=problem, runs=runs, summary=compare.summarise(runs), validation={},
+                              chosen_lr={}, config={"bootstrap_seed": 0}, seconds=0.0)
+
+
+def test_verdicts_holm_over_the_whole_family():
+    base = [5.0, 5.2, 4.9, 5.1, 5.0]
+    comp = _comparison({"bce": base, "lovasz": [v + 1.0 for v in base],           # clearly better
+                        "punzi": [v + 0.01 * (-1) ** i for i, v in enumerate(base)],  # the same
+                        "asimov": [v - 1.0 for v in base]})                       # clearly worse
+    out = compare.verdicts({"p": comp}, metrics_=("z_a_0", "mu_min"))
+    assert len(out) == 6  # 3 methods × 2 metrics, one family
+    by = {(v.method, v.metric): v for v in out}
+    assert by[("lovasz", "z_a_0")].sign == 1 and by[("lovasz", "mu_min")].sign == 1   # smaller σ_min is better
+    assert by[("asimov", "z_a_0")].sign == -1 and by[("asimov", "mu_min")].sign == -1
+    assert by[("punzi", "z_a_0")].sign == 0 and not by[("punzi", "z_a_0")].reject
+    # Holm: the decisions are those of metrics.holm on the family's p-values
+    np.testing.assert_array_equal([v.reject for v in out], metrics.holm([v.difference.p for v in out]))
+    with pytest.raises(ValueError, match="baseline"):
+        compare.verdicts({"p": comp}, baseline="s_sqrt_s_b")
+
+
+def test_paired_needs_the_same_seeds():
+    a = _comparison({"bce": [1.0, 2.0, 3.0]})
+    b = _comparison({"bce": [1.0, 2.0]})
+    with pytest.raises(ValueError, match="same seeds"):
+        compare.paired(a, "bce", b, "bce", "z_a_0")
+    with pytest.raises(ValueError, match="method_a"):
+        compare.paired(a, "lovasz", a, "bce", "z_a_0")
 
 
 # ------------------------------------------------------------------------------------------------
 # the full comparison
 # ------------------------------------------------------------------------------------------------
+def test_split_keeps_every_process_yield_and_caps_the_fit_part():
+    rng = np.random.default_rng(0)
+    n = 3000
+    y = (rng.random(n) < 0.2).astype(float)
+    proc = np.where(y == 1, 0, rng.integers(1, 3, n))
+    w = np.where(y == 1, 30.0 / y.sum(), np.where(proc == 1, 1000.0 / (proc == 1).sum(), 10.0 / (proc == 2).sum()))
+    x = rng.normal(size=(n, 2)).astype(np.float32)
+    fit, val = compare._split_fit_val(x, y, w, proc, 0.5, seed=1, max_fit_events=300)
+    for xs, ys, ws, ps in (fit, val):
+        assert ws[ys == 1].sum() == pytest.approx(30.0)
+        assert ws[(ys == 0) & (ps == 1)].sum() == pytest.approx(1000.0)
+        assert ws[(ys == 0) & (ps == 2)].sum() == pytest.approx(10.0)
+    assert (fit[1] == 0).sum() <= 301 and (fit[1] == 1).sum() <= 301
+    assert len(val[1]) == pytest.approx(n / 2, abs=3)
+    again = compare._split_fit_val(x, y, w, proc, 0.5, seed=1, max_fit_events=300)
+    np.testing.assert_array_equal(fit[0], again[0][0])  # the split depends on the seed only
+
+
 def test_compare_losses_end_to_end_small():
     x, y, w = _toy(n_sig=400, n_bkg=1200)
     xt, yt, wt = _toy(n_sig=400, n_bkg=1200, seed=9)
-    res = compare.compare_losses(x, y, w, xt, yt, wt, methods=("bce", "lovasz"), seeds=(0, 1), epochs=4,
-                                 lrs=(1e-3, 3e-2), problem="blobs", device="cpu")
-    assert len(res.runs) == 4 and {r.method for r in res.runs} == {"bce", "lovasz"}
+    res = compare.compare_losses(x, y, w, xt, yt, wt, methods=("bce", "lovasz"), seeds=(0, 1, 2), epochs=6,
+                                 patience=3, lrs=(1e-3, 3e-2), n_bootstrap=20, problem="blobs", device="cpu")
+    assert len(res.runs) == 6 and {r.method for r in res.runs} == {"bce", "lovasz"}
     for method in ("bce", "lovasz"):
         vals = {lr: res.validation[(method, lr)] for lr in (1e-3, 3e-2)}
         assert res.chosen_lr[method] == max(vals, key=vals.get)
         row = res.row(method)
-        assert row.n_seeds == 2 and row.lr == res.chosen_lr[method]
+        assert row.n_seeds == 3 and row.lr == res.chosen_lr[method]
         assert row.mean["z_a_0"] > row.mean["z_a_0.1"] > row.mean["z_a_0.5"] > 0
+        assert row.estimates["z_a_0"].se_mc > 0
+    assert all(r.boot["z_a_0"].shape == (20,) for r in res.runs)
     assert res.config["batch_size"] == math.ceil(0.25 * res.config["n_fit"])
     assert res.config["n_fit"] + res.config["n_val"] == len(y)
+    d = compare.paired(res, "lovasz", res, "bce", "z_a_0")
+    assert d.n_seeds == 3 and 0 <= d.p <= 1
     table = res.table()
     assert "BCE + cut" in table and "Lovász" in table and table.count("\n") == 3
+    assert set(res.histories()) == {"BCE + cut", "Lovász-Z (hinge)"}
     with pytest.raises(ValueError, match="method"):
         res.row("punzi")
+
+
+def test_init_seeds_change_the_networks_not_the_splits():
+    x, y, w = _toy(n_sig=300, n_bkg=900)
+    kw = dict(methods=("bce",), seeds=(0, 1), epochs=3, patience=None, lrs=(1e-2,), n_bootstrap=10, device="cpu")
+    a = compare.compare_losses(x, y, w, x, y, w, **kw)
+    b = compare.compare_losses(x, y, w, x, y, w, init_seeds=(100, 101), **kw)
+    assert a.config["n_val"] == b.config["n_val"]
+    assert [r.metrics["z_a_0"] for r in a.runs] != [r.metrics["z_a_0"] for r in b.runs]
+    np.testing.assert_array_equal(a.runs[0].boot["z_a_0"] - a.runs[0].metrics["z_a_0"] * 0,
+                                  a.runs[0].boot["z_a_0"])  # replicates exist for the A/A pairing
+    assert compare.paired(a, "bce", b, "bce", "z_a_0").n_seeds == 2
 
 
 @pytest.mark.parametrize("kwargs, word", [
     (dict(methods=("bce", "focal")), "method"),
     (dict(seeds=()), "seeds"),
     (dict(seeds=(0, 0)), "seeds"),
+    (dict(init_seeds=(1,)), "init_seeds"),
     (dict(lrs=(0.0,)), "lrs"),
-    (dict(select_metric="auc"), "select_metric"),
+    (dict(select_sigma_b_rel=-1.0), "select_sigma_b_rel"),
     (dict(val_fraction=1.5), "val_fraction"),
     (dict(batch_fraction=0.0), "batch_fraction"),
+    (dict(max_fit_events=0), "max_fit_events"),
 ])
 def test_compare_losses_rejects_bad_arguments(kwargs, word):
     x, y, w = _toy(n_sig=50, n_bkg=50)
@@ -251,12 +379,14 @@ def test_standard_problems_weights_are_expected_events():
     probs = compare.standard_problems(include=("gauss2d", "stop_uncompressed"), gauss_per_process=300,
                                       stop_signal=200, stop_background=600)
     assert set(probs) == {"gauss2d", "stop_uncompressed"}
-    xtr, ytr, wtr, xte, yte, wte = probs["gauss2d"]
-    for y, w in ((ytr, wtr), (yte, wte)):   # case 1 at 3000 fb⁻¹: s = 300, b = 3000 + 300 000
+    g = probs["gauss2d"]
+    for part in ("train", "test"):   # case 1 at 3000 fb⁻¹: s = 300, b = 3000 (b1) + 300 000 (b2)
+        y, w, p = g[f"y_{part}"], g[f"w_{part}"], g[f"process_{part}"]
         assert w[y == 1].sum() == pytest.approx(300.0)
-        assert w[y == 0].sum() == pytest.approx(303_000.0)
-    xtr, ytr, wtr, *_ = probs["stop_uncompressed"]
-    assert wtr[ytr == 1].sum() == pytest.approx(17.6 * 0.059 * 30, rel=1e-4)
+        assert w[(y == 0) & (p == 1)].sum() == pytest.approx(3_000.0)
+        assert w[(y == 0) & (p == 2)].sum() == pytest.approx(300_000.0)
+    st = probs["stop_uncompressed"]
+    assert st["w_train"][st["y_train"] == 1].sum() == pytest.approx(17.6 * 0.059 * 30, rel=1e-4)
     with pytest.raises(ValueError, match="include"):
         compare.standard_problems(include=("lhc",))
 
@@ -266,13 +396,16 @@ def test_belle_window_arrays():
 
     toy = make_belle_toy(masses=[3.0, 7.0], n_signal_per_mass=300, n_background=3000, seed=0)
     tr, _ = toy.split(0.4, seed=0)
-    x, y, w = compare.belle_window_arrays(tr, 1, signal_xsec_fb=10.0)
-    assert x.shape == (len(y), 4) and (w > 0).all()
+    x, y, w, proc = compare.belle_window_arrays(tr, 1, signal_xsec_fb=10.0)
+    assert x.shape == (len(y), 4) and (w > 0).all() and proc.shape == y.shape
+    assert set(np.unique(proc[y == 0])) <= {1, 2, 3}
     col = tr.window_column(1)
     np.testing.assert_allclose(w[y == 0].sum(), tr.weight[col & (tr.label == 0)].sum())
-    # signal: 10 fb × L × acceptance × (share of the mass-7 signal inside its window) expected events
-    share = (col & (tr.label == 1)).sum() / ((tr.label == 1) & (tr.mass_index == 1)).sum()
-    assert w[y == 1].sum() == pytest.approx(10.0 * tr.luminosity * tr.signal_acceptance[1] * share, rel=1e-6)
+    # signal: 10 fb × L × (efficiency of the window, acceptance included: Σ 1/N_generated) expected events
+    eff = tr.weight[col & (tr.label == 1)].sum()
+    assert eff == pytest.approx((col & (tr.label == 1)).sum() / tr.n_gen[1], rel=1e-6)
+    assert eff < tr.signal_acceptance[1]
+    assert w[y == 1].sum() == pytest.approx(10.0 * tr.luminosity * eff, rel=1e-6)
     with pytest.raises(ValueError, match="k"):
         compare.belle_window_arrays(tr, 2)
     with pytest.raises(ValueError, match="signal_xsec_fb"):
@@ -284,13 +417,15 @@ def test_belle_window_arrays():
 # ------------------------------------------------------------------------------------------------
 def test_capstone_figures():
     x, y, w = _toy(n_sig=300, n_bkg=900)
-    res = compare.compare_losses(x, y, w, x, y, w, methods=("bce", "s_sqrt_s_b"), seeds=(0, 1), epochs=2,
-                                 lrs=(1e-2,), problem="blobs", device="cpu")
-    fig = plots.plot_capstone_summary({"blobs": res})
+    res = compare.compare_losses(x, y, w, x, y, w, methods=("bce", "s_sqrt_s_b"), seeds=(0, 1, 2), epochs=2,
+                                 patience=None, lrs=(1e-2,), n_bootstrap=10, problem="blobs", device="cpu")
+    v = compare.verdicts({"blobs": res})
+    fig = plots.plot_capstone_summary({"blobs": res}, verdicts=v)
     assert len([ax for ax in fig.axes if ax.get_visible()]) == 1
-    # BCE relative to itself is exactly 1 for every metric
-    line = fig.axes[0].lines[0]
-    assert line.get_ydata()[0] == pytest.approx(1.0)
+    # one point per metric for the one method compared with BCE, at the paired relative difference
+    d = compare.paired(res, "s_sqrt_s_b", res, "bce", "z_a_0")
+    ys = [ln.get_ydata()[0] for ln in fig.axes[0].lines if len(ln.get_ydata()) == 1]
+    assert any(y_ == pytest.approx(d.value / abs(res.row("bce").mean["z_a_0"])) for y_ in ys)
     fig2 = plots.plot_z_vs_efficiency(res, sigma_b_rel=0.5)
     assert len(fig2.axes[0].get_lines()) == 2
     with pytest.raises(ValueError, match="seed_index"):

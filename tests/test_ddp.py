@@ -136,3 +136,111 @@ def test_callback_sees_every_epoch():
     ddp.train_ddp(ddp.ddp_network(), x, x, epochs=3, batch_size=10, seed=0, device="cpu",
                   callback=lambda epoch, model, hist: seen.append((epoch, len(hist["loss"]))))
     assert seen == [(0, 1), (1, 2), (2, 3)]
+
+
+# ------------------------------------------------------------------------------------------------
+# the resumable paper-scale run, its evaluation and the shipped network
+# ------------------------------------------------------------------------------------------------
+_TINY = dict(n_train=300, n_val=50, epochs=2, batch_size=50, eval_every=4, n_eval=30, precision="fp32",
+             checkpoint_minutes=0.0, verbose=False)
+
+
+def test_run_training_resumes_exactly_where_it_stopped(tmp_path):
+    whole = ddp.run_training(tmp_path / "a", **_TINY)
+    assert whole["finished"] and whole["step"] == whole["total_steps"] == 12
+    part = ddp.run_training(tmp_path / "b", stop_at_step=5, **_TINY)  # killed halfway ...
+    assert part["step"] == 5 and not part["finished"]
+    rest = ddp.run_training(tmp_path / "b", **_TINY)  # ... and started again: resumes from the checkpoint
+    assert rest["finished"]
+    sa = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=True)
+    sb = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)
+    for key in ("model", "ema"):
+        for name in sa[key]:
+            assert torch.equal(sa[key][name], sb[key][name]), (key, name)
+    drop = ("wall_s",)
+    assert [{k: v for k, v in r.items() if k not in drop} for r in sa["log"]] == \
+           [{k: v for k, v in r.items() if k not in drop} for r in sb["log"]]
+    log = ddp.read_log(tmp_path / "b" / "log.csv")
+    assert list(log["step"]) == [4, 8, 12] and np.all((log["A_pred"] >= 0) & (log["A_pred"] <= 1))
+    model, xs, zs, info = ddp.load_ddp(tmp_path / "b" / "latest.pt")
+    assert info["meta"]["step"] == 12 and xs is not None and zs is not None
+
+
+def test_run_training_refuses_a_changed_recipe_and_bad_input(tmp_path):
+    ddp.run_training(tmp_path, stop_at_step=1, **_TINY)
+    with pytest.raises(ValueError, match="run_dir"):
+        ddp.run_training(tmp_path, **{**_TINY, "lr": 5e-4})
+    with pytest.raises(ValueError, match="precision"):
+        ddp.run_training(tmp_path / "x", **{**_TINY, "precision": "fp16"})
+    with pytest.raises(ValueError, match="n_eval"):
+        ddp.run_training(tmp_path / "y", **{**_TINY, "n_eval": 1})
+
+
+def test_bf16_run_trains_and_evaluates(tmp_path):
+    res = ddp.run_training(tmp_path, **{**_TINY, "precision": "bf16"})
+    assert res["finished"] and np.isfinite(res["log"][-1]["val_mse"])
+
+
+def test_auc_error_matches_the_spread_of_repeated_experiments():
+    # under H0 the Mann-Whitney variance is exact: (n1 + n2 + 1) / (12 n1 n2)
+    n = 1000
+    assert abs(ddp.auc_error(0.5, n, n) / np.sqrt((2 * n + 1) / (12 * n * n)) - 1) < 0.01
+    rng = np.random.default_rng(0)
+    aucs = [bump.roc_auc(rng.exponential(2.0, 200), rng.exponential(1.0, 300)) for _ in range(400)]
+    predicted = ddp.auc_error(float(np.mean(aucs)), 200, 300)  # exponential scores: Hanley-McNeil's own model
+    assert abs(np.std(aucs) / predicted - 1) < 0.15
+    with pytest.raises(ValueError, match="auc"):
+        ddp.auc_error(1.2, 10, 10)
+
+
+def _provenance():
+    import json
+
+    assert ddp.PRETRAINED.is_file(), f"the shipped network {ddp.PRETRAINED} is missing"
+    return json.loads(ddp.PRETRAINED.with_suffix(".json").read_text())
+
+
+def test_shipped_network_matches_its_provenance_sha256():
+    prov = _provenance()
+    assert ddp._sha256(ddp.PRETRAINED) == prov["sha256"]
+    model, xs, zs, info = ddp.load_pretrained()
+    assert count_parameters(model) == ddp.PAPER_PARAMETERS
+    assert info["provenance"]["steps"] == prov["steps"] and prov["samples"] == prov["steps"] * prov["config"]["batch_size"]
+
+
+def test_shipped_network_reproduces_its_a_pred_on_fresh_test_sets():
+    """A_pred on new, differently seeded 3σ and background-only sets (1,500 each, a few seconds) agrees
+    with the provenance value within 3 combined standard errors (Hanley-McNeil)."""
+    prov = _provenance()
+    model, xs, zs, _ = ddp.load_pretrained(device="cpu")
+    seed = (424_242, 17)
+    assert seed != prov["evaluation"]["test_seed"]
+    m = ddp.evaluate_ddp(model, xs, zs, ddp.make_test_sets(1_500, seed), n_boot=50)
+    ref, ref_err = prov["evaluation"]["A_pred"], prov["evaluation"]["A_pred_err"]
+    tol = 3.0 * np.hypot(m["A_pred_err"], ref_err)
+    assert abs(m["A_pred"] - ref) <= tol, (m["A_pred"], ref, tol)
+    # and the peak location, binomial errors
+    tol3 = 3.0 * np.hypot(m["peak3_err"], prov["evaluation"]["peak3_err"])
+    assert abs(m["peak3"] - prov["evaluation"]["peak3"]) <= tol3
+
+
+def test_shipped_network_predictions_are_device_independent():
+    """Stated tolerance: |Δz| ≤ 1e-3 σ between float32 on the CPU and float64 (the exact arithmetic of the
+    same weights), and between the CPU and CUDA (TF32 off) when a GPU is present."""
+    model, xs, zs, _ = ddp.load_pretrained(device="cpu")
+    counts = bump.generate_histograms(200, (1.0, 20.0), rng=np.random.default_rng([5, 5]))["counts"]
+    z32 = ddp.predict_z(model, counts, xs, zs)
+    x64 = torch.as_tensor(xs.transform(counts), dtype=torch.float64)
+    with torch.no_grad():
+        z64 = np.maximum(zs.inverse_transform(model.double()(x64).numpy()), 0.0)
+    model.float()
+    assert np.abs(z32 - z64).max() <= 1e-3
+    if torch.cuda.is_available():
+        old = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+        try:
+            zc = ddp.predict_z(model.to("cuda"), counts, xs, zs)
+        finally:
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
+            model.to("cpu")
+        assert np.abs(zc - z32).max() <= 1e-3

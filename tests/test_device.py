@@ -140,8 +140,12 @@ def _tainted(expr, scope):
     return any((k == "attr" and n in PARAM_ATTRS) or (k == "call" and n in PARAM_CALLS) for k, n, _ in ch)
 
 
-def scan_source(src, name):
-    """Findings (name, line, rule, source line) of the device-hazard heuristics in one source text."""
+def scan_source(src, name, scope=None):
+    """Findings (name, line, rule, source line) of the device-hazard heuristics in one source text.
+
+    ``scope`` carries what is known about module-level names from earlier notebook cells (they share
+    one namespace); a fresh one is used when omitted.
+    """
     tree = ast.parse(src)
     lines = src.splitlines()
     parents = {}
@@ -206,7 +210,7 @@ def scan_source(src, name):
                 # __init__ builds a module on the CPU before anyone moves it: not a meeting with outputs
                 visit(node.body, inner, bool(inner.follow) and node.name != "__init__")
 
-    visit(tree.body, _Scope(), False)
+    visit(tree.body, _Scope() if scope is None else scope, False)
     return sorted(set(found), key=lambda f: f[1])
 
 
@@ -277,9 +281,14 @@ def test_package_file_has_no_device_hazard(path):
     assert not findings, _report(findings)
 
 
+def scan_notebook(path):
+    scope = _Scope()                                   # the cells share one namespace
+    return [f for label, src in notebook_cells(path) for f in scan_source(src, label, scope)]
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_has_no_device_hazard(path):
-    findings = [f for label, src in notebook_cells(path) for f in scan_source(src, label)]
+    findings = scan_notebook(path)
     assert not findings, _report(findings)
 
 
@@ -321,14 +330,23 @@ def test_scanner_allows_safe_code(src):
 
 def test_scanner_reads_notebook_cells_with_magics(tmp_path):
     nb = {"cells": [
-        {"cell_type": "code", "source": ["import sys\n", "if 'google.colab' in sys.modules:\n", "    %pip install x\n"]},
+        {"cell_type": "code",
+         "source": ["import sys\n", "if 'google.colab' in sys.modules:\n", "    %pip install x\n"]},
         {"cell_type": "markdown", "source": "model.numpy()"},
         {"cell_type": "code", "source": "w = model[0].weight.detach().numpy()"},
     ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     path = tmp_path / "nb.ipynb"
     path.write_text(json.dumps(nb))
-    found = [f for label, src in notebook_cells(path) for f in scan_source(src, label)]
-    assert [(f[0], f[2]) for f in found] == [("nb.ipynb cell 2", "numpy-without-cpu")]
+    assert [(f[0], f[2]) for f in scan_notebook(path)] == [("nb.ipynb cell 2", "numpy-without-cpu")]
+
+
+def test_notebook_cells_share_what_is_known():
+    """A tensor created on the CPU in one cell may be .detach().numpy()'d in a later one."""
+    cells = ["p = torch.ones(3, requires_grad=True)\nv = f(p, y)", "a = v.detach().numpy()",
+             "out = model(x)", "b = out.detach().numpy()"]
+    scope = _Scope()
+    found = [f for i, src in enumerate(cells) for f in scan_source(src, f"cell {i}", scope)]
+    assert [f[0] for f in found] == ["cell 3"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -438,15 +456,18 @@ def _loss_cases():
     def t(a, device, dtype=torch.float64):
         return torch.as_tensor(a, dtype=dtype, device=device)
 
+    def counts(p, d):
+        return relaxed_counts(torch.sigmoid(p), {"y": t(y, d), "w": t(w, d)}, expected_signal=30.0,
+                              expected_background=900.0)
+
     cases = {
         "punzi-dense": lambda p, d: punzi_loss(torch.sigmoid(p), t(y, d), t(w, d), t(M, d), luminosity=50.0,
                                                fraction=0.5, reduction="none"),
         "punzi-compact": lambda p, d: punzi_loss(torch.sigmoid(p), t(y, d), t(w, d), windows=mw,
                                                  cells=torch.as_tensor(cells, device=d), luminosity=50.0,
                                                  fraction=0.5, reduction="none"),
-        "s/sqrt(s+b)": lambda p, d: s_over_sqrt_s_plus_b_loss(*relaxed_counts(torch.sigmoid(p),
-                                                                              {"y": t(y, d), "w": t(w, d)})),
-        "asimov": lambda p, d: asimov_loss(*relaxed_counts(torch.sigmoid(p), {"y": t(y, d), "w": t(w, d)}), 0.1),
+        "s/sqrt(s+b)": lambda p, d: s_over_sqrt_s_plus_b_loss(*counts(p, d)),
+        "asimov": lambda p, d: asimov_loss(*counts(p, d), 0.1),
         "stats.punzi_sensitivity": lambda p, d: ht.stats.punzi_sensitivity(torch.sigmoid(p[:10]), p[10:20] ** 2),
         "stats.asimov_significance": lambda p, d: ht.stats.asimov_significance(p[:10] ** 2 + 1, p[10:20] ** 2 + 2,
                                                                                0.1 * (p[10:20] ** 2 + 2)),

@@ -55,8 +55,9 @@ def _batch():
 def _z_vs_cut():
     r = _rng()
     labels = (r.random(500) < 0.3).astype(int)
-    return dict(models={"BCE": r.normal(size=500) + labels, "Asimov": r.normal(size=500) + 1.5 * labels},
-                labels=labels, weights=np.full(500, 0.5))
+    sample = {"y": labels, "w": np.full(500, 0.5)}
+    return dict(models={"BCE": (r.normal(size=500) + labels,) * 2, "Asimov": (r.normal(size=500) + 1.5 * labels,) * 2},
+                val=sample, test=sample)
 
 
 def _ddp_sample():
@@ -99,17 +100,29 @@ INPUTS = {
                                      "theory_rel_std": np.array([0.8, 0.4, 0.2, 0.1]),
                                      "p_zero": np.array([0.5, 0.1, 0.01, 0.0]),
                                      "p_zero_empirical": np.array([0.5, 0.12, 0.01, 0.0])},
-    "plot_batch_training": lambda: {"curves": {"64": np.linspace(3, 2, 10), "1024": np.linspace(3, 2.2, 10)},
-                                    "final": {"64": 2.0, "1024": 2.2}},
+    "plot_batch_sweep": lambda: {"curves": {b: {"64": _rng().uniform(2, 3, (3, 10)), "1024": _rng().uniform(2, 3, (3, 10))}
+                                            for b in ("equal epochs", "equal steps")},
+                                 "steps_per_epoch": {"64": 16, "1024": 1},
+                                 "cpu_seconds": {b: {"64": [1.0, 1.1, 0.9], "1024": [0.2, 0.2, 0.3]}
+                                                 for b in ("equal epochs", "equal steps")}},
+    "plot_hard_cut_comparison": lambda: {"labels": ["N", "N/4"], "values": [9.0, 9.5], "errors": [0.4, 0.5],
+                                         "reference": 9.3, "reference_error": 0.3, "bound": 6.0},
     # Chapter 5
     "plot_loss_gradients": lambda: {"purity": np.logspace(-3, 0, 20),
                                     "curves": {"Z_A": np.linspace(0, 1, 20), "s/√(s+b)": np.linspace(0, 0.5, 20)}},
     "plot_training_curves": lambda: {"curves": {"BCE": np.linspace(1, 2, 10), "Asimov": np.linspace(1, 2.5, 10)}},
     "plot_score_histograms": lambda: {"scores": {"BCE": _rng().random(300)}, "labels": (_rng().random(300) < 0.3)},
     "plot_z_vs_cut": _z_vs_cut,
+    "plot_validation_curves": lambda: {"histories": {"BCE": [{"monitor": [1.0, 2.0, 1.5], "best_epoch": 1}] * 2,
+                                                     "Asimov": [{"monitor": [1.0, 2.5], "best_epoch": 1}]}},
     # Chapter 6
     "plot_loss_landscapes": lambda: {"n": 15},
     "plot_slopes": lambda: {"kappas": np.array([1.0, 10.0, 100.0]), "slopes": np.array([[0.1, 0.2, 0.3]])},
+    # shared (plots/curves.py)
+    "plot_learning_curves": lambda: {"histories": {
+        "BCE": {"loss": list(np.linspace(1.0, 0.5, 8)), "val_loss": list(np.linspace(1.1, 0.6, 8)),
+                "monitor": list(np.linspace(1.0, 2.0, 8)), "best_epoch": 6},
+        "Asimov": {"loss": list(np.linspace(2.0, 1.0, 8))}}},
     # Chapter 7
     "plot_background_forms": lambda: {},
     "plot_ddp_example": lambda: {},
@@ -134,6 +147,13 @@ NOT_FEASIBLE = {
     "plot_scans": "needs threshold_scan results of trained models",
     "plot_xsec_ratio": "trains two linear models (~40 s)",
     "plot_roc_curves": "needs network scores per background form",
+}
+
+
+#: Found by this test, to be fixed by the chapter's owner (strict: the test says when it is fixed).
+KNOWN_UNSTAMPED = {
+    "plot_loss_landscapes": "Chapter 6 figure without ht.plots.stamp (hepsig_tutorial/plots/lovasz.py)",
+    "plot_slopes": "Chapter 6 figure without ht.plots.stamp (hepsig_tutorial/plots/lovasz.py)",
 }
 
 
@@ -181,7 +201,9 @@ def _label_boxes(fig, renderer):
 
 
 @pytest.mark.parametrize("name", sorted(INPUTS))
-def test_stamp_never_covers_a_label(name):
+def test_stamp_never_covers_a_label(name, request):
+    if name in KNOWN_UNSTAMPED:
+        request.applymarker(pytest.mark.xfail(reason=KNOWN_UNSTAMPED[name], strict=True))
     plots.use_style()
     kwargs = INPUTS[name]()
     try:

@@ -83,8 +83,10 @@ def test_notebook_skeleton(path):
     assert any(re.search(r"^## Summary", m, re.M) for m in md), f"{path.name}: no Summary section"
     assert any(re.search(r"^## Exercises", m, re.M) for m in md), f"{path.name}: no Exercises section"
     assert any(re.search(r"^## References", m, re.M) for m in md), f"{path.name}: no References section"
-    solutions = [c for c in cells if c["cell_type"] == "code" and "hide-input" in c.get("metadata", {}).get("tags", [])]
-    assert len(solutions) >= 2, f"{path.name}: exercises need solutions in hide-input cells"
+    # solutions: hide-cell (collapsed as a whole; /tmp/team/MACHINERY.md), hide-input in chapters not yet moved
+    solutions = [c for c in cells if c["cell_type"] == "code"
+                 and {"hide-cell", "hide-input"} & set(c.get("metadata", {}).get("tags", []))]
+    assert len(solutions) >= 2, f"{path.name}: exercises need solutions in hide-cell cells"
     for c in solutions:
         assert "assert" in "".join(c["source"]), f"{path.name}: a solution cell does not end with an assertion"
     assert any("ht.check_" in c for c in code), f"{path.name}: no claimed number is asserted"

@@ -264,3 +264,33 @@ def test_scan_bad_input(kwargs, name):
     args.update(kwargs)
     with pytest.raises(ValueError, match=name):
         scan_cuts(**args)
+
+
+# --------------------------------------------------------------------------------------------
+# the closed-form gradient of Z_A used by asimov_loss
+# --------------------------------------------------------------------------------------------
+@settings(max_examples=60, deadline=None)
+@given(s=st.floats(1e-3, 1e4), b=st.floats(1e-1, 1e6), rel=st.floats(0.0, 1.0))
+def test_closed_form_gradient_matches_autograd_of_the_series(s, b, rel):
+    """∂Z/∂s and dZ/db (σ_b = rel·b follows b) of the loss agree with autograd through ht.stats in float64."""
+    from hepsig_tutorial.losses.significance import _AsimovZ
+
+    st_, bt = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (s, b))
+    z = _AsimovZ.apply(st_, bt, rel)
+    z.backward()
+    s2, b2 = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (s, b))
+    ref = asimov_significance(s2, b2, rel * b2)
+    ref.backward()
+    assert z.item() == pytest.approx(ref.item(), rel=1e-9)
+    assert st_.grad.item() == pytest.approx(s2.grad.item(), rel=1e-5, abs=1e-12)
+    assert bt.grad.item() == pytest.approx(b2.grad.item(), rel=1e-4, abs=1e-12)
+
+
+def test_asimov_loss_keeps_dtype_device_and_shape():
+    s = torch.tensor([1.0, 30.0, 500.0], requires_grad=True)
+    b = torch.tensor(200.0, requires_grad=True)
+    loss = asimov_loss(s, b, 0.3)
+    assert loss.dtype == torch.float32 and loss.shape == (3,)
+    loss.sum().backward()
+    assert s.grad.shape == (3,) and b.grad.shape == () and torch.isfinite(b.grad)
+    assert (s.grad < 0).all() and b.grad > 0

@@ -122,6 +122,8 @@ def test_luminosity_scales_the_weights():
     ({"n_background": 1.5}, "n_background"),
     ({"luminosity": 0.0}, "luminosity"),
     ({"test_fraction": 1.0}, "test_fraction"),
+    ({"val_fraction": 0.8}, "val_fraction"),
+    ({"val_fraction": -0.1}, "val_fraction"),
     ({"seed": -1}, "seed"),
 ])
 def test_bad_input_names_the_argument(kwargs, name):
@@ -136,3 +138,34 @@ def test_split_rejects_unknown_subset(toys):
         toys["compressed"].split("validation")
     with pytest.raises(ValueError, match="benchmark"):
         stop_expected_yields("natural")
+
+
+def test_validation_split_is_stratified_disjoint_and_keeps_the_old_test_set():
+    plain = make_stop_toy("compressed", 900, 1500, seed=4, test_fraction=0.3)
+    three = make_stop_toy("compressed", 900, 1500, seed=4, test_fraction=0.3, val_fraction=0.2)
+    tr, va, te = three.train, three.val, ~three.train & ~three.val
+    assert not (tr & va).any() and tr.sum() + va.sum() + te.sum() == len(three.y)
+    # the test set does not depend on whether a validation set is split off (chapters' numbers unchanged)
+    np.testing.assert_array_equal(te, ~plain.train)
+    for label, n in ((1, 900), (0, 1500)):
+        assert (va & (three.y == label)).sum() == round(0.2 * n)
+        assert (te & (three.y == label)).sum() == round(0.3 * n)
+    s_exp, b_exp = stop_expected_yields("compressed")
+    d = three.split("val")
+    assert d["w"][d["y"] == 1].sum() == pytest.approx(s_exp, rel=1e-5)
+    assert d["w"][d["y"] == 0].sum() == pytest.approx(b_exp, rel=1e-5)
+    with pytest.raises(ValueError, match="val"):
+        plain.split("val")
+
+
+def test_background_sample_is_cached_and_read_only():
+    a = make_stop_toy("compressed", 300, 400, seed=11)
+    b = make_stop_toy("uncompressed", 300, 400, seed=11)
+    np.testing.assert_array_equal(a.x[a.y == 0], b.x[b.y == 0])
+    from hepsig_tutorial.data.stop import _ttbar_sample
+    assert not _ttbar_sample(400, 11).flags.writeable
+    first_bkg = int(np.flatnonzero(a.y == 0)[0])
+    before = float(_ttbar_sample(400, 11)[0, 0])
+    assert a.x[first_bkg, 0] == before
+    a.x[first_bkg, 0] = -1.0  # the toy's own copy is writable and does not touch the cache
+    assert _ttbar_sample(400, 11)[0, 0] == before

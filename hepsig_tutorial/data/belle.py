@@ -1,7 +1,8 @@
 """Belle II-like toy: e⁺e⁻ → μ⁺μ⁻Z′ with Z′ → invisible, and its backgrounds (Chapters 2-4).
 
 Taught in Chapter 2 (``sec-cut-based``), which also introduces the per-mass Punzi sensitivity
-(:func:`punzi_per_mass`) and the cut-based baseline (:func:`optimise_cuts`, :func:`apply_cuts`).
+(:func:`window_scan` with :mod:`hepsig_tutorial.metrics`) and the cut-based baseline
+(:func:`optimise_cuts`, :func:`apply_cuts`).
 
 A *toy* Monte Carlo for the benchmark of punzi-loss.txt (Sec. 6): the search for a peak in the
 squared mass recoiling against two muons at √s = 10.58 GeV. Every event is generated as
@@ -18,9 +19,9 @@ Signal (process 0). e⁺e⁻ → μ⁺μ*⁻ (or μ*⁺μ⁻) with the virtual m
 (μ* → μZ′; the L_μ−L_τ Z′ couples to muons): exact three-body kinematics, the muon propagator
 1/(m*² − m_μ²) and the two-body phase-space factors as a simple matrix-element weight,
 1 + cos²θ for the production angle, isotropic μ* decay. Not the full L_μ−L_τ matrix element.
-No initial-state radiation (ISR) for the signal, like the paper's MadGraph samples; the
-μ⁺μ⁻(γ) and τ⁺τ⁻ backgrounds include the collinear ISR described next (without the 1/s′
-dependence of the hard cross section).
+No initial-state radiation (ISR) for the signal (a simplification of the toy; the paper does not
+say how its MadGraph signal treats ISR); the μ⁺μ⁻(γ) and τ⁺τ⁻ backgrounds include the collinear
+ISR described next (without the 1/s′ dependence of the hard cross section).
 
 μ⁺μ⁻(γ) (process 1). e⁺e⁻ → μ⁺μ⁻ with collinear ISR from each beam (energy fraction from the
 leading-log spectrum βx^(β−1), β = 2α/π (ln s/m_e² − 1) ≈ 0.088; angle to the beam
@@ -38,13 +39,22 @@ mass W > 0.5 GeV. Soft dimuons, high recoil mass.
 
 Detector (toy, Belle II-like). Boost to the lab (7 GeV e⁻ on 4 GeV e⁺, βγ = 0.28); both muons
 within 17° < θ_lab < 150° and p_lab > 0.5 GeV; p_T smeared with σ(p_T)/p_T = 0.11 % p_T ⊕ 0.25 %/β
-(Belle II TDR-like), angles with 1 mrad ⊕ 1 mrad·GeV/p; boosted back to the CM frame.
+(Belle II TDR-like; the 0.25 %/β term stands for multiple scattering in the detector material),
+angles with 1 mrad ⊕ 1 mrad·GeV/p; boosted back to the CM frame.
+
+Preselection and filtered samples. Every kept event has a reconstructed dimuon transverse momentum
+p*_t(μ⁺μ⁻) > :data:`PRESELECTION_PT` in the CM frame. The μμ(γ) and eeμμ samples are filtered at
+generator level on the true dimuon p_t (> :data:`GENERATOR_FILTER_PT`, a smearing margin below the
+preselection): ~97 % of μμ(γ) and ~70 % of eeμμ events are rejected before the detector simulation
+and counted in the sample luminosity, so a kept event stands for a far larger luminosity than without
+the filter. Signal weights are 1/N_generated (before acceptance and preselection).
 
 Cross sections (fb) are Belle II Physics Book values quoted in the book's physics-facts notes and
 *not re-checked* (treat as toy values): σ(μμ(γ)) = 1.15 nb, σ(ττ) = 0.919 nb times
 B(τ → μνν)² = 0.1739², σ(eeμμ, W > 0.5 GeV) = 18.9 nb. Background weights are
 target luminosity / simulated-sample luminosity (punzi-loss.txt, Eq. 11, s_bkg); the simulated
-samples here are far smaller than the paper's 1000 / 450 / 3000 fb⁻¹, so weights are larger.
+samples here are far smaller than the paper's 1000 / 450 / 3000 fb⁻¹ (eeμμ / ττ / μμ(γ)), so weights
+are larger.
 """
 
 from __future__ import annotations
@@ -62,7 +72,7 @@ __all__ = [
     "make_belle_toy",
     "belle_features",
     "recoil_mass2",
-    "punzi_per_mass",
+    "window_scan",
     "CutResult",
     "optimise_cuts",
     "apply_cuts",
@@ -71,7 +81,10 @@ __all__ = [
     "BELLE_PROCESSES",
     "BELLE_CROSS_SECTIONS",
     "PAPER_SAMPLE_LUMINOSITY",
+    "PUBLIC_CODE_SAMPLE_LUMINOSITY",
     "AUTHORS_SIGMA_M2",
+    "PRESELECTION_PT",
+    "GENERATOR_FILTER_PT",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -96,9 +109,11 @@ BELLE_CROSS_SECTIONS = {
     "tautau": 0.919e6 * BR_TAU_MUNUNU**2,
     "eemumu": 18.9e6,
 }
-#: Simulated-sample luminosities in fb⁻¹ of the paper (punzi-loss.txt, Sec. 5/6). The authors'
-#: public code has μμ(γ) 450 and ττ 3000: the paper swapped the two (physics-facts notes).
-PAPER_SAMPLE_LUMINOSITY = {"mumu(gamma)": 450.0, "tautau": 3000.0, "eemumu": 1000.0}
+#: Simulated-sample luminosities in fb⁻¹ as the paper states them (punzi-loss.txt, Secs. 5-6: e⁺e⁻μ⁺μ⁻ 1000,
+#: ττ 450, μμ(γ) 3000).
+PAPER_SAMPLE_LUMINOSITY = {"mumu(gamma)": 3000.0, "tautau": 450.0, "eemumu": 1000.0}
+#: The same in the authors' public code (punzinet repository): μμ(γ) and ττ the other way round.
+PUBLIC_CODE_SAMPLE_LUMINOSITY = {"mumu(gamma)": 450.0, "tautau": 3000.0, "eemumu": 1000.0}
 
 # The authors' fitted signal widths σ(M²_rec) in GeV² per Z′ mass (public punzinet repository,
 # examples/width.txt, 0.1 ... 8.9 GeV). Reference data for Chapter 2's resolution comparison.
@@ -117,10 +132,21 @@ _AUTHORS_W = [
 AUTHORS_SIGMA_M2 = {"mass": np.round(np.arange(1, 90) * 0.1, 1), "sigma_m2": np.array(_AUTHORS_W)}
 
 _ACC_THETA = (math.radians(17.0), math.radians(150.0))
-#: Default split of an integer ``n_background`` over μμ(γ), ττ, eeμμ. The eeμμ share is the
-#: smallest because only ~5 % of two-photon events enter the acceptance (the slowest to generate).
-_BKG_SHARES = (0.3, 0.5, 0.2)
+#: Default split of an integer ``n_background`` over μμ(γ), ττ, eeμμ (kept events). With the
+#: generator filter a kept μμ(γ) event is cheap but stands for ~60 generated ones; eeμμ is the slowest
+#: to generate (~5 % acceptance, ~14 % preselection).
+_BKG_SHARES = (0.15, 0.55, 0.3)
 _ACC_P = 0.5
+#: Default preselection (GeV): reconstructed p*_t(μ⁺μ⁻) in the CM frame above this for every event. The
+#: signal's Z′ recoil gives it a hard dimuon p_t (loss ≲ 1 % below 8 GeV, ≈ 7 % at 8.9 GeV); μμ(γ) and
+#: eeμμ mostly have none, so the preselection lets their simulation be filtered at generator level.
+PRESELECTION_PT = 0.3
+#: Default generator-level filter (GeV) on the true dimuon p_t of the μμ(γ) and eeμμ samples.
+GENERATOR_FILTER_PT = 0.15
+#: The least distance (GeV) between the preselection and the generator filter: the reconstructed dimuon
+#: p_t of back-to-back muons is smeared by ≈ 30-40 MeV, so 150 MeV is ≳ 4σ (``tests/test_belle.py``
+#: checks on an unfiltered sample that no preselected event has a true p_t below the filter).
+FILTER_MARGIN = 0.15
 
 
 # --------------------------------------------------------------------------------------------
@@ -342,10 +368,18 @@ def _gen_signal(rng, mass, n, isr=False):
     return _to_frame_of(mu_p, q), _to_frame_of(mu_m, q)
 
 
-def _gen_mumu(rng, n):
-    """n e⁺e⁻ → μ⁺μ⁻(γ) events: collinear ISR off each beam (escaping photons), μμ with 1 + cos²θ."""
+def _gen_mumu(rng, n, pt_min=0.0):
+    """n e⁺e⁻ → μ⁺μ⁻(γ) events: collinear ISR off each beam (escaping photons), μμ with 1 + cos²θ.
+
+    ``pt_min`` > 0 is a generator-level filter: only events whose true dimuon transverse momentum
+    (that of the ISR-recoiling μμ system) exceeds it are decayed and returned. Returns
+    ``(μ⁺, μ⁻, rep, n)``: ``rep[i]`` counts the generated events up to and including returned event i.
+    """
     q = _isr_system(rng, n, (2 * M_MU + 0.01) ** 2)
-    return _decay(rng, q, M_MU, M_MU, cos_t=_cos_1pc2(rng, n))
+    idx = np.flatnonzero(np.hypot(q[1], q[2]) > pt_min) if pt_min > 0 else np.arange(n)
+    q = q[:, idx]
+    mp, mm = _decay(rng, q, M_MU, M_MU, cos_t=_cos_1pc2(rng, len(idx)))
+    return mp, mm, idx + 1, n
 
 
 def _michel_energy(rng, k):
@@ -394,12 +428,14 @@ _ETA_ACC = (-math.log(math.tan(_ACC_THETA[1] / 2)), -math.log(math.tan(_ACC_THET
 _Y_BOOST = math.atanh(BOOST_BETA)
 
 
-def _gen_eemumu(rng, n):
+def _gen_eemumu(rng, n, pt_min=0.0):
     """Two-photon e⁺e⁻ → e⁺e⁻μ⁺μ⁻ events (equivalent-photon approximation, see module docstring).
 
-    Returns (μ⁺, μ⁻, rep): only events that can pass the detector acceptance are returned (exact
-    necessary conditions on the pair rapidity and energy); ``rep[i]`` counts the generated events
-    up to and including returned event i, so that the cross-section bookkeeping stays exact.
+    Returns (μ⁺, μ⁻, rep, n_generated): only n events that can pass the detector acceptance (exact
+    necessary conditions on the pair rapidity and energy) and, with ``pt_min`` > 0, whose true dimuon
+    transverse momentum exceeds ``pt_min`` (generator-level filter) are returned; ``rep[i]`` counts the
+    generated events up to and including returned event i and ``n_generated`` all generated events, so
+    that the cross-section bookkeeping stays exact.
     """
     e_beam = SQRT_S / 2
     qs, cs, reps = [], [], []
@@ -439,6 +475,8 @@ def _gen_eemumu(rng, n):
         y_lab = 0.5 * np.log((q[0] + q[3]) / (q[0] - q[3])) + _Y_BOOST
         e_lab = (q[0] + BOOST_BETA * q[3]) / math.sqrt(1 - BOOST_BETA**2)
         hope = (y_lab > _ETA_ACC[0]) & (y_lab < _ETA_ACC[1]) & (e_lab > 2 * _ACC_P)
+        if pt_min > 0:
+            hope &= np.hypot(q[1], q[2]) > pt_min
         idx = np.flatnonzero(hope)
         qs.append(q[:, idx])
         cs.append(c[idx])
@@ -449,7 +487,7 @@ def _gen_eemumu(rng, n):
     c = np.concatenate(cs)[:n]
     rep = np.concatenate(reps)[:n]
     mp, mm = _decay(rng, q, M_MU, M_MU, cos_t=c)
-    return mp, mm, rep
+    return mp, mm, rep, int(rep[-1]) if len(rep) else offset
 
 
 # --------------------------------------------------------------------------------------------
@@ -483,11 +521,19 @@ def _smear(rng, v):
     return out
 
 
-def _detect_loop(rng, gen, n):
-    """Generate until ``n`` events pass the acceptance; return truth, smeared CM vectors, #trials.
+def _reco_pt_mumu(rp, rm):
+    """Transverse momentum of the reconstructed dimuon in the CM frame (feature ``pt_mumu``)."""
+    return np.hypot(rp[1] + rm[1], rp[2] + rm[2])
 
-    All four returned arrays are (4, n); ``tried`` counts the generated events (accepted or not)
-    that the returned sample represents.
+
+def _detect_loop(rng, gen, n, preselection_pt=0.0, max_chunk=2_000_000):
+    """Generate until ``n`` events pass the acceptance and the preselection; return truth, CM vectors, #trials.
+
+    ``gen(rng, k)`` returns ``(μ⁺, μ⁻)`` for k generated events or ``(μ⁺, μ⁻, rep, n_generated)`` when it
+    filters at generator level (``rep[i]``: generated events up to and including returned event i).
+    An event is kept if both muons are inside the acceptance and the smeared dimuon transverse momentum
+    in the CM frame exceeds ``preselection_pt``. All four returned arrays are (4, n); ``tried`` counts
+    the generated events (kept or not) that the returned sample represents.
     """
     truths_p, truths_m, reco_p, reco_m = [], [], [], []
     kept, tried = 0, 0
@@ -495,25 +541,30 @@ def _detect_loop(rng, gen, n):
     while kept < n:
         out = gen(rng, chunk)
         mp, mm = out[0], out[1]
-        rep = out[2] if len(out) > 2 else np.arange(1, mp.shape[1] + 1)
-        lp, lm = _boost_z(mp, BOOST_BETA), _boost_z(mm, BOOST_BETA)
-        ok = _accept(lp) & _accept(lm)
-        n_ok = int(ok.sum())
-        need = n - kept
-        if n_ok > need:  # keep the first `need` accepted; count trials up to the last kept one
-            last = np.flatnonzero(ok)[need - 1]
-            ok[last + 1:] = False
-            tried += int(rep[last])
-            n_ok = need
+        if len(out) > 2:
+            rep, n_generated = out[2], int(out[3])
         else:
-            tried += int(rep[-1])
-        truths_p.append(mp[:, ok])
-        truths_m.append(mm[:, ok])
-        reco_p.append(_boost_z(_smear(rng, lp[:, ok]), -BOOST_BETA))
-        reco_m.append(_boost_z(_smear(rng, lm[:, ok]), -BOOST_BETA))
-        kept += n_ok
-        frac = max(n_ok / chunk, 0.01)
-        chunk = int(min(max((n - kept) / frac * 1.1, 256), 20 * n + 1000))
+            rep, n_generated = np.arange(1, mp.shape[1] + 1), mp.shape[1]
+        lp, lm = _boost_z(mp, BOOST_BETA), _boost_z(mm, BOOST_BETA)
+        acc = np.flatnonzero(_accept(lp) & _accept(lm))
+        rp = _boost_z(_smear(rng, lp[:, acc]), -BOOST_BETA)
+        rm = _boost_z(_smear(rng, lm[:, acc]), -BOOST_BETA)
+        passed = _reco_pt_mumu(rp, rm) > preselection_pt if preselection_pt > 0 else np.ones(len(acc), bool)
+        sel = np.flatnonzero(passed)
+        need = n - kept
+        if len(sel) > need:  # keep the first `need` events; count trials up to the last kept one
+            sel = sel[:need]
+            tried += int(rep[acc[sel[-1]]])
+        else:
+            tried += n_generated
+        ev = acc[sel]
+        truths_p.append(mp[:, ev])
+        truths_m.append(mm[:, ev])
+        reco_p.append(rp[:, sel])
+        reco_m.append(rm[:, sel])
+        kept += len(sel)
+        frac = max(len(sel) / chunk, 1e-4)
+        chunk = int(min(max((n - kept) / frac * 1.1, 256), max_chunk))
     cat = np.concatenate
     return (cat(truths_p, axis=1), cat(truths_m, axis=1), cat(reco_p, axis=1), cat(reco_m, axis=1), tried)
 
@@ -545,18 +596,23 @@ class BelleToy:
         Index into ``masses`` for signal events, −1 for background.
     weight : (N,) float64
         Background: expected events per simulated event at ``luminosity`` (target L / sample L,
-        the s_bkg of punzi-loss.txt Eq. 11). Signal: 1 / n_gen[mass] (Eq. 10 with s_sig = 1), so
-        summing signal weights of one mass gives an efficiency.
+        the s_bkg of punzi-loss.txt Eq. 11). Signal: 1 / n_gen[mass] (Eq. 10 with s_sig = 1), with
+        n_gen the events *generated* (before acceptance and preselection), so summing signal weights
+        of one mass gives an efficiency that includes the detector acceptance.
     masses, sigma_m2, windows, n_gen : (K,), (K,), (K, 2), (K,)
-        Z′ masses (GeV), measured M²_rec resolution (GeV², 1.4826·MAD of the generated signal),
-        the ±2σ windows [m² − 2σ, m² + 2σ] and the signal events per mass (after acceptance).
+        Z′ masses (GeV), measured M²_rec resolution (GeV², 1.4826·MAD of the kept signal),
+        the ±2σ windows [m² − 2σ, m² + 2σ] and the signal events generated per mass (a half of
+        :meth:`split` carries its share, a float).
     luminosity : float
         Target luminosity in fb⁻¹.
     cross_section, visible_cross_section, sample_luminosity : dict
-        Per background: generated σ (fb), σ × detector acceptance (fb), simulated-sample
-        luminosity N_generated / σ (fb⁻¹).
+        Per background: generated σ (fb), σ × detector acceptance × preselection (fb), simulated-sample
+        luminosity N_generated / σ (fb⁻¹; events removed by the generator filter count as generated).
     signal_acceptance : (K,)
-        Fraction of generated signal events inside the toy detector acceptance.
+        Fraction of generated signal events inside the toy detector acceptance and the preselection.
+    preselection_pt, generator_filter_pt :
+        The reconstructed p*_t(μ⁺μ⁻) preselection (GeV) and the generator-level true-p_t filter of each
+        background sample (GeV; 0: none).
     truth : (N, 3, 4) float64 or None
         True CM four-vectors (μ⁺, μ⁻, recoil system) before smearing, if ``keep_truth=True``.
     """
@@ -577,6 +633,8 @@ class BelleToy:
     sample_luminosity: dict = field(default_factory=dict)
     signal_acceptance: np.ndarray | None = None
     truth: np.ndarray | None = None
+    preselection_pt: float = 0.0
+    generator_filter_pt: dict = field(default_factory=dict)
     feature_names: list = field(default_factory=lambda: list(BELLE_FEATURES))
     process_names: list = field(default_factory=lambda: list(BELLE_PROCESSES))
 
@@ -643,12 +701,15 @@ class BelleToy:
         """Stratified random split into (train, test).
 
         Within each background process and each signal mass the events are split in the given
-        proportion; background weights are multiplied by N/N_half (each half still predicts the
-        full expected yields) and signal weights become 1/n_gen_half (efficiency units per half),
-        as punzi-loss.txt Sec. 4 requires when a subset is used to compute the loss.
+        proportion, and every weight is multiplied by N/N_half of its group: each half still predicts
+        the full expected background yields, and its signal weights sum to the same efficiencies
+        (acceptance included; ``n_gen`` of a half is its share of the generated events), as
+        punzi-loss.txt Sec. 4 requires when a subset is used to compute the loss.
         """
         if not (isinstance(test_fraction, (float, int)) and 0 < test_fraction < 1):
             raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         rng = np.random.default_rng(seed)
         is_test = np.zeros(len(self), dtype=bool)
         groups = np.where(self.label == 1, self.mass_index, -1 - self.process)
@@ -662,17 +723,23 @@ class BelleToy:
         for mask in (~is_test, is_test):
             part = self.subset(mask)
             w = part.weight.copy()
-            n_gen = np.zeros(len(self.masses), dtype=np.int64)
+            n_gen = np.asarray(self.n_gen, dtype=np.float64).copy()
             for g in np.unique(groups):
-                full = groups == g
+                share = (groups[mask] == g).sum() / max((groups == g).sum(), 1)
                 sel = groups[mask] == g
+                w[sel] /= max(share, 1e-300)
                 if g >= 0:
-                    n_gen[g] = sel.sum()
-                    w[sel] = 1.0 / max(sel.sum(), 1)
-                else:
-                    w[sel] *= full.sum() / max(sel.sum(), 1)
+                    n_gen[g] = self.n_gen[g] * share
             halves.append(replace(part, weight=w, n_gen=n_gen))
         return halves[0], halves[1]
+
+    def window_groups(self, idx=None):
+        """The K mass windows as index arrays (``groups`` of :func:`hepsig_tutorial.metrics.cut_scan`).
+
+        Group k holds the events that count for hypothesis k (:meth:`window_matrix`, column k), as
+        positions in this toy (or in ``idx``, if given): memory O(Σ|window|), no N×K matrix.
+        """
+        return [np.flatnonzero(self.window_column(k, idx)) for k in range(len(self.masses))]
 
 
 def _check_positive_int(name, value):
@@ -682,7 +749,7 @@ def _check_positive_int(name, value):
 
 
 def make_belle_toy(masses=None, n_signal_per_mass=None, n_background=None, luminosity=50.0, seed=0,
-                   keep_truth=False):
+                   keep_truth=False, preselection_pt=None, generator_filter_pt=None):
     """Generate the Belle II-like toy of punzi-loss.txt Sec. 6 (physics in the module docstring).
 
     Parameters
@@ -691,11 +758,13 @@ def make_belle_toy(masses=None, n_signal_per_mass=None, n_background=None, lumin
         Z′ masses in GeV, each in (0, √s − 2m_μ). Default ``ht.scaled(fast=0.1, 0.5, ..., 8.9
         (every 0.4 GeV, 23 masses), full=0.1 ... 8.9 in 0.1 steps (89, as in the paper))``.
     n_signal_per_mass : int, optional
-        Signal events per mass inside the detector acceptance. Default ``scaled(2_000, 20_000)``
-        (the paper: 20 000 generated).
+        Signal events kept per mass (inside the detector acceptance and the preselection). Default
+        ``scaled(2_000, 20_000)`` (the paper: 20 000 generated). Their weights are 1/N_generated, so
+        the efficiencies include acceptance and preselection (punzi-loss.txt, Eq. 10).
     n_background : int or sequence of 3 ints, optional
-        Simulated background events inside the acceptance: a total, split 30 % / 50 % / 20 % over
-        μμ(γ), ττ, eeμμ, or one count per process. Default ``scaled(300_000, 3_000_000)`` in total.
+        Simulated background events kept (acceptance and preselection): a total, split
+        15 % / 55 % / 30 % over μμ(γ), ττ, eeμμ, or one count per process. Default
+        ``scaled(200_000, 2_000_000)`` in total.
     luminosity : float
         Target luminosity in fb⁻¹ (paper: 50).
     seed : int
@@ -703,11 +772,34 @@ def make_belle_toy(masses=None, n_signal_per_mass=None, n_background=None, lumin
         in MeV), so the same mass gets the same events whatever the mass list.
     keep_truth : bool
         Store the true CM four-vectors (μ⁺, μ⁻, recoil) in ``toy.truth``.
+    preselection_pt : float, optional
+        Every kept event (signal and background) has a reconstructed dimuon transverse momentum in
+        the CM frame p*_t(μ⁺μ⁻) above this (GeV). Default :data:`PRESELECTION_PT`; 0 switches it off.
+    generator_filter_pt : float, optional
+        Generator-level filter on the *true* dimuon transverse momentum of the μμ(γ) and eeμμ samples
+        (GeV): events below it are counted in the sample luminosity but not simulated further, so the
+        same number of kept events stands for a larger luminosity. It must stay below the
+        preselection by a smearing margin (:data:`FILTER_MARGIN`), so that no event the preselection
+        keeps is filtered out. Default :data:`GENERATOR_FILTER_PT` (0 with ``preselection_pt=0``).
 
     Returns
     -------
     BelleToy
     """
+    if preselection_pt is None:
+        preselection_pt = PRESELECTION_PT
+    if isinstance(preselection_pt, bool) or not isinstance(preselection_pt, (int, float, np.integer, np.floating)) \
+            or not (0 <= preselection_pt < 3 and math.isfinite(preselection_pt)):
+        raise ValueError(f"preselection_pt must be a number in [0, 3) GeV, got {preselection_pt!r}")
+    if generator_filter_pt is None:
+        generator_filter_pt = max(min(GENERATOR_FILTER_PT, preselection_pt - FILTER_MARGIN), 0.0)
+    if isinstance(generator_filter_pt, bool) \
+            or not isinstance(generator_filter_pt, (int, float, np.integer, np.floating)) \
+            or not (generator_filter_pt >= 0 and math.isfinite(generator_filter_pt)):
+        raise ValueError(f"generator_filter_pt must be a finite number ≥ 0, got {generator_filter_pt!r}")
+    if generator_filter_pt > 0 and generator_filter_pt > preselection_pt - FILTER_MARGIN + 1e-12:
+        raise ValueError(f"generator_filter_pt must be ≤ preselection_pt − {FILTER_MARGIN} GeV (smearing margin), "
+                         f"got {generator_filter_pt!r} with preselection_pt = {preselection_pt!r}")
     if masses is None:
         masses = scaled(fast=np.round(np.arange(0.1, 8.95, 0.4), 1), full=np.round(np.arange(0.1, 8.95, 0.1), 1))
     masses = np.atleast_1d(np.asarray(masses, dtype=np.float64))
@@ -720,7 +812,7 @@ def make_belle_toy(masses=None, n_signal_per_mass=None, n_background=None, lumin
     n_sig = _check_positive_int("n_signal_per_mass",
                                 scaled(fast=2_000, full=20_000) if n_signal_per_mass is None else n_signal_per_mass)
     if n_background is None:
-        n_background = scaled(fast=300_000, full=3_000_000)
+        n_background = scaled(fast=200_000, full=2_000_000)
     if isinstance(n_background, (int, np.integer)) and not isinstance(n_background, bool):
         total = _check_positive_int("n_background", n_background)
         if total < 3:
@@ -744,17 +836,21 @@ def make_belle_toy(masses=None, n_signal_per_mass=None, n_background=None, lumin
 
     blocks = []  # (truth_p, truth_m, reco_p, reco_m, process, mass_index, weight)
     acc = np.zeros(len(masses))
-    n_gen = np.full(len(masses), n_sig, dtype=np.int64)
+    n_gen = np.zeros(len(masses))
+    pre = float(preselection_pt)
     for k, m in enumerate(masses):
         rng = np.random.default_rng([int(seed), 0, int(round(m * 1000))])
-        tp, tm, rp, rm, tried = _detect_loop(rng, lambda r, n, m=m: _gen_signal(r, m, n), n_sig)
+        tp, tm, rp, rm, tried = _detect_loop(rng, lambda r, n, m=m: _gen_signal(r, m, n), n_sig, pre)
         acc[k] = n_sig / tried
-        blocks.append((tp, tm, rp, rm, 0, k, np.full(n_sig, 1.0 / n_sig)))
-    gens = [_gen_mumu, _gen_tautau, _gen_eemumu]
+        n_gen[k] = tried
+        blocks.append((tp, tm, rp, rm, 0, k, np.full(n_sig, 1.0 / tried)))
+    filt = float(generator_filter_pt)
+    filters = {"mumu(gamma)": filt, "tautau": 0.0, "eemumu": filt}
+    gens = [lambda r, n: _gen_mumu(r, n, filt), _gen_tautau, lambda r, n: _gen_eemumu(r, n, filt)]
     xs, vis, lsam = {}, {}, {}
     for j, (name, gen, n) in enumerate(zip(BELLE_PROCESSES[1:], gens, n_bkg)):
         rng = np.random.default_rng([int(seed), j + 1])
-        tp, tm, rp, rm, tried = _detect_loop(rng, gen, n)
+        tp, tm, rp, rm, tried = _detect_loop(rng, gen, n, pre)
         sigma = BELLE_CROSS_SECTIONS[name]
         xs[name] = sigma
         lsam[name] = tried / sigma
@@ -786,83 +882,42 @@ def make_belle_toy(masses=None, n_signal_per_mass=None, n_background=None, lumin
         process=process[order], mass_index=mass_index[order], weight=weight[order], masses=masses,
         sigma_m2=sigma_m2, windows=windows, n_gen=n_gen, luminosity=float(luminosity), cross_section=xs,
         visible_cross_section=vis, sample_luminosity=lsam, signal_acceptance=acc,
-        truth=None if truth is None else truth[order],
+        truth=None if truth is None else truth[order], preselection_pt=pre, generator_filter_pt=filters,
     )
 
 
 # --------------------------------------------------------------------------------------------
-# Punzi sensitivity per mass and the cut-based baseline (Chapter 2)
+# the cut-based baseline (Chapter 2), evaluated with the book's protocol (hepsig_tutorial.metrics)
 # --------------------------------------------------------------------------------------------
-def punzi_per_mass(toy, select=None, a=3.0, b=1.28, refined=False, min_background=0.0):
-    """σ_min (fb) per mass hypothesis of a selection (punzi-loss.txt, Eq. 9, with Eqs. 10-11).
+def window_scan(toy, scores=None, *, cuts=None, n_bootstrap=0, seed=0, n_cuts=201):
+    """:func:`hepsig_tutorial.metrics.cut_scan` of ``scores`` over the K mass windows of ``toy``.
 
-    Efficiency ε_k = Σ weights of signal of mass k in window k passing ``select``; background
-    B_k = Σ weights of background in window k passing ``select``; σ_min from
-    :func:`hepsig_tutorial.stats.punzi_sensitivity` at L = ``toy.luminosity``.
-
-    Parameters
-    ----------
-    toy : BelleToy
-    select : (N,) bool or None
-        Events passing the selection (None: the windows alone).
-    a, b, refined : see :func:`hepsig_tutorial.stats.punzi_sensitivity`.
-    min_background : float, ≥ 0
-        Floor on B used in σ_min (e.g. the weight of one simulated event: with a finite weighted
-        sample, "no simulated background left" does not mean B = 0). The returned ``background``
-        is the unfloored sum.
-
-    Returns
-    -------
-    dict with ``sigma_min`` (K,) (inf where ε = 0), ``efficiency`` (K,), ``background`` (K,).
+    Group k holds the events that count for hypothesis k (background in window k, signal of mass k in
+    it), the floor rule is applied per background process (μμ(γ), ττ, eeμμ). Without ``scores`` the
+    scan has one cut that keeps every event (the windows alone). Signal weights are 1/N_generated, so
+    ``metrics.punzi_sigma_min(scan, luminosity=toy.luminosity)`` gives σ_min with ε including acceptance.
     """
     if not isinstance(toy, BelleToy):
         raise ValueError("toy must be a BelleToy")
-    sel = np.ones(len(toy), dtype=bool) if select is None else np.asarray(select, dtype=bool)
-    if sel.shape != (len(toy),):
-        raise ValueError(f"select must be a boolean array of length {len(toy)}, got shape {sel.shape}")
-    eff, bkg = _window_sums(toy, lambda k: sel)
-    floor = _check_floor(min_background)
-    return {"sigma_min": _sigma_safe(eff, np.maximum(bkg, floor), a, b, toy.luminosity, refined),
-            "efficiency": eff, "background": bkg}
+    if scores is None:
+        scores, cuts = np.zeros(len(toy)), np.array([-np.inf])
+    return _metrics().cut_scan(scores, toy.label, toy.weight, process=toy.process, cuts=cuts,
+                               groups=toy.window_groups(), n_bootstrap=n_bootstrap, seed=seed, n_cuts=n_cuts)
 
 
-def _check_floor(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not (value >= 0 and math.isfinite(value)):
-        raise ValueError(f"min_background must be a finite number ≥ 0, got {value!r}")
-    return float(value)
-
-
-def _window_sums(toy, select_fn):
-    """Per mass k: (Σ signal weights, Σ background weights) in window k among ``select_fn(k)``."""
-    K = len(toy.masses)
-    eff, bkg = np.zeros(K), np.zeros(K)
-    sig = toy.label == 1
-    for k in range(K):
-        m = toy.window_column(k) & select_fn(k)
-        eff[k] = toy.weight[m & sig].sum()
-        bkg[k] = toy.weight[m & ~sig].sum()
-    return eff, bkg
-
-
-def _sigma_safe(eff, bkg, a, b, lum, refined=False):
-    eff = np.asarray(eff, float)
-    ok = eff > 0
-    out = np.full(eff.shape, np.inf)
-    if np.any(ok):
-        out[ok] = punzi_sensitivity(np.minimum(eff[ok], 1.0), np.maximum(np.asarray(bkg, float)[ok], 0.0),
-                                    a=a, b=b, luminosity=lum, refined=refined)
-    return out
+def _metrics():
+    from .. import metrics  # local import: the data package must not import the evaluation at import time
+    return metrics
 
 
 @dataclass
 class CutResult:
     """Per-mass optimum of a rectangular-cut scan (:func:`optimise_cuts`).
 
-    lower, upper : (K, 4) cut values (−inf / +inf where a feature is not cut); an event passes
+    lower, upper : (K, F) cut values (−inf / +inf where a feature is not cut); an event passes
     hypothesis k if lower[k] ≤ x < upper[k] for every feature. ``sigma_min``, ``efficiency``,
-    ``background`` (K,) at the optimum on the toy it was optimised on; ``sigma_min_nocut`` with the
-    window alone.
+    ``background`` (floored, the book's rule) and ``n_background`` (simulated events) (K,) at the optimum
+    on the sample it was chosen on; ``sigma_min_nocut`` with the window alone.
     """
 
     masses: np.ndarray
@@ -871,38 +926,34 @@ class CutResult:
     sigma_min: np.ndarray
     efficiency: np.ndarray
     background: np.ndarray
+    n_background: np.ndarray
     sigma_min_nocut: np.ndarray
     feature_names: list
+
+    def passes(self, toy, k):
+        """(N,) bool: the events of ``toy`` that pass the cuts of hypothesis ``k`` (window not applied)."""
+        x = toy.features.astype(np.float64)
+        return np.all((x >= self.lower[k]) & (x < self.upper[k]), axis=1)
 
 
 _DEFAULT_LEVELS = (0.01, 0.03, 0.07, 0.15, 0.3, 0.5, 0.7, 0.85, 0.93, 0.97, 0.99)
 
 
-def optimise_cuts(toy, levels=_DEFAULT_LEVELS, a=3.0, b=1.28, features=None, min_background=0.0):
+def optimise_cuts(toy, levels=_DEFAULT_LEVELS, a=3.0, b=1.28, features=None, min_background_events=None):
     """Cut-based baseline: per mass, the rectangular cuts on the Table-1 features minimising σ_min.
 
     For every mass hypothesis k a full grid scan over one-sided cuts is made: on each feature
-    either no cut, a lower cut x > t or an upper cut x < t, with thresholds t at the quantiles
+    either no cut, a lower cut x ≥ t or an upper cut x < t, with thresholds t at the quantiles
     ``levels`` of that mass's signal inside its window (11 levels → 23 options per feature,
-    23⁴ ≈ 280 000 selections per mass, computed at once from a 4D histogram and cumulative sums).
-    σ_min is punzi-loss.txt Eq. 9 with ε and B of Eqs. 10-11 restricted to window k.
+    23⁴ ≈ 280 000 selections per mass, computed at once from 4D histograms with cumulative sums).
+    σ_min is punzi-loss.txt Eq. 9 with ε and B of Eqs. 10-11 restricted to window k, and B follows the
+    book's rule for simulated backgrounds that run out (``sec-conventions``): each process contributes
+    ``max(b_p, 1.14·w̄_p)`` (:data:`hepsig_tutorial.metrics.FLOOR_EVENTS` times its mean event weight in
+    ``toy``), and only selections that keep at least ``min_background_events`` simulated background
+    events (default :data:`hepsig_tutorial.metrics.MIN_BACKGROUND_EVENTS`) can be chosen.
 
-    Caution: a scan on a weighted toy finds cuts where simulated background happens to be absent;
-    optimise on a training half and evaluate with :func:`apply_cuts` on an independent half.
-
-    Parameters
-    ----------
-    toy : BelleToy
-    levels : sequence of float in (0, 1)
-        Signal quantiles used as cut thresholds.
-    a, b : float
-        Punzi constants (3 and 1.28 in the paper).
-    features : sequence of int, optional
-        Feature columns to cut on (default all four).
-    min_background : float, ≥ 0
-        Floor on B in σ_min during the scan (see :func:`punzi_per_mass`): stops the scan from
-        preferring cuts that only empty the simulated sample. ``background`` in the result is
-        unfloored.
+    Optimise on a training half and evaluate with :func:`apply_cuts` on an independent half: a scan
+    over 280 000 selections finds the places where the simulated background happens to be thin.
 
     Returns
     -------
@@ -910,13 +961,18 @@ def optimise_cuts(toy, levels=_DEFAULT_LEVELS, a=3.0, b=1.28, features=None, min
     """
     if not isinstance(toy, BelleToy):
         raise ValueError("toy must be a BelleToy")
+    metrics = _metrics()
     levels = np.sort(np.asarray(levels, float))
     if levels.ndim != 1 or len(levels) == 0 or np.any((levels <= 0) | (levels >= 1)):
         raise ValueError("levels must be a non-empty sequence of quantiles in (0, 1)")
     feats = list(range(toy.features.shape[1])) if features is None else [int(f) for f in features]
     if not feats or any(f < 0 or f >= toy.features.shape[1] for f in feats):
         raise ValueError(f"features must be column indices in [0, {toy.features.shape[1]})")
-    floor = _check_floor(min_background)
+    n_min = metrics.MIN_BACKGROUND_EVENTS if min_background_events is None else min_background_events
+    if isinstance(n_min, bool) or int(n_min) != n_min or n_min < 0:
+        raise ValueError(f"min_background_events must be a non-negative integer, got {n_min!r}")
+    procs = np.unique(toy.process[toy.label == 0])
+    floor = np.array([metrics.FLOOR_EVENTS * toy.weight[toy.process == p].mean() for p in procs])
     K, T = len(toy.masses), len(levels)
     nb = T + 1
     # option matrix per axis: rows = [no cut, lower at t_1..t_T, upper at t_1..t_T]; columns = bins
@@ -925,31 +981,42 @@ def optimise_cuts(toy, levels=_DEFAULT_LEVELS, a=3.0, b=1.28, features=None, min
                      (bins[None, :] < np.arange(1, T + 1)[:, None])]).astype(np.float64)
     n_opt = len(opt)
     x_all = toy.features.astype(np.float64)
-    lower = np.full((K, toy.features.shape[1]), -np.inf)
-    upper = np.full((K, toy.features.shape[1]), np.inf)
-    best = np.full(K, np.inf)
-    eff_best, bkg_best, nocut = np.zeros(K), np.zeros(K), np.full(K, np.inf)
+    F = toy.features.shape[1]
+    lower, upper = np.full((K, F), -np.inf), np.full((K, F), np.inf)
+    best, nocut = np.full(K, np.inf), np.full(K, np.inf)
+    eff_best, bkg_best, nb_best = np.zeros(K), np.zeros(K), np.zeros(K)
+
+    def grid(idx, weights, sel):
+        h = np.bincount(idx[sel], weights=None if weights is None else weights[sel],
+                        minlength=nb ** len(feats)).astype(np.float64).reshape((nb,) * len(feats))
+        for _ in feats:  # contract each axis with the option matrix (axes rotate)
+            h = np.tensordot(h, opt, axes=([0], [1]))
+        return h.ravel()
+
     for k in range(K):
         rows = np.flatnonzero(toy.window_column(k))
-        if len(rows) == 0:
-            continue
-        x, w, sig = x_all[rows][:, feats], toy.weight[rows], toy.label[rows] == 1
+        x, w, lab, proc = x_all[rows][:, feats], toy.weight[rows], toy.label[rows], toy.process[rows]
+        sig = lab == 1
         if not sig.any():
             continue
         thr = np.quantile(x[sig], levels, axis=0)  # (T, F)
         idx = np.zeros(len(rows), dtype=np.int64)
         for j in range(len(feats)):
             idx = idx * nb + np.searchsorted(thr[:, j], x[:, j], side="right")
-        shape = (nb,) * len(feats)
-        hs = np.bincount(idx[sig], weights=w[sig], minlength=nb ** len(feats)).reshape(shape)
-        hb = np.bincount(idx[~sig], weights=w[~sig], minlength=nb ** len(feats)).reshape(shape)
-        for _ in feats:  # contract each axis with the option matrix (axes rotate)
-            hs = np.tensordot(hs, opt, axes=([0], [1]))
-            hb = np.tensordot(hb, opt, axes=([0], [1]))
-        sig_grid = _sigma_safe(hs.ravel(), np.maximum(hb.ravel(), floor), a, b, toy.luminosity)
-        nocut[k] = sig_grid[0]
+        s_grid = grid(idx, w, sig)
+        b_floored = sum(np.maximum(grid(idx, w, proc == p), f) for p, f in zip(procs, floor))
+        b_raw_total = grid(idx, w, ~sig)
+        n_grid = grid(idx, None, ~sig)
+        ok = (s_grid > 0) & (n_grid >= n_min)
+        sig_grid = np.full(len(s_grid), np.inf)
+        sig_grid[ok] = _stats_punzi(np.minimum(s_grid[ok], 1.0), b_floored[ok], a, b, toy.luminosity)
+        nocut[k] = _stats_punzi(min(s_grid[0], 1.0), b_floored[0], a, b, toy.luminosity) if s_grid[0] > 0 else np.inf
+        if not np.any(ok):
+            raise ValueError(f"min_background_events: no selection of mass {toy.masses[k]:g} GeV keeps "
+                             f"{n_min} simulated background events")
         i = int(np.argmin(sig_grid))
-        best[k], eff_best[k], bkg_best[k] = sig_grid[i], hs.ravel()[i], hb.ravel()[i]
+        best[k], eff_best[k], bkg_best[k], nb_best[k] = sig_grid[i], s_grid[i], b_floored[i], n_grid[i]
+        del b_raw_total
         choice = np.unravel_index(i, (n_opt,) * len(feats))
         for j, c in zip(feats, choice):
             if 1 <= c <= T:
@@ -957,23 +1024,40 @@ def optimise_cuts(toy, levels=_DEFAULT_LEVELS, a=3.0, b=1.28, features=None, min
             elif c > T:
                 upper[k, j] = thr[c - 1 - T, feats.index(j)]
     return CutResult(masses=toy.masses.copy(), lower=lower, upper=upper, sigma_min=best, efficiency=eff_best,
-                     background=bkg_best, sigma_min_nocut=nocut, feature_names=list(toy.feature_names))
+                     background=bkg_best, n_background=nb_best, sigma_min_nocut=nocut,
+                     feature_names=list(toy.feature_names))
 
 
-def apply_cuts(toy, cuts, a=3.0, b=1.28, min_background=0.0):
-    """Evaluate per-mass cuts (a :class:`CutResult`) on a toy: σ_min, ε and B per mass.
+def _stats_punzi(eff, bkg, a, b, lum):
+        return punzi_sensitivity(eff, bkg, a=a, b=b, luminosity=lum)
 
-    The toy must have the same mass hypotheses as the cuts. The cuts of mass k apply to the
-    events of window k (thresholds: ``x >= lower`` passes, ``x < upper`` passes, matching the
-    scan's binning). ``min_background`` floors B in σ_min as in :func:`punzi_per_mass`.
-    Returns the dict of :func:`punzi_per_mass`.
+
+def apply_cuts(toy, cuts, *, n_bootstrap=0, seed=0):
+    """The per-mass cuts of a :class:`CutResult` on a toy, as a :class:`hepsig_tutorial.metrics.CutScan`.
+
+    The scan has K groups (the windows) and one threshold: group k holds window k and the selection
+    of hypothesis k is its own rectangular cut. Yields, the floor rule and the Poisson-bootstrap
+    replicates are those of :func:`hepsig_tutorial.metrics.cut_scan` on the full arrays of ``toy`` with
+    ``seed``, so a network scanned on the same toy with the same seed sees the *same* replicates (paired
+    MC errors). Use ``metrics.punzi_sigma_min(scan, luminosity=toy.luminosity)`` and
+    ``metrics.at_cut(..., 0)`` for σ_min per mass.
     """
     if not isinstance(toy, BelleToy) or not isinstance(cuts, CutResult):
         raise ValueError("apply_cuts needs a BelleToy and a CutResult")
     if len(cuts.masses) != len(toy.masses) or not np.allclose(cuts.masses, toy.masses):
         raise ValueError("cuts: the mass hypotheses differ from the toy's")
-    x = toy.features.astype(np.float64)
-    floor = _check_floor(min_background)
-    eff, bkg = _window_sums(toy, lambda k: np.all((x >= cuts.lower[k]) & (x < cuts.upper[k]), axis=1))
-    return {"sigma_min": _sigma_safe(eff, np.maximum(bkg, floor), a, b, toy.luminosity), "efficiency": eff,
-            "background": bkg}
+    metrics = _metrics()
+    parts = []
+    for k, idx in enumerate(toy.window_groups()):
+        score = cuts.passes(toy, k).astype(np.float64)
+        parts.append(metrics.cut_scan(score, toy.label, toy.weight, process=toy.process, cuts=[0.5], groups=[idx],
+                                      n_bootstrap=n_bootstrap, seed=seed))
+    first = parts[0]
+    boot = first.boot_s is not None
+    return metrics.CutScan(
+        cuts=np.array([0.5]), s=np.concatenate([p.s for p in parts]),
+        b_process=np.concatenate([p.b_process for p in parts]), floor=first.floor,
+        n_background=np.concatenate([p.n_background for p in parts]), processes=first.processes,
+        boot_s=np.concatenate([p.boot_s for p in parts], axis=1) if boot else None,
+        boot_b_process=np.concatenate([p.boot_b_process for p in parts], axis=1) if boot else None,
+        squeeze=False)

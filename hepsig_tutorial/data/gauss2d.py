@@ -15,7 +15,8 @@ import math
 
 import numpy as np
 
-__all__ = ["GAUSS2D_MEANS", "GAUSS2D_CASES", "GAUSS2D_LUMINOSITY", "GAUSS2D_PROCESSES", "make_gauss2d"]
+__all__ = ["GAUSS2D_MEANS", "GAUSS2D_CASES", "GAUSS2D_LUMINOSITY", "GAUSS2D_PROCESSES", "make_gauss2d",
+           "linear_cut_yields", "best_cut_along", "best_linear_cut"]
 
 #: Process order used everywhere: 0 = signal, 1 = background b1, 2 = background b2.
 GAUSS2D_PROCESSES = ("signal", "b1", "b2")
@@ -60,3 +61,143 @@ def make_gauss2d(n_per_process=50_000, *, means=GAUSS2D_MEANS, sigma=1.0, seed=0
     order = rng.permutation(len(x))
     x, process = x[order], process[order]
     return {"x": x.astype(np.float32), "y": (process == 0).astype(np.float32), "process": process}
+
+
+# ------------------------------------------------------------------------------------------------
+# the toy's truth: exact yields of any linear cut, and the best one
+# ------------------------------------------------------------------------------------------------
+def _case_setup(cross_sections, luminosity, means, sigma):
+    xs = np.asarray(cross_sections, dtype=np.float64)
+    if xs.shape != (3,) or not np.all(np.isfinite(xs)) or not np.all(xs > 0):
+        raise ValueError(f"cross_sections must be three positive numbers (signal, b1, b2), got {cross_sections!r}")
+    if not (isinstance(luminosity, (int, float, np.floating)) and 0 < luminosity < math.inf):
+        raise ValueError(f"luminosity must be a positive finite number, got {luminosity!r}")
+    mu = np.asarray(means, dtype=np.float64)
+    if mu.shape != (3, 2) or not np.isfinite(mu).all():
+        raise ValueError(f"means must be three finite (x1, x2) pairs, got {means!r}")
+    if not (isinstance(sigma, (int, float, np.floating)) and 0 < sigma < math.inf):
+        raise ValueError(f"sigma must be a positive finite number, got {sigma!r}")
+    return xs * float(luminosity), mu, float(sigma)
+
+
+def _unit(direction):
+    u = np.asarray(direction, dtype=np.float64)
+    if u.shape == ():  # an angle in radians
+        return np.array([math.cos(float(u)), math.sin(float(u))])
+    if u.shape != (2,) or not np.all(np.isfinite(u)) or not np.linalg.norm(u) > 0:
+        raise ValueError(f"direction must be an angle (radians) or a non-zero (2,) vector, got {direction!r}")
+    return u / np.linalg.norm(u)
+
+
+def linear_cut_yields(direction, threshold, cross_sections=GAUSS2D_CASES[1], luminosity=GAUSS2D_LUMINOSITY, *,
+                      means=GAUSS2D_MEANS, sigma=1.0):
+    """Exact expected yields of the cut ``u·x ≥ threshold`` on the toy (no simulation involved).
+
+    Every process is an isotropic Gaussian N(μ_k, σ²·1), so the projection u·x of a unit vector u is
+    N(u·μ_k, σ²) and the fraction of process k that passes is the Gaussian tail Φ̄((t − u·μ_k)/σ). The
+    expected yield is that fraction times σ_k L.
+
+    Parameters
+    ----------
+    direction : float or (2,) array
+        An angle θ in radians (u = (cos θ, sin θ)) or any non-zero vector in the original x units
+        (normalised here).
+    threshold : float or array
+        t, in the units of u·x (broadcasts).
+    cross_sections : three positive floats
+        σ of signal, b1, b2 (fb), e.g. ``GAUSS2D_CASES[1]``.
+    luminosity : float
+        L (fb⁻¹).
+
+    Returns
+    -------
+    dict with ``s`` (expected signal), ``b`` (expected background, b1 + b2), ``efficiency`` ((3, ...) pass
+    fractions of signal, b1, b2).
+    """
+    from scipy.special import ndtr
+
+    tot, mu, sig = _case_setup(cross_sections, luminosity, means, sigma)
+    u = _unit(direction)
+    t = np.asarray(threshold, dtype=np.float64)
+    if not np.all(np.isfinite(t)):
+        raise ValueError("threshold must be finite")
+    eff = np.stack([ndtr(-(t - mu[k] @ u) / sig) for k in range(3)])
+    return {"s": tot[0] * eff[0], "b": tot[1] * eff[1] + tot[2] * eff[2], "efficiency": eff}
+
+
+def _z(s, b, fom, epsilon):
+    bb = b + epsilon
+    if fom == "asimov":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z2 = 2.0 * ((s + bb) * np.log1p(s / bb) - s)
+        return np.sqrt(np.maximum(np.where(bb > 0, z2, 0.0), 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(bb > 0, s / np.sqrt(bb), 0.0)
+
+
+_FOMS = ("asimov", "s_over_sqrt_b")
+
+
+def best_cut_along(direction, cross_sections=GAUSS2D_CASES[1], luminosity=GAUSS2D_LUMINOSITY, *, fom="asimov",
+                   epsilon=0.0, means=GAUSS2D_MEANS, sigma=1.0):
+    """The best threshold along one direction: max over t of Z(s(t), b(t) + ε), exactly (no simulation).
+
+    ``fom``: ``"asimov"`` (Z_A with σ_b = 0, significance-asimov-losses.txt Eq. 3.1, the book's figure of merit)
+    or ``"s_over_sqrt_b"`` (the Lovász paper's Eq. 1). ``epsilon`` ≥ 0 adds a constant background (the
+    Lovász regulator; 0 for the real figure of merit). Returns a dict with ``z``, ``threshold``, ``s``, ``b``
+    (b without ε) and ``efficiency``.
+    """
+    from scipy.optimize import minimize_scalar
+
+    if fom not in _FOMS:
+        raise ValueError(f"fom must be one of {_FOMS}, got {fom!r}")
+    if not (isinstance(epsilon, (int, float, np.floating)) and 0 <= epsilon < math.inf):
+        raise ValueError(f"epsilon must be a finite number ≥ 0, got {epsilon!r}")
+    tot, mu, sig = _case_setup(cross_sections, luminosity, means, sigma)
+    u = _unit(direction)
+    centre = float(mu[0] @ u)
+    grid = centre + sig * np.linspace(-6.0, 8.0, 561)
+
+    def z_at(t):
+        y = linear_cut_yields(u, t, cross_sections, luminosity, means=means, sigma=sigma)
+        return _z(y["s"], y["b"], fom, epsilon)
+
+    zs = z_at(grid)
+    k = int(np.argmax(zs))
+    lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
+    res = minimize_scalar(lambda t: -float(z_at(t)), bounds=(lo, hi), method="bounded",
+                          options={"xatol": 1e-7 * sig})
+    t = float(res.x) if -res.fun >= zs[k] else float(grid[k])
+    y = linear_cut_yields(u, t, cross_sections, luminosity, means=means, sigma=sigma)
+    return {"z": float(z_at(t)), "threshold": t, "s": float(y["s"]), "b": float(y["b"]),
+            "efficiency": y["efficiency"].astype(np.float64)}
+
+
+def best_linear_cut(cross_sections=GAUSS2D_CASES[1], luminosity=GAUSS2D_LUMINOSITY, *, fom="asimov", epsilon=0.0,
+                    means=GAUSS2D_MEANS, sigma=1.0, n_angles=720):
+    """The analytic maximum of Z over **every** linear cut u·x ≥ t on the toy (Chapter 6's bound).
+
+    Maximises Z(s, b + ε) over the angle θ of u and the threshold t: a grid of ``n_angles`` angles with the
+    exact best threshold for each (:func:`best_cut_along`), refined by a bounded 1-D search in θ. No classifier
+    with a linear boundary can exceed this Z in expectation; a measured Z above it is a fluctuation of the
+    evaluation sample.
+
+    Returns a dict with ``z``, ``theta`` (radians), ``direction`` (unit vector), ``threshold``, ``s``, ``b``,
+    ``efficiency``, and ``z_by_angle`` / ``angles`` (the profile over the grid, for plots).
+    """
+    from scipy.optimize import minimize_scalar
+
+    if int(n_angles) != n_angles or n_angles < 8:
+        raise ValueError(f"n_angles must be an integer ≥ 8, got {n_angles!r}")
+    kw = dict(fom=fom, epsilon=epsilon, means=means, sigma=sigma)
+    angles = np.linspace(0.0, 2 * math.pi, int(n_angles), endpoint=False)
+    profile = np.array([best_cut_along(a, cross_sections, luminosity, **kw)["z"] for a in angles])
+    k = int(np.argmax(profile))
+    step = angles[1] - angles[0]
+    res = minimize_scalar(lambda a: -best_cut_along(a, cross_sections, luminosity, **kw)["z"],
+                          bounds=(angles[k] - step, angles[k] + step), method="bounded", options={"xatol": 1e-7})
+    theta = float(res.x) if -res.fun >= profile[k] else float(angles[k])
+    best = best_cut_along(theta, cross_sections, luminosity, **kw)
+    theta = theta % (2 * math.pi)
+    return dict(best, theta=theta, direction=np.array([math.cos(theta), math.sin(theta)]), angles=angles,
+                z_by_angle=profile)

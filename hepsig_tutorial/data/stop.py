@@ -32,6 +32,7 @@ Features (columns of ``x``, GeV unless stated; n_jet, n_b counts; Δφ in radian
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -187,6 +188,17 @@ def _preselect(ev):
             & (ev["n_b"] >= 1) & (ev["met"] > 200) & (ev["ht"] > 300))
 
 
+@functools.lru_cache(maxsize=2)
+def _ttbar_sample(n: int, seed: int) -> np.ndarray:
+    """The tt̄ events of :func:`make_stop_toy` (they depend only on ``n`` and ``seed``, not on the benchmark).
+
+    Cached (read-only), so the two benchmark points of a chapter draw their shared background once.
+    """
+    x = _sample("ttbar", n, np.random.SeedSequence(int(seed)).spawn(3)[1])
+    x.flags.writeable = False
+    return x
+
+
 def _sample(process: str, n: int, seed_seq) -> np.ndarray:
     """``n`` pre-selected events of ``process`` as an (n, n_features) float32 array."""
     rng = np.random.default_rng(seed_seq)
@@ -216,6 +228,8 @@ class StopToy:
     w : (N,) float64 weights to expected events at ``luminosity``: each class sums to its expected yield
         over the whole sample. Use :meth:`split` to get a subset with weights rescaled to the full yields.
     train : (N,) bool mask, True for training events.
+    val : (N,) bool mask, True for validation events (all False without a validation split); the test
+        events are those in neither.
     """
 
     x: np.ndarray
@@ -227,17 +241,21 @@ class StopToy:
     expected_signal: float
     expected_background: float
     feature_names: tuple = field(default=STOP_FEATURES)
+    val: np.ndarray | None = None
 
     def split(self, which: str = "train", scaler=None) -> dict:
-        """``{"x", "y", "w"}`` of the training (``"train"``) or test (``"test"``) events.
+        """``{"x", "y", "w"}`` of the training (``"train"``), validation (``"val"``) or test (``"test"``) events.
 
         The weights are rescaled so that each class of the subset sums to the full expected yield
         (so s and b computed on either subset are expected events at ``luminosity``). ``scaler`` (e.g. a
         fitted :class:`~hepsig_tutorial.data.MinMaxScaler`) transforms ``x`` when given.
         """
-        if which not in ("train", "test"):
-            raise ValueError(f"which must be 'train' or 'test', got {which!r}")
-        m = self.train if which == "train" else ~self.train
+        if which not in ("train", "val", "test"):
+            raise ValueError(f"which must be 'train', 'val' or 'test', got {which!r}")
+        val = np.zeros_like(self.train) if self.val is None else self.val
+        if which == "val" and not val.any():
+            raise ValueError("which='val': this toy has no validation split (make_stop_toy(..., val_fraction=...))")
+        m = {"train": self.train, "val": val, "test": ~self.train & ~val}[which]
         x, y = self.x[m], self.y[m]
         w = np.empty(int(m.sum()))
         for label, total in ((1.0, self.expected_signal), (0.0, self.expected_background)):
@@ -249,7 +267,8 @@ class StopToy:
 
 
 def make_stop_toy(benchmark: str = "compressed", n_signal: int | None = None, n_background: int | None = None,
-                  luminosity: float = 30.0, seed: int = 0, test_fraction: float = 0.3) -> StopToy:
+                  luminosity: float = 30.0, seed: int = 0, test_fraction: float = 0.3,
+                  val_fraction: float = 0.0) -> StopToy:
     """Generate the toy stop search for one benchmark point (Chapter 5; significance-asimov-losses.txt, Sec. 2).
 
     Parameters
@@ -266,6 +285,9 @@ def make_stop_toy(benchmark: str = "compressed", n_signal: int | None = None, n_
         benchmark points share the same background sample.
     test_fraction : float
         Fraction of events (of each class) in the test set.
+    val_fraction : float
+        Fraction of events (of each class) in a validation set (default none), taken from what the test
+        set leaves; the rest is the training set.
 
     Returns
     -------
@@ -282,6 +304,8 @@ def make_stop_toy(benchmark: str = "compressed", n_signal: int | None = None, n_
         raise ValueError(f"luminosity must be positive (fb^-1), got {luminosity!r}")
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    if not (0 <= val_fraction < 1 and test_fraction + val_fraction < 1):
+        raise ValueError(f"val_fraction must be in [0, 1 - test_fraction), got {val_fraction!r}")
     if isinstance(seed, bool) or int(seed) != seed or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     root = np.random.SeedSequence(int(seed))
@@ -289,15 +313,19 @@ def make_stop_toy(benchmark: str = "compressed", n_signal: int | None = None, n_
     # signal streams differ per benchmark; the background stream does not
     s_seq = np.random.SeedSequence([int(seed), 1 + sorted(STOP_BENCHMARKS).index(benchmark)])
     xs = _sample(benchmark, int(n_signal), s_seq)
-    xb = _sample("ttbar", int(n_background), b_seq)
+    xb = _ttbar_sample(int(n_background), int(seed))
     x = np.concatenate([xs, xb])
     y = np.concatenate([np.ones(len(xs)), np.zeros(len(xb))]).astype(np.float32)
     s_exp, b_exp = stop_expected_yields(benchmark, luminosity)
     w = np.where(y == 1, s_exp / len(xs), b_exp / len(xb))
     rng = np.random.default_rng(split_seq)
     train = np.ones(len(y), dtype=bool)
+    val = np.zeros(len(y), dtype=bool)
     for label in (1.0, 0.0):  # stratified split
-        idx = np.flatnonzero(y == label)
-        train[rng.permutation(idx)[: int(round(test_fraction * len(idx)))]] = False
+        perm = rng.permutation(np.flatnonzero(y == label))
+        n_test = int(round(test_fraction * len(perm)))
+        n_val = int(round(val_fraction * len(perm)))
+        train[perm[: n_test + n_val]] = False
+        val[perm[n_test: n_test + n_val]] = True
     return StopToy(x=x, y=y, w=w, train=train, benchmark=benchmark, luminosity=float(luminosity),
-                   expected_signal=float(s_exp), expected_background=float(b_exp))
+                   expected_signal=float(s_exp), expected_background=float(b_exp), val=val)

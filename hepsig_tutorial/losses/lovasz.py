@@ -446,11 +446,14 @@ def lovasz_z_loss(scores, labels, weights, epsilon=None, error="hinge", *, signa
         if not bool((w > 0).all()):
             raise ValueError("weights must be positive (expected events per simulated event)")
     if signal_total is None:
-        S = (w * y).sum()
+        if dev.type == "cpu":   # NumPy's pairwise sum, as lovasz_z_gradient: bit-identical to the reference
+            S = float(np.sum(w.numpy() * y.numpy()))  # device-ok: CPU tensors, no copy
+        else:                   # on a GPU: summed there (equal to rounding; no host round trip)
+            S = (w * y).sum()
     else:
         S = _resolve_signal_total(signal_total, None, None)
     if epsilon is None:
-        if validate and not bool(S > 0):
+        if (validate or isinstance(S, float)) and not bool(S > 0):   # a float costs no device wait
             raise ValueError("epsilon: the default ε = S (the ground set's expected signal) is not positive; "
                              "the ground set holds no signal weight, so pass epsilon explicitly")
         eps = S

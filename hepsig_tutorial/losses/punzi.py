@@ -257,17 +257,18 @@ class MassWindows:
             self._device_cache[key] = torch.as_tensor(self.cover, dtype=torch.float64, device=device)
         return self._device_cache[key]
 
-    def yields(self, values, cells):
+    def yields(self, values, cells, dtype=torch.float64):
         """(signal, background) sums Σ_i values_i · M_ik per window, split by the cells' label.
 
         ``values`` (N,) tensor, ``cells`` (N,) int64 tensor on the same device. One 1-D ``index_add``
         per call (O(N); its backward is one gather), then a (K × atoms) product for the overlapping
-        background windows; float64, differentiable in ``values``. Returns two (K,) tensors.
+        background windows; accumulated in ``dtype`` (float64 by default), differentiable in
+        ``values``. Returns two (K,) tensors.
         """
-        v = values.to(torch.float64)
-        per_cell = torch.zeros(self.n_cells, dtype=torch.float64, device=v.device).index_add(0, cells, v)
+        v = values.to(dtype)
+        per_cell = torch.zeros(self.n_cells, dtype=dtype, device=v.device).index_add(0, cells, v)
         K = self.n_windows
-        return per_cell[:K], self._cover(v.device).T @ per_cell[K + 1:]
+        return per_cell[:K], self._cover(v.device).to(dtype).T @ per_cell[K + 1:]
 
 
 def toy_cells(toy, columns=None):
@@ -393,6 +394,10 @@ def punzi_loss(y_pred, y_true, weight, membership=None, a=3.0, b=1.28, luminosit
         holding integers, as ``train.fit`` delivers it, is accepted).
     m2, mass_index : tensor or array (N,), optional
         Compact form without precomputed cells (M² of each event, window index of a signal event's mass).
+        The cells are then computed on the host in float64 in every call: for training, compute them
+        once (:meth:`MassWindows.cells`, :func:`toy_cells`) -- also because float32 M² (what
+        ``train.fit`` makes of float arrays) can move an event that sits within float32 rounding of a
+        window edge across it.
     validate : bool
         Check the input *values* (ŷ ∈ [0, 1], 0/1 labels, finite non-negative weights, cell codes).
         Each check waits for the device; a training loop checks its data once and passes ``False``
@@ -492,8 +497,8 @@ def _punzi_loss_compact(y_pred, y, w, windows, cells, m2, mass_index, a, b, lumi
     # per-event ŷ·w summed into the cells (float64), and w alone: which windows hold any signal
     sig, bkg = mw.yields(y_pred * w, c)
     eff, B = sig / fraction, bkg / fraction
-    with torch.no_grad():
-        has_signal = mw.yields(w, c)[0] > 0
+    with torch.no_grad():   # only the sign matters: a sum of non-negative weights, in their own dtype
+        has_signal = mw.yields(w, c, dtype=w.dtype)[0] > 0
     sigma = _sigma_min_tensor(eff, B, a, b, luminosity, refined, eff_floor).to(dtype)
     return _reduce(sigma, has_signal, reduction, dtype)
 

@@ -1,7 +1,10 @@
-"""The ℓ_s/√(s+b) and ℓ_Asimov losses of Elwood & Krücker, and the cut scan that evaluates them.
+"""The ℓ_s/√(s+b) and ℓ_Asimov losses of Elwood & Krücker.
 
-Chapter 5 ("Training on s/√(s+b) and on the Asimov significance", ``sec-asimov``) teaches this module.
-Equation numbers refer to significance-asimov-losses.txt.
+Chapter 5 ("Training on s/√(s+b) and on the Asimov significance", ``sec-asimov``) teaches this module;
+its training recipe is :mod:`hepsig_tutorial.asimov` and its evaluation :mod:`hepsig_tutorial.metrics`.
+Equation numbers refer to significance-asimov-losses.txt. (:func:`scan_cuts`, the paper's own cut scan
+with propagated errors and no floor, is kept for :mod:`hepsig_tutorial.compare` until Chapter 8 moves to
+:func:`hepsig_tutorial.metrics.cut_scan`.)
 
 Relaxed counts (Eqs. 4.1-4.4). For a batch with sigmoid outputs ŷᵢ, labels yᵢ and weights wᵢ,
 
@@ -19,8 +22,10 @@ Both coincide for the full data set (one batch). Neither needs the events to be 
 
 Losses. ``s_over_sqrt_s_plus_b_loss`` is Eq. 4.5, ℓ = (s+b)/s². ``asimov_loss`` is Eq. 4.6,
 ℓ = 1/Z_A with ``power=1`` (the paper) or 1/Z_A² with ``power=2`` (what the authors' public code
-returns); Z_A is :func:`hepsig_tutorial.stats.asimov_significance` (stable in float32, exact at σ_b = 0)
-with σ_b = ``sigma_b_rel`` · b.
+returns), with σ_b = ``sigma_b_rel`` · b. Z_A is evaluated in float64 by
+:func:`hepsig_tutorial.stats.asimov_significance` and differentiated in closed form (``_AsimovZ``:
+∂(Z_A²/2)/∂s = ln(1 + s/(b(1 + k(s+b)))), k = (σ_b/b)², no cancellation), so the loss is exact for any
+input dtype and costs a few microseconds per batch.
 
 Floors. Z_A diverges at b = 0 (an empty background selection looks infinitely significant) and both
 losses diverge at s = 0. The losses therefore use s + ``s_floor`` and b + ``b_floor`` (both in expected

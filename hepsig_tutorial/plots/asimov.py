@@ -2,9 +2,10 @@
 
 * :func:`plot_stop_features` -- the toy's feature shapes (m_T edge at m_W, m_T2^W below m_t);
 * :func:`plot_loss_gradients` -- the loss landscape along the purity direction (why ℓ_Asimov needs pretraining);
-* :func:`plot_training_curves` -- a per-epoch metric for several trainings;
+* :func:`plot_training_curves` -- a per-epoch metric for several trainings (and seeds);
+* :func:`plot_validation_curves` -- learning curves (validation Z_A per epoch) as small multiples;
 * :func:`plot_score_histograms` -- classifier outputs per class (Fig. 3 analogue);
-* :func:`plot_z_vs_cut` -- Z_A vs the cut on the score with a ±1σ band (Fig. 4 analogue); its keyword
+* :func:`plot_z_vs_cut` -- Z_A vs the cut on the score with a ±1σ MC band (Fig. 4 analogue); its keyword
   ``sigma_b_rel`` is what the chapter's slider moves.
 """
 
@@ -15,8 +16,8 @@ import numpy as np
 
 from . import COLORS, stamp
 
-__all__ = ["plot_stop_features", "plot_loss_gradients", "plot_training_curves", "plot_score_histograms",
-           "plot_z_vs_cut"]
+__all__ = ["plot_stop_features", "plot_loss_gradients", "plot_training_curves", "plot_validation_curves",
+           "plot_score_histograms", "plot_z_vs_cut"]
 
 _LINESTYLES = ["-", "--", ":", "-.", (0, (5, 1, 1, 1))]
 
@@ -86,20 +87,57 @@ def plot_loss_gradients(purity, curves: dict, *, xlabel=r"$s/b$", ylabel="", tit
 
 
 def plot_training_curves(curves: dict, *, ylabel="max $Z_A$ on the test set", xlabel="epoch", marks=None, ax=None):
-    """One line per training: ``curves`` maps a label to per-epoch values. ``marks``: epochs to mark (vertical)."""
+    """One line per training: ``curves`` maps a label to per-epoch values, or to an (n_seeds, epochs) array
+    (thin lines: the seeds; thick line with markers: their mean). ``marks``: epochs to mark (vertical)."""
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.0, 3.8))
     else:
         fig = ax.figure
+    markers = ["o", "s", "^", "D", "v"]
     for k, (lab, yv) in enumerate(curves.items()):
-        yv = np.asarray(yv, dtype=float)
-        ax.plot(np.arange(1, len(yv) + 1), yv, color=COLORS[k % len(COLORS)], ls=_LINESTYLES[k % len(_LINESTYLES)],
-                marker="o", ms=3, lw=1.8, label=lab)
+        yv = np.atleast_2d(np.asarray(yv, dtype=float))
+        color, ls = COLORS[k % len(COLORS)], _LINESTYLES[k % len(_LINESTYLES)]
+        ep = np.arange(1, yv.shape[1] + 1)
+        if yv.shape[0] > 1:
+            for row in yv:
+                ax.plot(ep, row, color=color, ls=ls, lw=0.7, alpha=0.45)
+        ax.plot(ep, yv.mean(axis=0), color=color, ls=ls, marker=markers[k % len(markers)], ms=4, lw=2,
+                label=lab + (f" (mean of {yv.shape[0]})" if yv.shape[0] > 1 else ""))
     for m in marks or ():
         ax.axvline(m + 0.5, color="0.5", ls=":", lw=1)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
+    return stamp(fig)
+
+
+def plot_validation_curves(histories: dict, *, ylabel=r"validation $Z_A$", ncols: int = 5):
+    """Learning curves as small multiples: one panel per method, one line per seed.
+
+    ``histories`` maps a method label to a list of :func:`~hepsig_tutorial.train.fit` histories (with a
+    ``monitor``); the epoch whose weights were kept (``best_epoch``) is marked with a star, and the epochs
+    where early stopping ended a run are where its line ends.
+    """
+    if not histories:
+        raise ValueError("histories must hold at least one method")
+    n = len(histories)
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.4 * nrows), sharey=True, squeeze=False)
+    for k, (ax, (lab, hists)) in enumerate(zip(axes.flat, histories.items())):
+        for j, h in enumerate(hists):
+            v = np.asarray(h["monitor"], dtype=float)
+            ep = np.arange(1, len(v) + 1)
+            ax.plot(ep, v, color=COLORS[j % len(COLORS)], ls=_LINESTYLES[j % len(_LINESTYLES)], lw=1.2)
+            if h.get("best_epoch") is not None:
+                ax.plot([h["best_epoch"] + 1], [v[h["best_epoch"]]], "*", color=COLORS[j % len(COLORS)], ms=8,
+                        mec="k", mew=0.5)
+        ax.set_title(lab, fontsize=9)
+        ax.set_xlabel("epoch")
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel)
     return stamp(fig)
 
 
@@ -129,37 +167,44 @@ def plot_score_histograms(scores: dict, labels, *, bins=40, log=True):
     return stamp(fig)
 
 
-def plot_z_vs_cut(sigma_b_rel: float = 0.5, *, models: dict, labels, weights, min_background_events: int = 10,
-                  cuts=None, title=None):
-    """Fig. 4 analogue: Z_A(σ_b/b = ``sigma_b_rel``) vs the cut on the score, ±1σ band, one panel per model.
+def plot_z_vs_cut(sigma_b_rel: float = 0.5, *, models: dict, val, test, min_background_events: int | None = None,
+                  n_cuts: int = 201, n_bootstrap: int = 100, title=None):
+    """Fig. 4 analogue: test-set Z_A(σ_b/b = ``sigma_b_rel``) vs the cut on the score, ±1σ MC band, one panel per model.
 
-    ``models`` maps a label to test-set scores. Cuts that keep fewer than ``min_background_events``
-    simulated background events are drawn thin and grey; the best allowed cut is marked.
-    Call with its defaults for the static figure, then attach a slider to ``sigma_b_rel``.
+    ``models`` maps a label to ``(validation scores, test scores)``; ``val`` and ``test`` are the
+    ``{"y", "w"}`` of the two samples. The cut grid and the chosen cut (star) are those of the chapter's
+    table (:func:`hepsig_tutorial.asimov.evaluate`): the grid from the validation scores, the cut chosen
+    on validation, the star at its test value. Cuts that keep fewer than ``min_background_events``
+    simulated test background events are drawn thin and grey. Call with its defaults for the static
+    figure, then attach a slider to ``sigma_b_rel``.
     """
-    from ..losses.significance import scan_cuts
+    from .. import metrics
 
     if not models:
-        raise ValueError("models must hold at least one set of scores")
-    cuts = np.linspace(0.0, 0.999, 334) if cuts is None else np.asarray(cuts)
+        raise ValueError("models must hold at least one (validation, test) pair of scores")
+    m_min = metrics.MIN_BACKGROUND_EVENTS if min_background_events is None else min_background_events
     fig, axes = plt.subplots(1, len(models), figsize=(3.6 * len(models), 3.2), sharey=True)
     axes = np.atleast_1d(axes)
-    for k, (ax, (lab, sc)) in enumerate(zip(axes, models.items())):
-        scan = scan_cuts(sc, labels, weights, sigma_b_rel, cuts=cuts, min_background_events=min_background_events)
-        ok = scan.allowed
-        z, e = np.where(ok, scan.z, np.nan), np.where(ok, scan.z_err, np.nan)
-        ax.plot(scan.cuts, np.where(ok, np.nan, scan.z), color="0.6", lw=0.8)
-        ax.fill_between(scan.cuts, z - e, z + e, color=COLORS[5], alpha=0.4, lw=0, label=r"$\pm1\sigma$ (sim. stat.)")
-        ax.plot(scan.cuts, z, color=COLORS[k % len(COLORS)], lw=1.8, label=r"$Z_A$")
-        if ok.any():
-            best = scan.best
-            ax.plot([best["cut"]], [best["z"]], "k*", ms=9)
-            ax.text(0.03, 0.95, f"max {best['z']:.2f} ± {best['z_err']:.2f}\ns = {best['s']:.1f}, b = {best['b']:.1f}",
-                    transform=ax.transAxes, va="top", fontsize=8)
+    for k, (ax, (lab, (sv, st))) in enumerate(zip(axes, models.items())):
+        cuts = metrics.cut_grid(sv, val["y"], n_cuts)
+        scan_v = metrics.cut_scan(sv, val["y"], val["w"], cuts=cuts)
+        i = metrics.best_cut(metrics.asimov_z(scan_v, sigma_b_rel), scan_v, min_background_events=m_min)
+        scan = metrics.cut_scan(st, test["y"], test["w"], cuts=cuts, n_bootstrap=n_bootstrap)
+        z, boot = metrics.asimov_z(scan, sigma_b_rel)
+        z, e = z[0], boot[:, 0].std(axis=0)
+        ok = scan.eligible(m_min)[0]
+        x = np.clip(cuts, 0.0, None)
+        ax.plot(x, np.where(ok, np.nan, z), color="0.6", lw=0.8, label="< %d sim. bkg events" % m_min)
+        zo, eo = np.where(ok, z, np.nan), np.where(ok, e, np.nan)
+        ax.fill_between(x, zo - eo, zo + eo, color=COLORS[5], alpha=0.4, lw=0, label=r"$\pm1\sigma$ (MC stat.)")
+        ax.plot(x, zo, color=COLORS[k % len(COLORS)], ls=_LINESTYLES[k % len(_LINESTYLES)], lw=1.8, label=r"$Z_A$")
+        ax.plot([x[i]], [z[i]], "k*", ms=10, label="cut chosen on validation")
+        ax.text(0.03, 0.95, f"{z[i]:.2f} ± {e[i]:.2f}\ns = {scan.s[0, i]:.1f}, b = {scan.b[0, i]:.2f}",
+                transform=ax.transAxes, va="top", fontsize=8)
         ax.set_title(lab, fontsize=10)
         ax.set_xlabel("cut on classifier output")
-    axes[0].set_ylabel(rf"$Z_A$ ($\sigma_b/b$ = {sigma_b_rel:.2f})")
-    axes[0].legend(fontsize=8, loc="lower left")
+    axes[0].set_ylabel(rf"test $Z_A$ ($\sigma_b/b$ = {sigma_b_rel:.2f})")
+    axes[0].legend(fontsize=7, loc="center left")
     if title:
         fig.suptitle(title, fontsize=10)
     return stamp(fig)

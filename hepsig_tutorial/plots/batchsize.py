@@ -1,5 +1,6 @@
 """Figures of Chapter 4 (``sec-batch-size``): per-batch estimates of a figure of merit vs batch size,
-their delta-method prediction, and training at different batch sizes.
+their delta-method prediction, a batch-size sweep read at equal epochs, steps and CPU time, and the
+hard-cut figure of merit of the trained networks.
 
 The numbers come from :mod:`hepsig_tutorial.batching`; these functions only draw.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter
 
 from . import COLORS, stamp
 
@@ -15,7 +17,8 @@ __all__ = [
     "plot_batch_estimates",
     "plot_spread_vs_batch",
     "plot_estimator_distribution",
-    "plot_batch_training",
+    "plot_batch_sweep",
+    "plot_hard_cut_comparison",
 ]
 
 
@@ -167,44 +170,116 @@ def plot_estimator_distribution(contributions, g_numpy, g_torch, batch_size=256,
     return fig
 
 
-def plot_batch_training(curves, final, *, batch_curves=None, ylabel="mean σ_min on all training events [fb]",
-                        final_label="test σ_min, global cut [fb]", title=None):
-    """Punzi-loss Fig. 2 analogue: the full-data loss per epoch for each batch size, and the final result.
+_STYLES = [("-", "o"), ("--", "s"), ("-.", "D"), (":", "^"), ((0, (5, 1, 1, 1)), "v")]
+
+
+def _mean_se(a):
+    a = np.atleast_2d(np.asarray(a, dtype=np.float64))
+    se = a.std(axis=0, ddof=1) / np.sqrt(a.shape[0]) if a.shape[0] > 1 else np.zeros(a.shape[1])
+    return a.mean(axis=0), se
+
+
+def plot_batch_sweep(curves, steps_per_epoch, *, cpu_seconds=None, budgets=("equal epochs", "equal steps"),
+                     ylabel="Punzi loss on all training events [fb]", title=None):
+    """A batch-size sweep read three ways: against epochs, against optimiser steps, and against CPU time.
 
     Parameters
     ----------
-    curves : dict label → array (epochs,)
-        Loss on the *whole* training set after each epoch (the objective, not the batch estimates).
-    final : dict label → float
-        Final figure of merit per run (e.g. mean test σ_min at the global cut).
-    batch_curves : dict label → array (epochs,), optional
-        The mean of the per-batch losses in each epoch (what ``fit`` records), drawn dotted.
+    curves : dict budget → dict label → array (n_seeds, epochs)
+        The full-data loss after every epoch of each run (seeds in rows). ``budgets[0]`` is drawn against
+        epochs, ``budgets[1]`` against optimiser steps (epoch × ``steps_per_epoch[label]``).
+    steps_per_epoch : dict label → int
+    cpu_seconds : dict budget → dict label → array (n_seeds,), optional
+        CPU time of each run: adds a third panel, the final loss (mean ± s.e. over seeds) against the
+        mean CPU time (filled markers: first budget; open: second).
+    budgets : (str, str)
+        The two keys of ``curves`` (and ``cpu_seconds``).
+
+    Lines: mean over seeds; bands: ± 1 standard error of the mean. Every batch size has its own colour,
+    line style and marker.
     """
-    if not curves or set(curves) != set(final):
-        raise ValueError("curves and final must be non-empty dicts with the same labels")
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10.0, 4.0), gridspec_kw={"width_ratios": [3, 2]})
-    labels = list(curves)
+    if len(budgets) != 2 or any(b not in curves for b in budgets):
+        raise ValueError(f"curves must have the keys {budgets!r}")
+    labels = list(curves[budgets[0]])
+    if not labels or set(labels) != set(curves[budgets[1]]) or set(labels) - set(steps_per_epoch):
+        raise ValueError("curves[budget] must have the same labels for both budgets, each in steps_per_epoch")
+    n_panels = 3 if cpu_seconds is not None else 2
+    fig, axes = plt.subplots(1, n_panels, figsize=(4.2 * n_panels, 3.9), squeeze=False)
+    axes = axes[0]
     for c, lab in enumerate(labels):
-        col = COLORS[c % len(COLORS)]
-        y = np.asarray(curves[lab], dtype=np.float64)
-        ax.plot(np.arange(1, len(y) + 1), y, color=col, lw=1.8, label=lab)
-        if batch_curves is not None and lab in batch_curves:
-            yb = np.asarray(batch_curves[lab], dtype=np.float64)
-            ax.plot(np.arange(1, len(yb) + 1), yb, color=col, lw=1.0, ls=":")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
-    ax.set_yscale("log")
-    ax.legend(fontsize=8, title="batch size" + (" (dotted: mean batch loss)" if batch_curves else ""),
-              title_fontsize=8)
-    vals = [final[lab] for lab in labels]
-    ax2.bar(np.arange(len(labels)), vals, color=[COLORS[c % len(COLORS)] for c in range(len(labels))])
-    for i, v in enumerate(vals):
-        ax2.text(i, v, f"{v:.3g}", ha="center", va="bottom", fontsize=8)
-    ax2.set_xticks(np.arange(len(labels)))
-    ax2.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
-    ax2.set_ylabel(final_label)
-    ax2.set_xlabel("batch size")
+        col, (ls, mk) = COLORS[c % len(COLORS)], _STYLES[c % len(_STYLES)]
+        for a, budget in enumerate(budgets):
+            mean, se = _mean_se(curves[budget][lab])
+            x = np.arange(1, len(mean) + 1) * (1 if a == 0 else int(steps_per_epoch[lab]))
+            every = max(len(x) // 8, 1)
+            axes[a].plot(x, mean, color=col, ls=ls, marker=mk, markevery=every, ms=4, lw=1.6, label=lab)
+            axes[a].fill_between(x, mean - se, mean + se, color=col, alpha=0.2, lw=0)
+        if cpu_seconds is not None:
+            for a, budget in enumerate(budgets):
+                final = np.asarray(curves[budget][lab], dtype=np.float64)[:, -1]
+                m, e = _mean_se(final[:, None])
+                t = float(np.mean(cpu_seconds[budget][lab]))
+                axes[2].errorbar([t], m, yerr=e, color=col, marker=mk, ls="none", ms=6,
+                                 mfc=col if a == 0 else "white", label=f"{lab}, {budget}")
+    axes[0].set_xlabel("epoch")
+    axes[0].set_title(budgets[0], fontsize=10)
+    axes[1].set_xlabel("optimiser step")
+    axes[1].set_xscale("log")
+    axes[1].set_title(budgets[1], fontsize=10)
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    for ax in axes[:2]:
+        ax.set_ylabel(ylabel)
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain)
+        ax.legend(fontsize=8, title="batch size", title_fontsize=8)
+    if cpu_seconds is not None:
+        axes[2].set_xscale("log")
+        axes[2].set_yscale("log")
+        axes[2].set_xlabel("CPU time per run [s]")
+        axes[2].set_ylabel("final: " + ylabel)
+        axes[2].yaxis.set_major_formatter(plain)
+        axes[2].yaxis.set_minor_formatter(plain)
+        axes[2].set_title("final loss against CPU time", fontsize=10)
+        axes[2].legend(fontsize=7, ncol=1)
     if title:
         fig.suptitle(title)
+    stamp(fig)
+    return fig
+
+
+def plot_hard_cut_comparison(labels, values, errors, reference, reference_error, *, bound=None,
+                             xlabel="mean σ_min over the masses, test half [fb]", reference_label="BCE-pretrained",
+                             title=None):
+    """Hard-cut figure of merit of several networks (mean ± error) against a reference band.
+
+    Parameters
+    ----------
+    labels : sequence of str
+    values, errors : arrays (m,)
+        Mean over seeds and its total uncertainty (seed spread and MC statistics, e.g.
+        :class:`hepsig_tutorial.metrics.Estimate` ``.value`` / ``.se``).
+    reference, reference_error : float
+        The reference network's value and error (drawn as a band).
+    bound : float, optional
+        A lower bound that no cut can beat (drawn dashed), e.g. σ_min with all signal and only the floor.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    e = np.asarray(errors, dtype=np.float64)
+    if v.ndim != 1 or e.shape != v.shape or len(labels) != len(v) or len(v) == 0:
+        raise ValueError("labels, values and errors must have the same length m ≥ 1")
+    fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(v) + 1.6))
+    y = np.arange(len(v))[::-1]
+    ax.axvspan(reference - reference_error, reference + reference_error, color=COLORS[1], alpha=0.25, lw=0)
+    ax.axvline(reference, color=COLORS[1], lw=1.5, label=f"{reference_label} (± error)")
+    if bound is not None:
+        ax.axvline(bound, color="k", ls="--", lw=1.2, label="bound: all signal, floored background")
+    ax.errorbar(v, y, xerr=e, ls="none", marker="o", color=COLORS[0], capsize=3, label="fine-tuned (± error)")
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.legend(fontsize=8, loc="best")
+    if title:
+        ax.set_title(title, fontsize=10)
     stamp(fig)
     return fig

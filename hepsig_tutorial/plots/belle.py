@@ -120,11 +120,12 @@ def plot_belle_resolution(toy, reference=None):
     return stamp(fig)
 
 
-def plot_belle_window(toy, mass=2.0, cuts=None, signal_xs=10.0, min_background=0.0):
+def plot_belle_window(toy, mass=2.0, cuts=None, signal_xs=10.0):
     """Zoom on the ±2σ window of one mass hypothesis: stacked background, the signal for
     ``signal_xs`` fb, the window, and (if ``cuts`` is a ``CutResult``) the same after the cuts of
-    that mass, with ε, B and σ_min printed."""
-    from ..data.belle import punzi_per_mass  # local import: plots must not need data at import time
+    that mass, with ε, B (the book's floor rule, ``sec-conventions``) and σ_min printed."""
+    from .. import metrics  # local imports: plots must not need data at import time
+    from ..data.belle import window_scan
 
     k, m = _nearest_mass(toy, mass)
     lo, hi = toy.windows[k]
@@ -132,20 +133,19 @@ def plot_belle_window(toy, mass=2.0, cuts=None, signal_xs=10.0, min_background=0
     edges = np.linspace(lo - 2.5 * width, hi + 2.5 * width, 61)
     ncol = 1 if cuts is None else 2
     fig, axes = plt.subplots(1, ncol, figsize=(5.0 * ncol, 3.9), sharey=True, squeeze=False)
-    x = toy.features.astype(np.float64)
     selections = [("window only", np.ones(len(toy), bool))]
     if cuts is not None:
-        passed = np.all((x >= cuts.lower[k]) & (x < cuts.upper[k]), axis=1)
-        selections.append(("after the optimised cuts", passed))
+        selections.append(("after the optimised cuts", cuts.passes(toy, k)))
     for ax, (title, sel) in zip(axes[0], selections):
         _stack(ax, toy, toy.m2_rec, edges, select=sel)
         s = sel & (toy.mass_index == k)
         ax.hist(toy.m2_rec[s], bins=edges, weights=toy.weight[s] * signal_xs * toy.luminosity,
                 histtype="step", color="k", linewidth=1.8, label=f"Z′ {m:.1f} GeV, σ = {signal_xs:g} fb")
         ax.axvspan(lo, hi, color="0.5", alpha=0.15, label=r"$m^2 \pm 2\sigma$ window")
-        r = punzi_per_mass(toy.subset(sel), min_background=min_background)
-        ax.set_title(f"{title}\nε = {r['efficiency'][k]:.2f}, B = {r['background'][k]:.3g}, "
-                     f"σ_min = {r['sigma_min'][k]:.3g} fb", fontsize=9)
+        scan = window_scan(toy, sel.astype(float), cuts=[0.5])
+        sig, _ = metrics.punzi_sigma_min(scan, luminosity=toy.luminosity)
+        ax.set_title(f"{title}\nε = {scan.s[k, 0]:.2f}, B = {scan.b[k, 0]:.3g} (floored), "
+                     f"σ_min = {sig[k, 0]:.3g} fb", fontsize=9)
         ax.set_yscale("log")
         ax.set_ylim(0.5, None)
         ax.set_xlabel(r"$M^2_\mathrm{rec}$ [GeV$^2$]")
@@ -157,14 +157,20 @@ def plot_belle_window(toy, mass=2.0, cuts=None, signal_xs=10.0, min_background=0
 def plot_belle_sensitivity(masses, curves, reference=None, title="Punzi sensitivity per mass hypothesis"):
     """σ_min (fb) against m(Z′) for several selections.
 
-    ``curves`` maps a label to a (K,) array; ``reference`` is an optional (label, value) drawn as a
-    horizontal line (e.g. the authors' mean of 9.8 fb).
+    ``curves`` maps a label to a (K,) array or to ``(values, errors)`` (errors drawn as bars, e.g. the
+    bootstrap MC error); ``reference`` is an optional (label, value) drawn as a horizontal line.
+    Series differ in colour, marker and line style.
     """
     fig, ax = plt.subplots(figsize=(6.8, 4.0))
-    markers = "os^vD"
+    markers, styles = "os^vD", ["-", "--", "-.", ":", (0, (5, 1))]
     for j, (label, y) in enumerate(curves.items()):
-        ax.plot(masses, y, marker=markers[j % len(markers)], linestyle="-", color=COLORS[j % len(COLORS)],
-                markersize=4, label=f"{label} (mean {np.mean(y):.3g} fb)")
+        err = None
+        if isinstance(y, tuple):
+            y, err = y
+        y = np.asarray(y, dtype=float)
+        ax.errorbar(masses, y, yerr=err, marker=markers[j % len(markers)], linestyle=styles[j % len(styles)],
+                    color=COLORS[j % len(COLORS)], markersize=4, capsize=2 if err is not None else 0,
+                    label=f"{label} (mean {np.mean(y):.3g} fb)")
     if reference is not None:
         ax.axhline(reference[1], color="0.3", linestyle=":", label=reference[0])
     ax.set_yscale("log")

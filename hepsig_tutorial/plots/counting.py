@@ -46,6 +46,7 @@ def plot_counting_experiment(s: float = 10.0, b: float = 5.0):
     tail = n >= n_med
     ax.bar(n[tail] - 0.2, poisson.pmf(n[tail], b), width=0.4, color="C1",
            label=f"p = P(n ≥ {n_med:.3g} | b) = {p:.2g}")
+    ax.axvspan(n_med, n_max + 0.5, color="C1", alpha=0.12, lw=0, label="tail n ≥ s + b")
     ax.axvline(n_med, color="k", ls="--", lw=1, label="Asimov count n = s + b")
     ax.set_xlabel("observed events n")
     ax.set_ylabel("probability")

@@ -120,6 +120,7 @@ def plot_punzi_history(histories, ax=None):
 
 
 _MARKERS = {True: "o", False: "^"}
+_STYLES = ["-", "--", "-.", ":", (0, (5, 1))]
 
 
 def plot_sigma_per_mass(masses, results, train_mask, reference=None, ax=None, band="sem"):
@@ -156,7 +157,8 @@ def plot_sigma_per_mass(masses, results, train_mask, reference=None, ax=None, ba
         if band == "sem" and n > 1:
             err = err / np.sqrt(n)
         col = c[i % len(c)]
-        axes[0].plot(masses, mean, color=col, lw=1, alpha=0.8)
+        ls = _STYLES[i % len(_STYLES)]
+        axes[0].plot(masses, mean, color=col, lw=1, alpha=0.8, ls=ls)
         if n > 1:
             axes[0].fill_between(masses, np.maximum(mean - err, 1e-3), mean + err, color=col, alpha=0.2, lw=0)
         for tr in (True, False):
@@ -165,7 +167,7 @@ def plot_sigma_per_mass(masses, results, train_mask, reference=None, ax=None, ba
                          label=name if tr else None, mfc=col if tr else "white")
         if ref is not None and len(axes) > 1:
             ratio = np.exp(np.mean(np.log(arr / ref.mean(axis=0)), axis=0))
-            axes[1].plot(masses, ratio, color=col, lw=1)
+            axes[1].plot(masses, ratio, color=col, lw=1, ls=ls)
             for tr in (True, False):
                 m = train_mask == tr
                 axes[1].plot(masses[m], ratio[m], _MARKERS[tr], color=col, ms=4, mfc=col if tr else "white")
@@ -182,11 +184,15 @@ def plot_sigma_per_mass(masses, results, train_mask, reference=None, ax=None, ba
     return _stamp(fig)
 
 
-def plot_output_vs_mass(logit, m2_rec, label, masses, per_mass_cut=None, global_cut=None, ax=None):
+def plot_output_vs_mass(logit, m2_rec, label, masses, per_mass_cut=None, global_cut=None, ax=None,
+                        cuts_on="probability"):
     """Network logit versus recoil mass for signal and background (paper Figs. 4-7).
 
-    ``per_mass_cut`` (K,) and ``global_cut`` are cuts on ŷ; they are drawn as logits.
+    ``per_mass_cut`` (K,) and ``global_cut`` are cuts on ŷ (``cuts_on="probability"``; drawn as logits)
+    or on the logit itself (``cuts_on="logit"``).
     """
+    if cuts_on not in ("probability", "logit"):
+        raise ValueError(f"cuts_on must be 'probability' or 'logit', got {cuts_on!r}")
     z = np.asarray(logit, dtype=float)
     mrec = np.sqrt(np.clip(np.asarray(m2_rec, dtype=float), 0, None))
     lab = np.asarray(label)
@@ -200,11 +206,17 @@ def plot_output_vs_mass(logit, m2_rec, label, masses, per_mass_cut=None, global_
         a_.hist2d(mrec[sel], zr[sel], bins=[84, 60], range=rng, cmap="viridis", cmin=1,
                   norm=LogNorm())
         if per_mass_cut is not None:
-            pc = np.clip(np.asarray(per_mass_cut, float), 1e-7, 1 - 1e-7)
-            a_.plot(masses, np.log(pc) - np.log1p(-pc), "o-", color="#D55E00", ms=3, lw=1, label="best cut per mass")
+            pc = np.asarray(per_mass_cut, float)
+            if cuts_on == "probability":
+                pc = np.clip(pc, 1e-7, 1 - 1e-7)
+                pc = np.log(pc) - np.log1p(-pc)
+            a_.plot(masses, np.clip(pc, -15, 15), "o-", color="#D55E00", ms=3, lw=1, label="best cut per mass")
         if global_cut is not None:
-            g = min(max(float(global_cut), 1e-7), 1 - 1e-7)
-            a_.axhline(np.log(g) - np.log1p(-g), color="w", ls="--", lw=1.5, label="global cut")
+            g = float(global_cut)
+            if cuts_on == "probability":
+                g = min(max(g, 1e-7), 1 - 1e-7)
+                g = np.log(g) - np.log1p(-g)
+            a_.axhline(g, color="w", ls="--", lw=1.5, label="global cut")
         a_.set(title=title, xlabel=r"$M_{\mathrm{rec}}$ [GeV]")
         a_.grid(False)
     ax[0].set_ylabel("network logit")

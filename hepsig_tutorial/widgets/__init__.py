@@ -13,13 +13,15 @@ The cell's result carries two representations of the same thing:
 * **static** (the HTML book, where no kernel runs): the same controls as HTML range inputs and a set of
   figures precomputed when the notebook was executed -- one frame set per slider, the other sliders at
   their defaults. ``book/_static/hepsig-sliders.js`` (shipped with the book, works offline) swaps the
-  frames; the book prefers this representation (``nb_mime_priority_overrides`` in ``book/_config.yml``).
+  frames; the book prefers this representation (``book/_ext/hepsig_book.py`` sets myst-nb's
+  ``nb_mime_priority_overrides``).
 
 How many frames each slider gets is set by the time one figure takes: one call draws frames for about
-:data:`FRAME_BUDGET_S` seconds (round-robin over its sliders, the ends of each slider first), at most
-:data:`MAX_FRAMES` values per slider, the default always included; ``static_frames_per_slider=N``
-draws exactly N per slider whatever it costs, ``static_budget_s`` changes the budget. A figure that
-takes longer than the budget gets its default frame only (the static slider is then disabled).
+:data:`FRAME_BUDGET_S` seconds of CPU time (CPU, not wall time, so a busy machine draws the same
+frames), round-robin over its sliders with the ends of each slider first, at most :data:`MAX_FRAMES`
+values per slider, the default always included. ``static_frames_per_slider=N`` draws exactly N per
+slider whatever it costs; ``static_budget_s`` changes the budget. A figure that takes longer than the
+budget gets its default frame only (its static slider is then disabled).
 
 The plotting functions themselves live in the chapter submodules of :mod:`hepsig_tutorial.plots`.
 """
@@ -41,7 +43,7 @@ import numpy as np
 __all__ = ["sliders", "float_slider", "log_slider", "int_slider", "frame_values", "render_frame", "static_frames",
            "FRAME_BUDGET_S", "MAX_FRAMES", "FRAME_DPI"]
 
-#: Seconds of plotting one ``sliders`` call may spend on its static frames (FAST and FULL alike).
+#: CPU seconds of plotting one ``sliders`` call may spend on its static frames (FAST and FULL alike).
 FRAME_BUDGET_S = 6.0
 #: At most this many values per slider in the static book (the default value is always one of them).
 MAX_FRAMES = 9
@@ -110,24 +112,40 @@ def _readout(control, value) -> str:
     return str(value)
 
 
+def _grid_with(lo: float, hi: float, at: float, n: int) -> np.ndarray:
+    """About ``n`` points from ``lo`` to ``hi``, evenly spaced on each side of ``at`` (one of them)."""
+    if n < 2 or hi <= lo:
+        return np.array([at])
+    m = n - 1
+    k = int(round(m * (at - lo) / (hi - lo)))
+    k = min(max(k, 1 if at > lo else 0), m - 1 if at < hi else m)
+    left = np.linspace(lo, at, k + 1) if k > 0 else np.array([at])
+    right = np.linspace(at, hi, m - k + 1) if m - k > 0 else np.array([at])
+    return np.concatenate([left, right[1:]])
+
+
 def frame_values(control, n: int) -> list:
-    """The values at which the static book shows a frame for ``control``: ``n`` (about) evenly spaced
-    positions of the slider (in log for a log slider), snapped to its step, always including its
-    current (default) value; all options of a dropdown (at most ``n``)."""
+    """The values at which the static book shows a frame for ``control``: about ``n`` positions of the
+    slider, evenly spaced (in log for a log slider) on each side of its current (default) value, which
+    is always one of them, snapped to the slider's step; all options of a dropdown (at most ``n``)."""
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     kind = _kind(control)
     default = control.value
     if kind == "log":
         lo, hi, step = float(control.min), float(control.max), float(control.step) or 0.02
-        exps = lo + np.round((np.linspace(lo, hi, n) - lo) / step) * step
-        vals = [float(control.base) ** float(e) for e in exps]
+        at = min(max(math.log(float(default), float(control.base)), lo), hi)
+        exps = _grid_with(lo, hi, at, n)
+        vals = [default if np.isclose(e, at) else
+                float(control.base) ** float(min(hi, lo + round((e - lo) / step) * step)) for e in exps]
     elif kind == "float":
         lo, hi, step = float(control.min), float(control.max), float(control.step or 0)
-        raw = np.linspace(lo, hi, n)
-        vals = [float(min(hi, lo + round((v - lo) / step) * step)) if step > 0 else float(v) for v in raw]
+        grid = _grid_with(lo, hi, min(max(float(default), lo), hi), n)
+        vals = [default if np.isclose(v, default) else
+                (float(min(hi, lo + round((v - lo) / step) * step)) if step > 0 else float(v)) for v in grid]
     elif kind == "int":
-        vals = sorted({int(round(v)) for v in np.linspace(control.min, control.max, n)})
+        grid = _grid_with(float(control.min), float(control.max), float(default), n)
+        vals = [int(round(v)) for v in grid]
     elif kind == "options":
         vals = list(control._options_values)
         if len(vals) > n:
@@ -138,15 +156,13 @@ def frame_values(control, n: int) -> list:
         return [False, True]
     else:
         return [default]
-    # replace the value nearest to the default by the default itself (so no near-duplicate frames)
-    if not any(np.isclose(v, default, rtol=1e-9, atol=0) for v in vals):
-        pos = (lambda v: math.log(v)) if kind == "log" else float  # distance along the slider
-        vals[int(np.argmin([abs(pos(float(v)) - pos(float(default))) for v in vals]))] = default
     out = []
     for v in sorted(vals):
         if not out or not np.isclose(v, out[-1], rtol=1e-9, atol=0):
             out.append(v)
-    return [type(default)(v) if kind == "int" else v for v in out]
+    if not any(np.isclose(v, default, rtol=1e-12, atol=0) for v in out):
+        out = sorted(out + [default])
+    return [int(v) for v in out] if kind == "int" else out
 
 
 # --------------------------------------------------------------------------- frames
@@ -246,7 +262,7 @@ def static_frames(plot_fn, controls: dict, *, n: int | None = None, budget: floa
     explicit = n is not None
     n = _max_frames(n)
     defaults = {name: c.value for name, c in controls.items()}
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     frames, index = [render_frame(plot_fn, defaults, dpi=dpi)], {}
     candidates, drawn = {}, {}
     for name, c in controls.items():
@@ -259,7 +275,7 @@ def static_frames(plot_fn, controls: dict, *, n: int | None = None, budget: floa
         for name in controls:
             if not queues[name]:
                 continue
-            if not explicit and time.perf_counter() - t0 > budget:
+            if not explicit and time.process_time() - t0 > budget:
                 queues = {k: [] for k in queues}
                 break
             i = queues[name].pop(0)
@@ -282,7 +298,7 @@ def static_frames(plot_fn, controls: dict, *, n: int | None = None, budget: floa
             "default": ids.index(0) if 0 in ids else 0,
         })
     return {"frames": [base64.b64encode(f).decode("ascii") for f in frames], "controls": spec,
-            "seconds": round(time.perf_counter() - t0, 3)}
+            "seconds": round(time.process_time() - t0, 3)}
 
 
 def static_html(data: dict, alt: str) -> str:
