@@ -20,8 +20,9 @@ and the delta method gives the bias and variance of the plug-in estimate g(T̂):
 with ∇g and H the gradient and Hessian of g at the full-data totals (computed here by autograd).
 For one positive total the relative variance is ≈ (1 − f)(1/n_eff,batch − 1/n) with
 n_eff,batch = f·(Σx)²/Σx² the expected Kish *effective* number of contributing events per batch --
-the quantity behind the practical batch-size rule of Chapter 4 (:func:`effective_count`,
-:func:`min_batch_size`).
+the quantity that sets the scale of the spread (:func:`effective_count`, :func:`min_batch_size`).
+Where the expansion is accurate is measured, not assumed: :func:`accuracy_threshold` finds the largest
+predicted spread up to which sampled and predicted spreads agree, and Chapter 4 sizes the batch by it.
 
 The module also samples per-batch estimates empirically (:func:`sample_batch_estimates`), gives
 the probability that a batch holds none of a class's events (:func:`prob_no_events`), and shows
@@ -150,8 +151,9 @@ def delta_method(g: Callable, totals, cov):
 
     Notes
     -----
-    Valid while the relative spread of each total is small (≲ 30 %); it says nothing about
-    batches where a total is exactly zero (see :func:`prob_no_events`). Chapter 4 overlays it on
+    Valid while the relative spread of each total is small; how small depends on the tails of the
+    contributions, so measure it (:func:`accuracy_threshold` against sampled batches). It says nothing
+    about batches where a total is exactly zero (see :func:`prob_no_events`). Chapter 4 overlays it on
     the sampled spread to show where it holds.
     """
     if not callable(g):
@@ -258,8 +260,10 @@ def expected_effective_per_batch(contributions, batch_sizes):
 def min_batch_size(contributions, n_min: float = 25.0):
     """Smallest batch size whose expected effective count per batch is ≥ ``n_min`` for every total.
 
-    The practical rule of Chapter 4: with n_eff,batch ≥ 25 each batch total fluctuates by ≲ 20 %
-    (1/√25). Returns N (full batch) if even the whole data set has fewer effective events.
+    A quick rule of thumb: with n_eff,batch ≥ 25 each batch total fluctuates by ≲ 20 % (1/√25). It says
+    nothing about whether the delta method (or training) is fine at that size; Chapter 4 sizes the batch
+    by the measured :func:`accuracy_threshold` instead. Returns N (full batch) if even the whole data set
+    has fewer effective events.
     """
     if not (isinstance(n_min, (int, float, np.integer, np.floating)) and not isinstance(n_min, bool)
             and n_min > 0 and math.isfinite(n_min)):

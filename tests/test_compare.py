@@ -94,6 +94,32 @@ def test_early_stopping_restores_the_best_validation_state():
         assert len(hist["loss"]) == hist["stopped_epoch"] + 1
 
 
+def test_validation_monitor_is_the_best_eligible_validation_z():
+    x, y, w = _toy(n_sig=300, n_bkg=900, seed=3)
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    net = lambda t: model(t).squeeze(-1)  # noqa: E731
+    mon = compare.validation_monitor(x, y, w, sigma_b_rel=0.1, min_background_events=5)
+
+    class Wrap(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = model
+
+        def forward(self, t):
+            return net(t)
+
+    m = Wrap()
+    scores = train.predict(m, x).astype(np.float64)
+    scan = metrics.cut_scan(scores, y, w, n_cuts=101)
+    z = metrics.asimov_z(scan, 0.1)[0][0]
+    assert mon(m) == pytest.approx(z[scan.eligible(5)[0]].max())
+    # no cut keeps 10 000 simulated background events: NaN (never an improvement for early stopping)
+    assert math.isnan(compare.validation_monitor(x, y, w, min_background_events=10_000)(m))
+    with pytest.raises(ValueError, match="sigma_b_rel"):
+        compare.validation_monitor(x, y, w, sigma_b_rel=-1.0)
+
+
 @pytest.mark.parametrize("kwargs, word", [
     (dict(method="mse"), "method"),
     (dict(epochs=0), "epochs"),

@@ -252,7 +252,9 @@ def test_autograd_gradient_equals_algorithm_1(seed, p):
     m = np.maximum(1 - (2 * y - 1) * F.detach().numpy(), 0)
     g = lovasz_z_gradient(m, y, w, eps)
     # chain rule through the hinge: dm/dF = −ỹ where m > 0
-    np.testing.assert_allclose(F.grad.numpy(), -(2 * y - 1) * g * (m > 0), rtol=1e-12, atol=1e-14)
+    # float64 cumulative sums in a different order (torch vs numpy): agreement to ~1e-15 of the largest increment
+    scale = max(1.0, float(np.abs(g).max()))
+    np.testing.assert_allclose(F.grad.numpy(), -(2 * y - 1) * g * (m > 0), rtol=1e-10, atol=1e-12 * scale)
     # and g·m reproduces the loss (the extension is linear where the order is fixed)
     assert float(g @ m) == pytest.approx(float(lovasz_z_loss(F.detach(), y, w, eps)), rel=1e-10)
 

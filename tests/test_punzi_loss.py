@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 import hepsig_tutorial as ht
 from hepsig_tutorial import stats
-from hepsig_tutorial.losses import (PunziLoss, best_cuts, make_punzi_loss_fn, punzi_loss, sigma_min_from_yields,
-                                    sigma_min_scan, window_yields)
+from hepsig_tutorial.losses import PunziLoss, make_punzi_loss_fn, punzi_loss, sigma_min_from_yields
 
 
 def _toy(n=400, k=6, seed=0, dtype=torch.float64):
@@ -224,43 +223,18 @@ def test_module_rejects_bad_constants():
 # ---------------------------------------------------------------------------------------------
 # hard-cut scans
 # ---------------------------------------------------------------------------------------------
-def test_window_yields_match_loop():
-    p, y, w, M = _toy(n=500, k=5, seed=12)
-    cuts = np.linspace(0.0, 1.0, 21)
-    eff, B = window_yields(p.numpy(), y.numpy(), w.numpy(), M.numpy(), cuts)
-    assert eff.shape == B.shape == (5, 21)
-    for c, t in enumerate(cuts):
-        sel = (p.numpy() > t)
-        for k in range(5):
-            m = M.numpy()[:, k] & sel
-            assert eff[k, c] == pytest.approx(np.sum((w.numpy() * y.numpy())[m]), abs=1e-12)
-            assert B[k, c] == pytest.approx(np.sum((w.numpy() * (1 - y.numpy()))[m]), abs=1e-12)
+def test_the_evaluation_scan_equals_the_loss_on_hard_outputs():
+    """metrics.cut_scan (the book's evaluation) and punzi_loss on 0/1 outputs count the same ε_k and B_k."""
+    from hepsig_tutorial import metrics
 
-
-def test_scan_equals_loss_on_hard_outputs():
     p, y, w, M = _toy(n=500, k=5, seed=13)
     cuts = np.array([0.2, 0.5, 0.8])
-    S = sigma_min_scan(p.numpy(), y.numpy(), w.numpy(), M.numpy(), cuts, luminosity=50.0, refined=True)
+    scan = metrics.cut_scan(p.numpy(), y.numpy(), w.numpy(), cuts=cuts, groups=M.numpy().astype(bool))
+    S = sigma_min_from_yields(scan.s, scan.b_raw, luminosity=50.0, refined=True)
     for c, t in enumerate(cuts):
-        hard = (p > t).to(p.dtype)
+        hard = (p >= t).to(p.dtype)
         np.testing.assert_allclose(S[:, c], punzi_loss(hard, y, w, M, luminosity=50.0, refined=True,
                                                        reduction="none").numpy(), rtol=1e-10)
-
-
-def test_best_cuts():
-    S = np.array([[3.0, 1.0, 2.0], [1.0, 2.0, 5.0], [4.0, 3.0, 0.5]])
-    cuts = np.array([0.1, 0.5, 0.9])
-    r = best_cuts(S, cuts)
-    np.testing.assert_allclose(r["per_window_cut"], [0.5, 0.1, 0.9])
-    np.testing.assert_allclose(r["per_window_sigma"], [1.0, 1.0, 0.5])
-    assert r["global_cut"] == 0.5                     # column means 2.67, 2.0, 2.5
-    np.testing.assert_allclose(r["global_sigma"], [1.0, 2.0, 3.0])
-    assert best_cuts(S, cuts, columns=np.array([True, False, True]))["global_cut"] == 0.9  # 3.5, 2.0, 1.25
-    assert best_cuts(S, cuts, columns=np.array([1]))["global_cut"] == 0.1
-    with pytest.raises(ValueError, match="sigma_scan"):
-        best_cuts(S[:, :2], cuts)
-    with pytest.raises(ValueError, match="cuts"):
-        window_yields(np.zeros(3), np.zeros(3), np.ones(3), np.ones((3, 1), bool), np.array([0.5, 0.2]))
 
 
 # ---------------------------------------------------------------------------------------------

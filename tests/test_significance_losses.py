@@ -294,3 +294,14 @@ def test_asimov_loss_keeps_dtype_device_and_shape():
     loss.sum().backward()
     assert s.grad.shape == (3,) and b.grad.shape == () and torch.isfinite(b.grad)
     assert (s.grad < 0).all() and b.grad > 0
+
+
+@settings(max_examples=80, deadline=None)
+@given(s=st.floats(1e-3, 1e5), b=st.floats(1e-2, 1e6), rel=st.floats(0.0, 1.0))
+def test_scalar_closed_form_matches_the_series_where_it_is_used(s, b, rel):
+    from hepsig_tutorial.losses.significance import _z_scalar
+
+    z = _z_scalar(s, b, rel)
+    if z is not None:  # used only where its two terms cannot cancel beyond 1e-13
+        assert z == pytest.approx(float(asimov_significance(s, b, rel * b)), rel=1e-11)
+    assert _z_scalar(100.0, 1.0, 0.3) is not None and _z_scalar(1e-3, 1e4, 0.5) is None

@@ -1005,7 +1005,6 @@ def optimise_cuts(toy, levels=_DEFAULT_LEVELS, a=3.0, b=1.28, features=None, min
             idx = idx * nb + np.searchsorted(thr[:, j], x[:, j], side="right")
         s_grid = grid(idx, w, sig)
         b_floored = sum(np.maximum(grid(idx, w, proc == p), f) for p, f in zip(procs, floor))
-        b_raw_total = grid(idx, w, ~sig)
         n_grid = grid(idx, None, ~sig)
         ok = (s_grid > 0) & (n_grid >= n_min)
         sig_grid = np.full(len(s_grid), np.inf)
@@ -1016,7 +1015,6 @@ def optimise_cuts(toy, levels=_DEFAULT_LEVELS, a=3.0, b=1.28, features=None, min
                              f"{n_min} simulated background events")
         i = int(np.argmin(sig_grid))
         best[k], eff_best[k], bkg_best[k], nb_best[k] = sig_grid[i], s_grid[i], b_floored[i], n_grid[i]
-        del b_raw_total
         choice = np.unravel_index(i, (n_opt,) * len(feats))
         for j, c in zip(feats, choice):
             if 1 <= c <= T:

@@ -30,9 +30,8 @@ Input values are checked once (``validate=True``, the default of :func:`punzi_lo
 for the device, so the training closure of :func:`make_punzi_loss_fn` checks the data once, at
 construction (``data=``) or on its first call, and its steps never synchronise with the host.
 
-The module also has the *hard-cut* counterparts used to evaluate a trained network: the yields and
-σ_min of every window for a whole grid of cuts (:func:`window_yields`, :func:`sigma_min_scan`) and
-the best per-window and best global cut (:func:`best_cuts`).
+Trained networks are evaluated with hard cuts by :mod:`hepsig_tutorial.metrics` (the book's one
+evaluation protocol), not here.
 """
 
 from __future__ import annotations
@@ -52,9 +51,6 @@ __all__ = [
     "PunziLoss",
     "make_punzi_loss_fn",
     "sigma_min_from_yields",
-    "window_yields",
-    "sigma_min_scan",
-    "best_cuts",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -601,89 +597,3 @@ def _np(x, name, dtype=np.float64):
         return np.asarray(x, dtype=dtype)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be numeric") from exc
-
-
-def window_yields(scores, y_true, weight, membership, cuts):
-    """Efficiency and background of every window for every cut ``score > cut`` (no loops over masses).
-
-    Parameters
-    ----------
-    scores : array (N,)
-        Classifier output.
-    y_true, weight, membership :
-        As in :func:`punzi_loss` (weights already scaled to the full expected yields of the sample).
-    cuts : array (C,), increasing
-        Thresholds; an event is selected by cut c when ``score > cuts[c]``.
-
-    Returns
-    -------
-    eff, B : arrays (K, C)
-        ε_k(t_c) = Σ y w M_ik [score > t_c] and B_k(t_c) = Σ (1 − y) w M_ik [score > t_c].
-    """
-    s = _np(scores, "scores")
-    y = _np(y_true, "y_true")
-    w = _np(weight, "weight")
-    M = _np(membership, "membership", dtype=bool) if not isinstance(membership, np.ndarray) or \
-        membership.dtype != bool else membership
-    t = _np(cuts, "cuts")
-    n = len(s)
-    if s.ndim != 1 or y.shape != (n,) or w.shape != (n,):
-        raise ValueError(f"scores, y_true and weight must all have shape ({n},); got {s.shape}, {y.shape}, {w.shape}")
-    if M.ndim != 2 or M.shape[0] != n:
-        raise ValueError(f"membership must have shape ({n}, K), got {M.shape}")
-    if t.ndim != 1 or len(t) == 0 or np.any(np.diff(t) <= 0):
-        raise ValueError("cuts must be a non-empty, strictly increasing 1D array")
-    if (w < 0).any() or np.isnan(w).any():
-        raise ValueError("weight must be non-negative")
-    K, C = M.shape[1], len(t)
-    # bin c holds the events with cuts[c-1] < score ≤ cuts[c]; an event passes cut c iff its bin > c.
-    bins = np.searchsorted(t, s, side="left")          # 0 … C
-    rows, cols = np.nonzero(M)                          # (event, window) pairs
-    flat = cols * (C + 1) + bins[rows]
-    out = []
-    for part in (y * w, (1.0 - y) * w):
-        h = np.bincount(flat, weights=part[rows], minlength=K * (C + 1)).reshape(K, C + 1)
-        above = np.cumsum(h[:, ::-1], axis=1)[:, ::-1]  # above[:, j] = Σ_{bins ≥ j}
-        out.append(above[:, 1:])                        # pass cut c ⇔ bin ≥ c + 1
-    return out[0], out[1]
-
-
-def sigma_min_scan(scores, y_true, weight, membership, cuts, a=3.0, b=1.28, luminosity=1.0,
-                   refined=False, eff_floor=1e-6):
-    """σ_min (Eq. 9) of every window for every cut; shape (K, C). See :func:`window_yields`."""
-    eff, B = window_yields(scores, y_true, weight, membership, cuts)
-    return sigma_min_from_yields(eff, B, a=a, b=b, luminosity=luminosity, refined=refined, eff_floor=eff_floor)
-
-
-def best_cuts(sigma_scan, cuts, columns=None):
-    """Best cut per window and the best single (global) cut.
-
-    Parameters
-    ----------
-    sigma_scan : array (K, C)
-        From :func:`sigma_min_scan` (usually on the *training* sample).
-    cuts : array (C,)
-    columns : bool or index array over K, optional
-        Windows that choose the global cut (default: all). The global cut minimises their mean σ_min.
-
-    Returns
-    -------
-    dict
-        ``per_window_cut`` (K,), ``per_window_sigma`` (K,), ``global_cut`` (float),
-        ``global_sigma`` (K,): σ_min of every window at the global cut.
-    """
-    S = _np(sigma_scan, "sigma_scan")
-    t = _np(cuts, "cuts")
-    if S.ndim != 2 or S.shape[1] != len(t):
-        raise ValueError(f"sigma_scan must have shape (K, {len(t)}), got {S.shape}")
-    sel = np.arange(S.shape[0]) if columns is None else np.asarray(columns)
-    if sel.dtype == bool:
-        if sel.shape != (S.shape[0],):
-            raise ValueError("columns as a mask must have one entry per window")
-        sel = np.flatnonzero(sel)
-    if len(sel) == 0:
-        raise ValueError("columns selects no window")
-    j = np.argmin(S, axis=1)
-    g = int(np.argmin(S[sel].mean(axis=0)))
-    return {"per_window_cut": t[j], "per_window_sigma": S[np.arange(len(S)), j],
-            "global_cut": float(t[g]), "global_sigma": S[:, g]}

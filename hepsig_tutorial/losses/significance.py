@@ -38,6 +38,7 @@ every s, b ≥ 0 and σ_b ≥ 0 (tests/test_significance_losses.py).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -163,6 +164,20 @@ def _log1p_minus_x(x):
     return np.where(x < 1e-3, series, np.log1p(np.maximum(x, 1e-3)) - np.maximum(x, 1e-3))
 
 
+def _z_scalar(s: float, b: float, rel: float):
+    """Z_A of one (s, b) pair in float64 from Z²/2 = n ln(1+s/b) − (n + 1/k) ln(1 + ks/(1+kb)), n = s+b,
+    k = rel² (n ln(1+s/b) − s at k = 0); ``None`` where the two terms cancel to worse than 10⁻¹³ relative
+    (their rounding, ~2·10⁻¹⁶·n(1+kb)/s relative to Z²/2), left to the series of ``ht.stats``."""
+    if not (s > 0 and b > 0):
+        return None
+    k = rel * rel
+    if 4e-16 * (s + b) * (1.0 + k * b) / s > 1e-13:
+        return None
+    n = s + b
+    half_z2 = n * math.log1p(s / b) - (s if k == 0 else (n + 1.0 / k) * math.log1p(k * s / (1.0 + k * b)))
+    return math.sqrt(2.0 * max(half_z2, 0.0))
+
+
 class _AsimovZ(torch.autograd.Function):
     r"""Z_A(s, b, σ_b = rel·b) in float64 with its closed-form gradient (Eq. 3.1; used by :func:`asimov_loss`).
 
@@ -172,9 +187,10 @@ class _AsimovZ(torch.autograd.Function):
 
     (σ_b follows b). ln A is a log1p and the difference in ∂/∂b is written as
     [ln(1+x) − x] − k s²/(b(1+kn)(1+kb)) with x = s/(b(1+kn)), so nothing cancels; the value comes from
-    :func:`~hepsig_tutorial.stats.asimov_significance`. The batch sums s and b are scalars, so doing
-    this in float64 on the host costs microseconds -- about eight times less than differentiating the
-    series form of ``stats`` op by op -- and the result is returned in the dtype and on the device of ``s``.
+    :func:`~hepsig_tutorial.stats.asimov_significance` (or, for one scalar pair where it cannot cancel, from
+    the closed form in ``_z_scalar``). The batch sums s and b are scalars, so doing this in float64 on the
+    host is several times cheaper than differentiating the series form of ``stats`` op by op
+    (benchmarks/bench_asimov_loss.py); the result has the dtype and device of ``s``.
     """
 
     @staticmethod
@@ -182,7 +198,11 @@ class _AsimovZ(torch.autograd.Function):
         s_t, b_t = torch.broadcast_tensors(s, b)
         s64 = s_t.detach().cpu().double().numpy()
         b64 = b_t.detach().cpu().double().numpy()
-        z = np.asarray(asimov_significance(s64, b64, rel * b64), dtype=np.float64)
+        z = _z_scalar(float(s64), float(b64), rel) if s64.size == 1 else None
+        if z is None:
+            z = np.asarray(asimov_significance(s64, b64, rel * b64), dtype=np.float64)
+        else:
+            z = np.full(s64.shape, z)
         ctx.save_for_backward(s_t, b_t)
         ctx.rel, ctx.z, ctx.shapes = rel, z, (s.shape, b.shape)
         return torch.as_tensor(z, dtype=s.dtype, device=s.device)

@@ -372,7 +372,7 @@ def plot_z_against_bound(results, bounds, *, labels=("Case 1", "Case 2")):
         ax.set_yticks(y, names)
         ax.set(xlabel="$Z_A$ ($\\sigma_b = 0$)", title=labels[i] if i < len(labels) else f"case {case}")
         ax.invert_yaxis()
-    axes.ravel()[0].legend(fontsize=7, loc="lower left")
+    axes.ravel()[0].legend(fontsize=7, loc="center left")
     from . import stamp
 
     stamp(fig)
