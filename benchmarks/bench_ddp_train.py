@@ -32,6 +32,8 @@ batch 1000 (fp32)                     2        349        2,868      not faster 
 pad + Conv1d, Adam                    1        177        564        load 5-9 (other jobs)
 autocast bfloat16                     1        110        905        load 5-9
 pad + Conv1d, Adam                    2        1,107      90         load 9: two threads collapse
+evaluation, torch.no_grad             1        --         232, 237   load 9; 8,000 histograms, batch 4096
+evaluation, torch.inference_mode      1        --         298, 211   no difference beyond the noise
 ====================================  =======  =========  =========  ===================================
 
 Quality at equal samples (``--quality``-style, 10⁵ samples = 1,000 steps of batch 100, lr 10⁻³ cosine,

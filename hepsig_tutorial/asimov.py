@@ -32,7 +32,7 @@ import torch
 
 from . import metrics, train
 from .data import MinMaxScaler, make_stop_toy
-from .losses.significance import asimov_loss_fn, naive_asimov_significance, relaxed_counts, \
+from .losses.significance import B_FLOOR, S_FLOOR, asimov_loss_fn, naive_asimov_significance, relaxed_counts, \
     s_over_sqrt_s_plus_b_loss_fn
 from .models import mlp
 
@@ -290,8 +290,9 @@ def printed_formula_nonpositive(problem: StopProblem, sigma_b_rel: float, *, see
     """How many random batches give Z_A² ≤ 0 with Eq. 3.1 as printed, in float32, at a random initialisation.
 
     For each seed a fresh sigmoid network is evaluated on ``n_batches`` random training batches; the soft
-    counts (Eqs. 4.1-4.4) go into :func:`~hepsig_tutorial.losses.naive_asimov_significance` before its
-    clamp. Returns ``(non-positive, total)``.
+    counts (Eqs. 4.1-4.4, with the loss's floors) go into
+    :func:`~hepsig_tutorial.losses.naive_asimov_significance`, which returns exactly 0 where Z_A² ≤ 0 (its
+    clamp). Returns ``(non-positive, total)``.
     """
     d = problem.train
     x, y, w = (torch.as_tensor(d[k]) for k in ("x", "y", "w"))
@@ -306,11 +307,8 @@ def printed_formula_nonpositive(problem: StopProblem, sigma_b_rel: float, *, see
                 idx = torch.randperm(len(y), generator=g)[:batch_size]
                 s, b = relaxed_counts(out[idx], {"y": y[idx], "w": w[idx]}, expected_signal=problem.expected_signal,
                                       expected_background=problem.expected_background)
-                b = b + 0.1
-                sb2 = (sigma_b_rel * b) ** 2
-                t1 = (s + b) * torch.log((s + b) * (b + sb2) / (b * b + (s + b) * sb2))
-                t2 = b * b / sb2 * torch.log(1 + sb2 * s / (b * (b + sb2)))
-                bad += int(2 * (t1 - t2) <= 0)
+                b = b + B_FLOOR
+                bad += int(naive_asimov_significance(s + S_FLOOR, b, sigma_b_rel * b) == 0)  # Z_A² ≤ 0, clamped
                 total += 1
     return bad, total
 

@@ -33,7 +33,8 @@ from .config import device as default_device
 from .train import progress
 
 __all__ = ["PAPER_PARAMETERS", "DDPNet", "ddp_network", "train_ddp", "predict_z", "save_ddp", "load_ddp",
-           "auc_error", "evaluate_ddp", "make_test_sets", "run_training", "ship_run", "PRETRAINED", "load_pretrained"]
+           "auc_error", "evaluate_ddp", "make_test_sets", "run_training", "read_log", "ship_run", "PRETRAINED",
+           "load_pretrained"]
 
 #: Trainable parameters of the paper's network (data-directed-bump-hunting.txt, "A neural net implementation").
 PAPER_PARAMETERS = 73_941
@@ -698,8 +699,6 @@ def load_pretrained(path=None, device=None, verify: bool = True):
 def _main(argv=None):  # pragma: no cover - command line
     import argparse
     import json
-    import shlex
-    import sys
 
     parser = argparse.ArgumentParser(prog="python -m hepsig_tutorial.ddp",
                                      description="Train the DDP network at paper scale, resumably; ship it.")
@@ -734,10 +733,10 @@ def _main(argv=None):  # pragma: no cover - command line
         print(json.dumps({k: v for k, v in res.items() if k != "log"}))
     else:
         torch.set_num_threads(1)
-        prov = ship_run(args.dir, args.out, n_test=args.n_test, command=args.command or None or "")
+        prov = ship_run(args.dir, args.out, n_test=args.n_test, command=args.command)
         print(json.dumps(prov["evaluation"], indent=1))
-    return 0 if args.cmd else 1
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys_exit = _main()
+    raise SystemExit(_main())

@@ -180,7 +180,7 @@ def cut_in_x_units(model, scaler, threshold):
 
 
 def xsec_ratio_models(ratio, train, *, kappa=30.0, seed=0, epochs=40, batch_size=2048, lr=0.1):
-    """The two models of Chapter 6's slider: Lovász-Z (hinge, ε = κ σ_s L) and σ-weighted BCE at σ_b2/σ_b1 = ratio.
+    """The two models of Chapter 6's slider at σ_b2/σ_b1 = ``ratio``: Lovász-Z (ε = κ σ_s L), σ-weighted BCE.
 
     σ_s = 0.1 fb, σ_b1 = 1 fb, σ_b2 = ``ratio`` fb, L = 3000 fb⁻¹; a fixed number of ``epochs`` (no early
     stopping: the slider must answer in about a second). Returns ``(models, scaler, cross_sections)`` with

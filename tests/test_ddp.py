@@ -244,3 +244,18 @@ def test_shipped_network_predictions_are_device_independent():
             torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
             model.to("cpu")
         assert np.abs(zc - z32).max() <= 1e-3
+
+
+def test_ship_run_writes_weights_provenance_and_log_and_the_override_loads_it(tmp_path, monkeypatch):
+    ddp.run_training(tmp_path / "run", **_TINY)
+    out = tmp_path / "ship" / "net.pt"
+    prov = ddp.ship_run(tmp_path / "run", out, n_test=40, test_seed=99, command="python -m hepsig_tutorial.ddp train")
+    assert prov["sha256"] == ddp._sha256(out) and prov["steps"] == 12 and prov["finished"]
+    assert prov["samples"] == 12 * _TINY["batch_size"] and prov["evaluation"]["n_per_set"] == 40
+    assert (tmp_path / "ship" / "net-log.csv").is_file() and out.with_suffix(".json").is_file()
+    monkeypatch.setenv("HEPSIG_DDP_CHECKPOINT", str(out))
+    model, xs, zs, info = ddp.load_pretrained()
+    assert info["path"] == str(out) and info["provenance"]["sha256"] == prov["sha256"]
+    out.write_bytes(out.read_bytes() + b"tampered")
+    with pytest.raises(ValueError, match="sha256"):
+        ddp.load_pretrained()

@@ -169,7 +169,7 @@ def plot_score_histograms(scores: dict, labels, *, bins=40, log=True):
 
 def plot_z_vs_cut(sigma_b_rel: float = 0.5, *, models: dict, val, test, min_background_events: int | None = None,
                   n_cuts: int = 201, n_bootstrap: int = 100, title=None):
-    """Fig. 4 analogue: test-set Z_A(σ_b/b = ``sigma_b_rel``) vs the cut on the score, ±1σ MC band, one panel per model.
+    """Fig. 4 analogue: test-set Z_A(σ_b/b = ``sigma_b_rel``) vs the cut on the score, ±1σ MC band, one panel each.
 
     ``models`` maps a label to ``(validation scores, test scores)``; ``val`` and ``test`` are the
     ``{"y", "w"}`` of the two samples. The cut grid and the chosen cut (star) are those of the chapter's
