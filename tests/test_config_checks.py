@@ -168,12 +168,14 @@ def test_stamp_names_the_mode(monkeypatch):
     plt.close(fig)
 
 
-def test_sliders_do_not_draw_on_creation():
+def test_sliders_draw_the_default_at_once_and_redraw_on_change():
+    """The live cell shows the default figure at once (issue 20), then redraws on every slider move."""
     calls = []
     box = ht.widgets.sliders(lambda x: calls.append(x), x=ht.widgets.float_slider(1.0, 0.0, 2.0))
-    assert calls == []
+    assert calls and calls[0] == 1.0  # the default first (then the static frames of the book)
+    n = len(calls)
     box.children[0].children[0].value = 1.5
-    assert calls == [1.5]
+    assert calls[n:] == [1.5]
     with pytest.raises(ValueError, match="log_slider"):
         ht.widgets.log_slider(1.0, 0.0, 2.0)
 

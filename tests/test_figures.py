@@ -66,6 +66,16 @@ def _ddp_sample():
     return bump.generate_histograms(3, 5.0, rng=0)
 
 
+def _xsec_ratio():
+    """Chapter 6's slider inputs, small: 200 events per process, two epochs (about a second)."""
+    from hepsig_tutorial.data import make_gauss2d
+    from hepsig_tutorial.linear import xsec_ratio_models
+
+    train = make_gauss2d(200, seed=71)
+    models, scaler, cross_sections = xsec_ratio_models(3.0, train, epochs=2)
+    return dict(models=models, scaler=scaler, cross_sections=cross_sections, train=train, n_points=300)
+
+
 #: name -> callable returning the keyword arguments (small inputs)
 INPUTS = {
     # Chapter 1
@@ -131,6 +141,7 @@ INPUTS = {
                                                          "exact_err": 0.05, "seeds_exact": [1.0 + k, 1.2 + k]}
                                                      for k, m in enumerate(("BCE", "Lovász"))} for c in (1, 2)},
                                      "bounds": {1: 2.5, 2: 2.6}},
+    "plot_xsec_ratio": lambda: _xsec_ratio(),
     # shared (plots/curves.py)
     "plot_learning_curves": lambda: {"histories": {
         "BCE": {"loss": list(np.linspace(1.0, 0.5, 8)), "val_loss": list(np.linspace(1.1, 0.6, 8)),
@@ -161,8 +172,6 @@ NOT_FEASIBLE = {
     "plot_capstone_summary": "needs compare.compare_losses results (minutes)",
     "plot_z_vs_efficiency": "needs a compare.Comparison",
     "plot_boundaries": "needs trained models and a scaler",
-    "plot_scans": "needs threshold_scan results of trained models",
-    "plot_xsec_ratio": "trains two linear models (~40 s)",
     "plot_roc_curves": "needs network scores per background form",
 }
 

@@ -26,7 +26,6 @@ from hepsig_tutorial.losses.lovasz import (
     naive_lovasz_z_loss,
     process_weights,
 )
-from hepsig_tutorial.plots.lovasz import threshold_scan
 
 
 # ------------------------------------------------------------------------------------------------
@@ -401,19 +400,6 @@ def test_gauss2d_generator():
         make_gauss2d(10, sigma=-1.0)
 
 
-def test_threshold_scan_rule_and_values():
-    scores = np.array([5.0, 4.0, 3.0, 2.0, 1.0, 0.0])
-    process = np.array([0, 0, 1, 0, 2, 1])
-    w = np.array([1.0, 1.0, 4.0, 1.0, 10.0, 4.0])
-    sc = threshold_scan(scores, process, w, min_signal_efficiency=0.05, min_background=5.0)
-    np.testing.assert_allclose(sc["s"], [1, 2, 2, 3, 3, 3])
-    np.testing.assert_allclose(sc["b"], [0, 0, 4, 4, 14, 18])
-    assert np.isnan(sc["z"][:4]).all()  # b < 5 there
-    assert sc["z_max"] == pytest.approx(3 / math.sqrt(14))
-    assert sc["eff_s_max"] == pytest.approx(1.0)
-    np.testing.assert_allclose(sc["eff"][2], [0, 0, 0, 0, 1, 1])
-
-
 def test_chapter_figures_smoke():
     import matplotlib
 
@@ -424,11 +410,6 @@ def test_chapter_figures_smoke():
 
     fig = ht.plots.plot_loss_landscapes(n=7)
     assert len(fig.axes) == 8  # four panels and their colour bars
-    scores = np.linspace(-1, 1, 60)
-    process = np.tile([0, 1, 2], 20)
-    scan = threshold_scan(scores, process, np.ones(60), min_background=1.0)
-    fig = ht.plots.plot_scans({"a": scan, "b": scan})
-    assert len(fig.axes) == 3
     ax = ht.plots.plot_slopes(np.array([1, 10]), np.array([0.2, -0.1]))
     assert ax.get_xscale() == "log"
     plt.close("all")

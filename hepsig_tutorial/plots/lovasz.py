@@ -1,11 +1,8 @@
-"""Figures (and the small computations behind them) for Chapter 6, the Lovász Z-score loss.
+"""Figures for Chapter 6, the Lovász Z-score loss.
 
-* :func:`threshold_scan` -- Z = s/√b (lovasz-z-score-loss.txt, Eq. 1) and class efficiencies versus the threshold u,
-  with the paper's validity rule (signal efficiency ≥ 5 %, expected background ≥ 5 events);
-* :func:`plot_loss_landscapes` (Fig. 3), :func:`plot_boundaries` (Fig. 1), :func:`plot_scans` (Fig. 2),
-  :func:`plot_slopes`, :func:`plot_two_element_extension`, :func:`plot_kappa_scan`,
-  :func:`plot_linear_learning_curves`, :func:`plot_z_against_bound` and :func:`plot_xsec_ratio` (the chapter's
-  slider).
+* :func:`plot_loss_landscapes` (Fig. 3), :func:`plot_boundaries` (Fig. 1), :func:`plot_slopes`,
+  :func:`plot_two_element_extension`, :func:`plot_kappa_scan`, :func:`plot_linear_learning_curves`,
+  :func:`plot_z_against_bound` and :func:`plot_xsec_ratio` (the chapter's slider).
 
 Training lives in the methods layer (:mod:`hepsig_tutorial.linear`); these functions only draw.
 """
@@ -19,10 +16,8 @@ import numpy as np
 import torch
 
 __all__ = [
-    "threshold_scan",
     "plot_loss_landscapes",
     "plot_boundaries",
-    "plot_scans",
     "plot_slopes",
     "plot_two_element_extension",
     "plot_kappa_scan",
@@ -32,58 +27,6 @@ __all__ = [
 ]
 
 _PROCESS_STYLE = {0: ("signal", "#009E73"), 1: ("b1", "#0072B2"), 2: ("b2", "#D55E00")}
-
-
-def threshold_scan(scores, process, weights, min_signal_efficiency=0.05, min_background=5.0):
-    """Scan a threshold u over ``scores`` (select score ≥ u) and compute Z = s/√b at each u.
-
-    Parameters
-    ----------
-    scores : array (N,)
-    process : array of int (N,)
-        0 = signal, 1, 2, … = backgrounds.
-    weights : array (N,)
-        Expected events per simulated event.
-    min_signal_efficiency, min_background : float
-        The paper's rule (Sec. 3): Z is reported only where ε_s(u) ≥ 5 % and b(u) ≥ 5 events; elsewhere NaN.
-
-    Returns
-    -------
-    dict with ``u`` (thresholds, decreasing), ``s``, ``b``, ``z``, ``eff`` (dict process → efficiency array),
-    and the maximum: ``z_max``, ``u_max``, ``eff_s_max``, ``s_max``, ``b_max``.
-    """
-    from ..stats import simple_significance
-
-    sc = np.asarray(scores, dtype=np.float64)
-    proc = np.asarray(process)
-    w = np.asarray(weights, dtype=np.float64)
-    if sc.ndim != 1 or proc.shape != sc.shape or w.shape != sc.shape:
-        raise ValueError("scores, process and weights must be 1D arrays of the same length")
-    if not np.isfinite(sc).all():
-        raise ValueError("scores contains NaN or inf")
-    if not (proc == 0).any():
-        raise ValueError("process must contain signal events (process 0)")
-    order = np.argsort(-sc, kind="stable")
-    sc, proc, w = sc[order], proc[order], w[order]
-    last = np.r_[sc[1:] != sc[:-1], True]  # cut between distinct scores only
-    eff = {}
-    for k in np.unique(proc):
-        cum = np.cumsum(np.where(proc == k, w, 0.0))
-        eff[int(k)] = cum[last] / cum[-1]
-    s = np.cumsum(np.where(proc == 0, w, 0.0))[last]
-    b = np.cumsum(np.where(proc != 0, w, 0.0))[last]
-    ok = (eff[0] >= min_signal_efficiency) & (b >= min_background)
-    z = np.full(s.shape, np.nan)
-    if ok.any():
-        z[ok] = simple_significance(s[ok], b[ok])
-    out = {"u": sc[last], "s": s, "b": b, "z": z, "eff": eff}
-    if ok.any():
-        k = int(np.nanargmax(z))
-        out.update(z_max=float(z[k]), u_max=float(sc[last][k]), eff_s_max=float(eff[0][k]),
-                   s_max=float(s[k]), b_max=float(b[k]))
-    else:
-        out.update(z_max=math.nan, u_max=math.nan, eff_s_max=math.nan, s_max=math.nan, b_max=math.nan)
-    return out
 
 
 def _grid_scores(model, scaler, xlim, ylim, n=200):
@@ -127,39 +70,6 @@ def plot_boundaries(x, process, models, scaler, *, lines=None, ax=None, title=""
     ax.set(xlabel="$x_1$", ylabel="$x_2$", xlim=xlim, ylim=ylim, title=title)
     ax.legend(loc="lower right", fontsize=7, markerscale=4)
     return ax
-
-
-def plot_scans(scans, *, class_efficiency_of=None, title=""):
-    """Fig. 2 analogue: (a) Z vs threshold u, (b) Z vs signal efficiency, (c) class efficiencies vs u.
-
-    ``scans`` maps a label to a :func:`threshold_scan` result. u is shown per model as the quantile-free
-    rescaling (u − u_min)/(u_max − u_min) of its own score range, so models with different score scales share
-    an axis. ``class_efficiency_of`` names the scan drawn in panel (c) (default: the first).
-    """
-    fig, axes = plt.subplots(1, 3, figsize=(12.5, 3.8))
-    for i, (label, sc) in enumerate(scans.items()):
-        u = sc["u"]
-        un = (u - u.min()) / max(u.max() - u.min(), 1e-300)
-        ls = ["-", "--", ":", "-."][i % 4]
-        axes[0].plot(un, sc["z"], ls=ls, label=label)
-        axes[1].plot(sc["eff"][0], sc["z"], ls=ls, label=label)
-        axes[1].plot([sc["eff_s_max"]], [sc["z_max"]], "o", color=axes[1].lines[-1].get_color())
-    axes[0].set(xlabel="threshold $u$ (rescaled to [0, 1] per model)", ylabel="$Z = s/\\sqrt{b}$", title="(a)")
-    axes[1].set(xlabel="signal efficiency $\\varepsilon_s(u)$", ylabel="$Z = s/\\sqrt{b}$", title="(b)  dots: max Z")
-    axes[0].legend(fontsize=8)
-    key = class_efficiency_of or next(iter(scans))
-    sc = scans[key]
-    u = sc["u"]
-    un = (u - u.min()) / max(u.max() - u.min(), 1e-300)
-    for k, (name, colour) in _PROCESS_STYLE.items():
-        if k in sc["eff"]:
-            axes[2].plot(un, sc["eff"][k], color=colour, ls=["-", "--", ":"][k], label=name)
-    axes[2].set(xlabel="threshold $u$ (rescaled)", ylabel="class efficiency", yscale="log", ylim=(1e-5, 1.5),
-                title=f"(c) {key}")
-    axes[2].legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    return fig
 
 
 def plot_loss_landscapes(gt=(1, 0), sigma=(1.0, 10.0), *, epsilon=None, span=3.0, n=121):
