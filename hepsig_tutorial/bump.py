@@ -807,7 +807,7 @@ def fitted_signal_scan(counts, degree: int = 8, width: float = SIGNAL_WIDTH, pos
     positions : array of int, optional
         Bins to scan (default: all).
     iterations : int
-        Fisher-scoring steps per position (3 reach |Δz| < 10⁻⁴ from the warm start; ``method="lr"``).
+        Fisher-scoring steps per position (3 reach ``|Δz| < 1e-4`` from the warm start; ``method="lr"``).
     chunk : int
         Histograms per block.
     method : {"lr", "score"}

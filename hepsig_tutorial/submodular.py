@@ -6,10 +6,10 @@ The Lovász Z-score loss rests on one theorem (Lovász 1983): the Lovász extens
 elements, so nothing is sampled and nothing is left out:
 
 * :func:`subset_table` tabulates a set function on all 2^p subsets (bit k of the index = element k);
-* :func:`check_union_intersection` tests Eq. (2), Δ(A) + Δ(B) ≥ Δ(A ∪ B) + Δ(A ∩ B), for all 4^p pairs;
-* :func:`check_diminishing_returns` tests Eq. (3), Δ(A ∪ {i}) − Δ(A) ≤ Δ(B ∪ {i}) − Δ(B), for every
+* :func:`verify_union_intersection` tests Eq. (2), Δ(A) + Δ(B) ≥ Δ(A ∪ B) + Δ(A ∩ B), for all 4^p pairs;
+* :func:`verify_diminishing_returns` tests Eq. (3), Δ(A ∪ {i}) − Δ(A) ≤ Δ(B ∪ {i}) − Δ(B), for every
   B ⊆ A and i ∉ A (optionally only for i in a given set, e.g. the signal events: the paper's Case I);
-* :func:`check_convex_chords` tests convexity of a function on random chords;
+* :func:`verify_convex_chords` tests convexity of a function on random chords;
 * :func:`delta_s_over_sqrt_s_plus_b` is a significance-based set function that is *not* submodular -- the
   counterexample the chapter uses to show why the proof matters.
 
@@ -28,9 +28,9 @@ __all__ = [
     "Check",
     "all_subsets",
     "subset_table",
-    "check_union_intersection",
-    "check_diminishing_returns",
-    "check_convex_chords",
+    "verify_union_intersection",
+    "verify_diminishing_returns",
+    "verify_convex_chords",
     "delta_s_over_sqrt_s_plus_b",
 ]
 
@@ -99,7 +99,7 @@ def _tol(v, rtol):
     return rtol * max(1.0, float(np.abs(v).max()))
 
 
-def check_union_intersection(values, rtol: float = 1e-12, chunk: int = 1 << 20) -> Check:
+def verify_union_intersection(values, rtol: float = 1e-12, chunk: int = 1 << 20) -> Check:
     """Eq. (2): Δ(A) + Δ(B) ≥ Δ(A ∪ B) + Δ(A ∩ B) for **all** ordered pairs (A, B) of subsets (4^p checks)."""
     v, p = _table_and_p(values)
     n = v.size
@@ -117,7 +117,7 @@ def check_union_intersection(values, rtol: float = 1e-12, chunk: int = 1 << 20) 
     return Check(total, violations, worst, example)
 
 
-def check_diminishing_returns(values, elements=None, rtol: float = 1e-12) -> Check:
+def verify_diminishing_returns(values, elements=None, rtol: float = 1e-12) -> Check:
     """Eq. (3): Δ(A ∪ {i}) − Δ(A) ≤ Δ(B ∪ {i}) − Δ(B) for every B ⊆ A and every i ∉ A.
 
     All pairs B ⊆ A are enumerated explicitly (3^p of them: each element is outside A, in A only, or in both).
@@ -152,7 +152,7 @@ def check_diminishing_returns(values, elements=None, rtol: float = 1e-12) -> Che
     return Check(checked, violations, worst, example)
 
 
-def check_convex_chords(function: Callable, points_a, points_b, n_t: int = 9, rtol: float = 1e-10) -> Check:
+def verify_convex_chords(function: Callable, points_a, points_b, n_t: int = 9, rtol: float = 1e-10) -> Check:
     """Convexity on chords: f(t·a + (1−t)·b) ≤ t·f(a) + (1−t)·f(b) for each pair of rows, t on a grid in (0, 1).
 
     ``function`` maps a vector to a float; ``points_a``, ``points_b`` are (n, p) arrays of chord end points.

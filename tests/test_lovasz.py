@@ -98,14 +98,14 @@ def test_process_weights_sum_to_expected_events():
 def test_delta_z_submodular_both_definitions(seed, p, n_bkg):
     y, w, eps = ground_set(seed, p, n_bkg)
     v = table(y, w, eps)
-    union = sm.check_union_intersection(v)
-    dimin = sm.check_diminishing_returns(v)
+    union = sm.verify_union_intersection(v)
+    dimin = sm.verify_diminishing_returns(v)
     assert union.checked == 4**p and dimin.checked == p * 3 ** (p - 1)
     assert union.holds, union
     assert dimin.holds, dimin
     # Case I (false negatives added) and Case II (false positives added) of Appendix A
-    case1 = sm.check_diminishing_returns(v, elements=np.flatnonzero(y == 1))
-    case2 = sm.check_diminishing_returns(v, elements=np.flatnonzero(y == 0))
+    case1 = sm.verify_diminishing_returns(v, elements=np.flatnonzero(y == 1))
+    case2 = sm.verify_diminishing_returns(v, elements=np.flatnonzero(y == 0))
     assert case1.holds and case2.holds
     assert case1.checked + case2.checked == dimin.checked
 
@@ -114,8 +114,8 @@ def test_delta_z_submodular_p12():
     for seed in (1, 2):
         y, w, eps = ground_set(seed, 12)
         v = table(y, w, eps)
-        assert sm.check_diminishing_returns(v).holds
-        assert sm.check_union_intersection(v).holds
+        assert sm.verify_diminishing_returns(v).holds
+        assert sm.verify_union_intersection(v).holds
 
 
 @settings(max_examples=30, deadline=None)
@@ -150,9 +150,9 @@ def test_wrong_signal_total_breaks_submodularity():
     y = np.array([1, 1, 1, 0, 0.0])
     w = np.array([1.0, 1.0, 1.0, 5.0, 5.0])
     v = table(y, w, 3.0, signal_total=1.0)
-    assert not sm.check_diminishing_returns(v).holds
+    assert not sm.verify_diminishing_returns(v).holds
     assert table(y, w, 3.0, signal_total=3.0).size == 32
-    assert sm.check_diminishing_returns(table(y, w, 3.0, signal_total=3.0)).holds
+    assert sm.verify_diminishing_returns(table(y, w, 3.0, signal_total=3.0)).holds
 
 
 # ------------------------------------------------------------------------------------------------
@@ -177,7 +177,7 @@ def test_extension_convex_and_piecewise_linear(seed, p):
     rng = np.random.default_rng(seed)
     f = lambda m: lovasz_z_extension(m, y, w, eps)  # noqa: E731
     a, b = rng.uniform(0, 2, (20, p)), rng.uniform(0, 2, (20, p))
-    assert sm.check_convex_chords(f, a, b).holds
+    assert sm.verify_convex_chords(f, a, b).holds
     # linear inside a region of fixed order: two points with the same sorting permutation
     base = np.sort(rng.uniform(0, 2, p))[::-1]
     other = np.sort(rng.uniform(0, 2, p))[::-1]
@@ -205,23 +205,23 @@ def test_non_submodular_counterexample():
     # and on random ground sets the brute force finds violations of both definitions
     y, w, eps = ground_set(3, 8)
     v = sm.subset_table(lambda m: sm.delta_s_over_sqrt_s_plus_b(m, y, w, eps), 8)
-    assert not sm.check_union_intersection(v).holds
-    assert not sm.check_diminishing_returns(v).holds
+    assert not sm.verify_union_intersection(v).holds
+    assert not sm.verify_diminishing_returns(v).holds
     # the worst violating pair (A, B) gives a chord 1_A — 1_B whose midpoint lies above the chord
-    union = sm.check_union_intersection(v)
+    union = sm.verify_union_intersection(v)
     a_mask, b_mask = (sm.all_subsets(8)[k].astype(float) for k in union.example)
-    chords = sm.check_convex_chords(lambda m: lovasz_extension(
+    chords = sm.verify_convex_chords(lambda m: lovasz_extension(
         lambda s: sm.delta_s_over_sqrt_s_plus_b(s, y, w, eps), m), a_mask[None], b_mask[None])
     assert chords.violations > 0
 
 
 def test_checks_detect_violations_and_count():
     v = np.array([0.0, 1.0, 1.0, 3.0])  # supermodular on p = 2
-    assert not sm.check_union_intersection(v).holds
-    assert sm.check_diminishing_returns(v).violations == 2
-    assert sm.check_union_intersection(np.array([0.0, 1.0, 1.0, 1.5])).holds
+    assert not sm.verify_union_intersection(v).holds
+    assert sm.verify_diminishing_returns(v).violations == 2
+    assert sm.verify_union_intersection(np.array([0.0, 1.0, 1.0, 1.5])).holds
     with pytest.raises(ValueError, match="values"):
-        sm.check_union_intersection(np.zeros(3))
+        sm.verify_union_intersection(np.zeros(3))
     with pytest.raises(ValueError, match="p"):
         sm.all_subsets(0)
 

@@ -30,6 +30,7 @@ _STRIP = [
     r"<!--.*?-->",                         # comments
     r"\]\([^)]*\)",                        # link targets
     r"https?://\S+",
+    r"\*\*FAST run time:\*\*[^·\n]*",      # generated from measurement (tests/test_run_times.py)
     r"^\(sec-[^)]*\)=\s*$",                # labels
     r"^#+\s*\d+(?:\.\d+)*\.?",              # section numbers in headings
     r"arXiv:\s*\d{4}\.\d{4,5}(v\d)?",      # identifiers

@@ -28,7 +28,7 @@ def test_delta_z_tends_to_a_modular_function(seed):
     for kappa in (100.0, 1000.0, 10_000.0, 100_000.0):
         eps = kappa * S
         v = sm.subset_table(lambda masks: delta_z(masks, y, w, eps), len(y))
-        assert sm.check_union_intersection(v, rtol=1e-9).holds  # submodular at every κ (up to rounding)
+        assert sm.verify_union_intersection(v, rtol=1e-9).holds  # submodular at every κ (up to rounding)
         # modular ⇔ Eq. (2) with equality: the largest slack Δ(A) + Δ(B) − Δ(A∪B) − Δ(A∩B),
         # relative to the scale of Δ
         a, b = np.meshgrid(np.arange(len(v)), np.arange(len(v)))

@@ -506,6 +506,9 @@ def lovasz_z_loss_fn(epsilon, error="hinge", normalisation="scaled", gamma=2.0):
     ``batch`` must hold ``"y"`` (0/1), ``"w"`` (per-event weights σ_k L / v_k with v_k counted in the
     **whole training set**) and ``"fraction"`` (added by ``fit``); ``output`` are raw scores.
 
+    The closure checks the values of its inputs (:func:`lovasz_z_loss`'s ``validate``) on its first call only,
+    so later training steps never wait for the device.
+
     Parameters
     ----------
     epsilon : float > 0
@@ -513,14 +516,12 @@ def lovasz_z_loss_fn(epsilon, error="hinge", normalisation="scaled", gamma=2.0):
     error : str
         One of :data:`ERRORS`.
     normalisation : {"scaled", "dataset"}
-        ``"scaled"`` (default, what Eq. 5 needs): the batch weights are divided by the batch fraction, so the
+        ``"scaled"`` (default, what Eq. 5 needs) -- the batch weights are divided by the batch fraction, so the
         batch's expected yields estimate the full ones (S_batch ≈ σ_s L, comparable with ε) -- equivalent, up to
         the random process mix of a batch, to counting v_k in the batch. ``"dataset"``: the dataset-level weights
         are used as they are, so a batch carries only ``fraction``·σ_s L of signal, the effective regulator is
         ε/fraction and the result depends on the batch size (Chapter 6 shows this).
 
-    The closure checks the values of its inputs (:func:`lovasz_z_loss`'s ``validate``) on its first call only,
-    so later training steps never wait for the device.
     """
     eps = _resolve_epsilon(epsilon, None)
     if error not in ERRORS:
