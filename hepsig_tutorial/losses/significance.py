@@ -171,6 +171,8 @@ def _z_scalar(s: float, b: float, rel: float):
     if not (s > 0 and b > 0):
         return None
     k = rel * rel
+    if k * (s + b) < 1e-17:  # the σ_b terms are below float64 resolution (and 1/k may overflow): σ_b = 0
+        k = 0.0
     if 4e-16 * (s + b) * (1.0 + k * b) / s > 1e-13:
         return None
     n = s + b
