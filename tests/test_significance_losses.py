@@ -1,4 +1,4 @@
-"""Tests of ℓ_s/√(s+b), ℓ_Asimov and the cut scan (hepsig_tutorial/losses/significance.py, Chapter 5)."""
+"""Tests of ℓ_s/√(s+b) and ℓ_Asimov (hepsig_tutorial/losses/significance.py, Chapter 5); cut scans: test_metrics.py."""
 
 import numpy as np
 import pytest
@@ -16,7 +16,6 @@ from hepsig_tutorial.losses import (
     relaxed_counts,
     s_over_sqrt_s_plus_b_loss,
     s_over_sqrt_s_plus_b_loss_fn,
-    scan_cuts,
 )
 from hepsig_tutorial.losses.significance import B_FLOOR, S_FLOOR
 from hepsig_tutorial.stats import asimov_significance
@@ -188,82 +187,6 @@ def test_modules_and_fit_integration():
 def test_bad_input_raises_value_error(call, name):
     with pytest.raises(ValueError, match=name):
         call()
-
-
-# --------------------------------------------------------------------------------------------
-# the cut scan (Sec. 5, Table 2, Fig. 4)
-# --------------------------------------------------------------------------------------------
-def toy_scores(seed=0, n=4000):
-    rng = np.random.default_rng(seed)
-    y = (rng.uniform(size=n) < 0.3).astype(int)
-    scores = np.clip(rng.normal(0.35 + 0.3 * y, 0.15), 0, 1)
-    w = np.where(y == 1, 900.0 / y.sum(), 20_000.0 / (1 - y).sum())
-    return scores, y, w
-
-
-def test_scan_matches_brute_force_and_error_propagation():
-    scores, y, w = toy_scores()
-    cuts = np.array([0.2, 0.5, 0.7, 0.8])
-    scan = scan_cuts(scores, y, w, 0.3, cuts=cuts, min_background_events=5)
-    for k, c in enumerate(cuts):
-        keep = scores > c
-        s, b = w[keep & (y == 1)].sum(), w[keep & (y == 0)].sum()
-        assert scan.s[k] == pytest.approx(s) and scan.b[k] == pytest.approx(b)
-        assert scan.n_background[k] == (keep & (y == 0)).sum()
-        z = asimov_significance(s, b, 0.3 * b)
-        assert scan.z[k] == pytest.approx(z)
-        # numerical derivative for the error propagation
-        h = 1e-6
-        dzs = (asimov_significance(s * (1 + h), b, 0.3 * b)
-               - asimov_significance(s * (1 - h), b, 0.3 * b)) / (2 * h * s)
-        dzb = (asimov_significance(s, b * (1 + h), 0.3 * b * (1 + h))
-               - asimov_significance(s, b * (1 - h), 0.3 * b * (1 - h))) / (2 * h * b)
-        var_s, var_b = (w[keep & (y == 1)] ** 2).sum(), (w[keep & (y == 0)] ** 2).sum()
-        assert scan.z_err[k] == pytest.approx(np.sqrt(dzs**2 * var_s + dzb**2 * var_b), rel=1e-4)
-
-
-def test_scan_minimum_background_count_and_exact_maximum():
-    scores, y, w = toy_scores(seed=1)
-    for m in (1, 10, 50):
-        scan = scan_cuts(scores, y, w, 0.5, min_background_events=m)
-        best = scan.best
-        assert best["n_background"] >= m
-        assert best["z"] == pytest.approx(np.max(scan.z[scan.allowed]))
-        # no allowed grid cut does better than the exhaustive scan
-        grid = scan_cuts(scores, y, w, 0.5, cuts=np.linspace(0, 1, 101), min_background_events=m)
-        assert np.max(grid.z[grid.allowed]) <= best["z"] + 1e-12
-    tight = scan_cuts(scores, y, w, 0.5, min_background_events=50).best["z"]
-    loose = scan_cuts(scores, y, w, 0.5, min_background_events=1).best["z"]
-    assert tight <= loose
-    with pytest.raises(ValueError, match="min_background_events"):
-        scan_cuts(scores, y, w, 0.5, min_background_events=10**6).best
-
-
-@settings(max_examples=25, deadline=None)
-@given(st.integers(0, 10_000), st.floats(0.0, 1.0))
-def test_scan_counts_fall_with_the_cut(seed, rel):
-    scores, y, w = toy_scores(seed, n=300)
-    scan = scan_cuts(scores, y, w, rel, cuts=np.linspace(0, 1, 21), min_background_events=1)
-    assert (np.diff(scan.s) <= 1e-9).all() and (np.diff(scan.b) <= 1e-9).all()
-    assert (np.diff(scan.n_background) <= 0).all()
-    assert np.all(np.isfinite(scan.z[scan.b > 0]))
-
-
-@pytest.mark.parametrize("kwargs, name", [
-    ({"labels": np.array([0, 2, 1])}, "labels"),
-    ({"weights": np.array([1.0, -1.0, 1.0])}, "weights"),
-    ({"scores": np.array([0.1, np.nan, 0.3])}, "scores"),
-    ({"scores": np.array([0.1, 0.3])}, "equally long"),
-    ({"sigma_b_rel": -0.5}, "sigma_b_rel"),
-    ({"min_background_events": 0}, "min_background_events"),
-    ({"cuts": np.array([])}, "cuts"),
-])
-def test_scan_bad_input(kwargs, name):
-    args = {"scores": np.array([0.1, 0.2, 0.3]), "labels": np.array([0, 1, 1]), "weights": np.ones(3),
-            "sigma_b_rel": 0.1}
-    args.update(kwargs)
-    with pytest.raises(ValueError, match=name):
-        scan_cuts(**args)
 
 
 # --------------------------------------------------------------------------------------------

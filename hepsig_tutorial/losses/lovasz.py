@@ -361,7 +361,8 @@ def lovasz_errors(scores, labels, error="hinge", gamma=2.0):
     return torch.sigmoid(-margin) ** gamma * tnf.softplus(-margin)
 
 
-def _as_tensor(x, name, ref=None):
+def _one_dim_tensor(x, name):
+    """``x`` as a 1-D tensor (arrays become float64; tensors are returned as they are)."""
     if isinstance(x, torch.Tensor):
         t = x
     else:
@@ -371,6 +372,11 @@ def _as_tensor(x, name, ref=None):
             raise ValueError(f"{name} must be numeric, got {x!r}") from exc
     if t.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {tuple(t.shape)}")
+    return t
+
+
+def _as_tensor(x, name, ref=None):
+    t = _one_dim_tensor(x, name)
     if ref is not None:
         t = t.to(device=ref.device)
     if not t.is_floating_point():
@@ -467,17 +473,8 @@ def lovasz_z_loss(scores, labels, weights, epsilon=None, error="hinge", *, signa
 
 
 def _as_device_tensor(x, name, dev):
-    """A float64 1-D tensor on ``dev`` (a no-op for float64 tensors already there)."""
-    if isinstance(x, torch.Tensor):
-        t = x.detach()
-    else:
-        try:
-            t = torch.as_tensor(np.asarray(x, dtype=np.float64))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{name} must be numeric, got {x!r}") from exc
-    if t.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {tuple(t.shape)}")
-    return t.to(device=dev, dtype=torch.float64)
+    """A float64 1-D tensor on ``dev`` (a no-op for float64 tensors already there; no value checks, no sync)."""
+    return _one_dim_tensor(x, name).detach().to(device=dev, dtype=torch.float64)
 
 
 def naive_lovasz_z_loss(scores, labels, weights, epsilon=None, error="hinge", *, signal_total=None, gamma=2.0):

@@ -2,9 +2,8 @@
 
 Chapter 5 ("Training on s/√(s+b) and on the Asimov significance", ``sec-asimov``) teaches this module;
 its training recipe is :mod:`hepsig_tutorial.asimov` and its evaluation :mod:`hepsig_tutorial.metrics`.
-Equation numbers refer to significance-asimov-losses.txt. (:func:`scan_cuts`, the paper's own cut scan
-with propagated errors and no floor, is kept for :mod:`hepsig_tutorial.compare` until Chapter 8 moves to
-:func:`hepsig_tutorial.metrics.cut_scan`.)
+Equation numbers refer to significance-asimov-losses.txt. Trained classifiers are evaluated with hard cuts
+by :func:`hepsig_tutorial.metrics.cut_scan` (the book's one protocol), not here.
 
 Relaxed counts (Eqs. 4.1-4.4). For a batch with sigmoid outputs ŷᵢ, labels yᵢ and weights wᵢ,
 
@@ -39,7 +38,6 @@ every s, b ≥ 0 and σ_b ≥ 0 (tests/test_significance_losses.py).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -56,8 +54,6 @@ __all__ = [
     "asimov_loss_fn",
     "SOverSqrtSPlusBLoss",
     "AsimovLoss",
-    "CutScan",
-    "scan_cuts",
 ]
 
 S_FLOOR = 1e-3
@@ -312,117 +308,3 @@ class AsimovLoss(nn.Module):
 
     def forward(self, output, batch):
         return self._fn(output, batch)
-
-
-# ------------------------------------------------------------------------------------------------
-# evaluation: scan a cut on the classifier score (Sec. 5, Table 2, Fig. 4)
-# ------------------------------------------------------------------------------------------------
-@dataclass
-class CutScan:
-    """Result of :func:`scan_cuts`: one entry per cut (arrays) and the best allowed cut.
-
-    ``s``, ``b``: expected events kept (score > cut); ``n_signal``, ``n_background``: simulated events kept;
-    ``z``, ``z_err``: Z_A and its statistical error from the simulated counts; ``allowed``: cuts that keep
-    at least ``min_background_events`` simulated background events (and some signal).
-    """
-
-    cuts: np.ndarray
-    s: np.ndarray
-    b: np.ndarray
-    n_signal: np.ndarray
-    n_background: np.ndarray
-    z: np.ndarray
-    z_err: np.ndarray
-    allowed: np.ndarray
-    sigma_b_rel: float
-    min_background_events: int
-
-    @property
-    def best_index(self) -> int:
-        if not self.allowed.any():
-            raise ValueError(f"no cut keeps min_background_events = {self.min_background_events} "
-                             "simulated background events")
-        return int(np.flatnonzero(self.allowed)[np.argmax(self.z[self.allowed])])
-
-    @property
-    def best(self) -> dict:
-        """``{"cut", "s", "b", "z", "z_err", "n_signal", "n_background"}`` at the maximum allowed Z_A."""
-        i = self.best_index
-        return {"cut": float(self.cuts[i]), "s": float(self.s[i]), "b": float(self.b[i]), "z": float(self.z[i]),
-                "z_err": float(self.z_err[i]), "n_signal": int(self.n_signal[i]),
-                "n_background": int(self.n_background[i])}
-
-
-def scan_cuts(scores, labels, weights, sigma_b_rel: float, cuts=None, min_background_events: int = 10) -> CutScan:
-    """Z_A after a cut ``score > cut`` for each cut, with its statistical error (Sec. 5; Table 2, Fig. 4).
-
-    Z_A is Eq. 3.1 with σ_b = ``sigma_b_rel`` · b (float64). The error propagates the Poisson
-    uncertainty of the *simulated* counts (Sec. 3): var(s) = Σ wᵢ² over the kept signal events, var(b)
-    likewise, and σ_Z² = (∂Z/∂s)² var(s) + (∂Z/∂b)² var(b) (σ_b follows b).
-
-    Parameters
-    ----------
-    scores, labels, weights : 1D arrays of equal length
-        Classifier outputs, 1/0 labels, per-event weights to expected events.
-    sigma_b_rel : float ≥ 0
-        Relative background uncertainty σ_b/b.
-    cuts : 1D array, optional
-        Cut values. Default: every distinct score (just below it), which finds the exact maximum.
-    min_background_events : int
-        A cut is *allowed* only if it keeps at least this many simulated background events, so that the
-        maximum is not a statistical fluke of a nearly empty background sample.
-
-    Returns
-    -------
-    CutScan
-    """
-    scores = np.asarray(scores, dtype=np.float64).ravel()
-    labels = np.asarray(labels).ravel()
-    weights = np.asarray(weights, dtype=np.float64).ravel()
-    if not len(scores) == len(labels) == len(weights) or len(scores) == 0:
-        raise ValueError(f"scores, labels and weights must be non-empty and equally long, got "
-                         f"{len(scores)}, {len(labels)}, {len(weights)}")
-    if np.isnan(scores).any():
-        raise ValueError("scores contains NaN")
-    if not np.isin(labels, (0, 1)).all():
-        raise ValueError("labels must be 0 (background) or 1 (signal)")
-    if not (np.isfinite(weights).all() and (weights >= 0).all()):
-        raise ValueError("weights must be finite and non-negative")
-    _check_nonneg("sigma_b_rel", sigma_b_rel)
-    if isinstance(min_background_events, bool) or int(min_background_events) != min_background_events \
-            or min_background_events < 1:
-        raise ValueError(f"min_background_events must be a positive integer, got {min_background_events!r}")
-    if cuts is None:
-        u = np.unique(scores)
-        cuts = np.concatenate([[u[0] - 1e-12], 0.5 * (u[:-1] + u[1:])]) if len(u) > 1 else u - 1e-12
-    cuts = np.sort(np.asarray(cuts, dtype=np.float64).ravel())
-    if len(cuts) == 0 or np.isnan(cuts).any():
-        raise ValueError("cuts must be a non-empty array without NaN")
-
-    sig = labels == 1
-    out = {}
-    for name, mask in (("s", sig), ("b", ~sig)):
-        sc, w = scores[mask], weights[mask]
-        order = np.argsort(sc)
-        sc, w = sc[order], w[order]
-        # kept = events with score > cut = suffix of the sorted array
-        cum_w = np.concatenate([np.cumsum(w[::-1])[::-1], [0.0]])
-        cum_w2 = np.concatenate([np.cumsum((w * w)[::-1])[::-1], [0.0]])
-        start = np.searchsorted(sc, cuts, side="right")
-        out[name] = (cum_w[start], cum_w2[start], len(sc) - start)
-    s, var_s, n_s = out["s"]
-    b, var_b, n_b = out["b"]
-    allowed = (n_b >= min_background_events) & (s > 0) & (b > 0)
-
-    b_safe = np.where(b > 0, b, 1.0)
-    st = torch.tensor(s, dtype=torch.float64, requires_grad=True)
-    bt = torch.tensor(b_safe, dtype=torch.float64, requires_grad=True)
-    z = asimov_significance(st, bt, sigma_b_rel * bt)
-    z.sum().backward()
-    dz_ds, dz_db = st.grad.numpy(), bt.grad.numpy()
-    z = z.detach().numpy().copy()
-    z_err = np.sqrt(dz_ds**2 * var_s + dz_db**2 * var_b)
-    z[b <= 0] = np.nan
-    z_err[b <= 0] = np.nan
-    return CutScan(cuts=cuts, s=s, b=b, n_signal=n_s, n_background=n_b, z=z, z_err=z_err, allowed=allowed,
-                   sigma_b_rel=float(sigma_b_rel), min_background_events=int(min_background_events))
