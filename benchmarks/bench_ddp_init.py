@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from hepsig_tutorial import bump, ddp
+from hepsig_tutorial.data import Scaler
 
 
 def main(argv=None):
@@ -39,8 +40,8 @@ def main(argv=None):
     test3 = bump.generate_histograms(args.test, 3.0, rng=rng)
     test0 = bump.generate_histograms(args.test, 0.0, rng=rng)
     n_val = args.samples // 5
-    xs = bump.GlobalMinMaxScaler().fit(train["counts"][n_val:])
-    zs = bump.GlobalMinMaxScaler().fit(train["z"][n_val:])
+    xs = Scaler(per_feature=False).fit(train["counts"][n_val:])
+    zs = Scaler(per_feature=False).fit(train["z"][n_val:])
     x, z = xs.transform(train["counts"]), zs.transform(train["z"])
     print(f"{args.samples} samples ({n_val} validation), {args.epochs} epochs, lr {args.lr}, "
           f"{torch.get_num_threads()} threads")
@@ -55,9 +56,9 @@ def main(argv=None):
             zp3 = ddp.predict_z(model, test3["counts"], xs, zs)
             zp0 = ddp.predict_z(model, test0["counts"], xs, zs)
             d = zp.max(1) - test["z"].max(1)
-            acc = bump.peak_accuracy(zp.argmax(1), test["z"].argmax(1))[3]
+            acc = ddp.peak_accuracy(zp.argmax(1), test["z"].argmax(1))[3]
             print(f"{init:9s} {schedule:9s} {seed:4d} {epoch + 1:5d} {hist['val_loss'][-1]:9.2e} "
-                  f"{bump.roc_auc(zp3.max(1), zp0.max(1)):7.3f} {d.mean():+6.2f} {d.std():6.2f} {acc:6.1%}",
+                  f"{ddp.auc(zp3.max(1), zp0.max(1)):7.3f} {d.mean():+6.2f} {d.std():6.2f} {acc:6.1%}",
                   flush=True)
 
         ddp.train_ddp(model, x[n_val:], z[n_val:], x_val=x[:n_val], z_val=z[:n_val], epochs=args.epochs,

@@ -11,7 +11,7 @@ Four implementations of the same loss (values and gradients are checked against 
 
 * ``compact``  -- ``punzi_loss(..., windows=mw, cells=cells, validate=False)``: one ``index_add`` of ŷ·w
   into each event's cell and a (K × atoms) product (hepsig_tutorial/losses/punzi.py, MassWindows);
-  memory O(N + K). What :func:`make_punzi_loss_fn` runs after its first step.
+  memory O(N + K). What :func:`make_punzi_loss` runs after its first step.
 * ``dense``    -- ``punzi_loss(..., membership=M, validate=False)``: one (3, N) @ (N, K) product.
 * ``dense-before`` -- the dense loss as it was before issue 17 (written out below): the same product plus
   the per-step value checks and host synchronisations (about seven per step).
@@ -59,19 +59,19 @@ def make_batch(n, k, seed=0):
 # --------------------------------------------------------------------------------------------------
 # references
 # --------------------------------------------------------------------------------------------------
-def dense_before(y_pred, y, w, M, luminosity, fraction=1.0, a=3.0, b=1.28, eff_floor=1e-6):
+def dense_before(pred, y, w, M, luminosity, fraction=1.0, a=3.0, b=1.28, eff_floor=1e-6):
     """The dense loss before issue 17: value checks and host syncs on every step (same arithmetic)."""
-    yp = y_pred.detach()
+    yp = pred.detach()
     if torch.isnan(yp).any() or (yp < 0).any() or (yp > 1).any():
-        raise ValueError("y_pred")
+        raise ValueError("pred")
     if not ((y == 0) | (y == 1)).all():
-        raise ValueError("y_true")
+        raise ValueError("target")
     if torch.isnan(w).any() or (w < 0).any() or torch.isinf(w).any():
         raise ValueError("weight")
     if not (M.detach().amin() >= 0):
         raise ValueError("membership")
     sig_w, bkg_w = y * w, (1.0 - y) * w
-    yields = torch.stack((sig_w * y_pred, bkg_w * y_pred, sig_w.detach())) @ M
+    yields = torch.stack((sig_w * pred, bkg_w * pred, sig_w.detach())) @ M
     eff, B = yields[0] / fraction, yields[1] / fraction
     if torch.isnan(eff.detach()).any() or (eff.detach() < 0).any():
         raise ValueError("efficiency")
@@ -81,14 +81,14 @@ def dense_before(y_pred, y, w, M, luminosity, fraction=1.0, a=3.0, b=1.28, eff_f
     kept = torch.where(has, sigma, torch.zeros_like(sigma))
     n_kept = has.sum()
     if int(n_kept) == 0:
-        return (y_pred * 0.0).sum()
-    return kept.sum() / n_kept.to(y_pred.dtype)
+        return (pred * 0.0).sum()
+    return kept.sum() / n_kept.to(pred.dtype)
 
 
-def sparse_loss(y_pred, y, w, Mt, luminosity, fraction=1.0, a=3.0, b=1.28, eff_floor=1e-6):
+def sparse_loss(pred, y, w, Mt, luminosity, fraction=1.0, a=3.0, b=1.28, eff_floor=1e-6):
     """Reference: the window sums with a torch.sparse (K, N) incidence matrix ``Mt`` (built once)."""
     sig_w, bkg_w = y * w, (1.0 - y) * w
-    rows = torch.stack((sig_w * y_pred, bkg_w * y_pred, sig_w.detach()), 1)          # (N, 3)
+    rows = torch.stack((sig_w * pred, bkg_w * pred, sig_w.detach()), 1)          # (N, 3)
     yields = torch.sparse.mm(Mt, rows)                                              # (K, 3)
     eff, B = yields[:, 0] / fraction, yields[:, 1] / fraction
     sigma = _sigma_min_tensor(eff, B, a, b, luminosity, False, eff_floor)
@@ -144,7 +144,7 @@ def run_sizes(sizes, k, repeats, trials, device):
                 loss = punzi_loss(pred, t["y"], t["w"], windows=t["mw"], cells=t["cells"], luminosity=50.0,
                                   validate=False)
             elif kind == "dense":
-                loss = punzi_loss(pred, t["y"], t["w"], t["M"], luminosity=50.0, validate=False)
+                loss = punzi_loss(pred, t["y"], t["w"], membership=t["M"], luminosity=50.0, validate=False)
             elif kind == "dense-before":
                 loss = dense_before(pred, t["y"], t["w"], t["M"], luminosity=50.0)
             else:
@@ -181,18 +181,18 @@ def memory_child(kind, n, k):
         loss = punzi_loss(torch.sigmoid(z), yt, wt, windows=mw, cells=cells, luminosity=50.0)
     elif kind == "compact-fit":   # one epoch of ht.train.fit, batches of 8192, on a 4-8-4-1 network
         import hepsig_tutorial as ht
-        from hepsig_tutorial.losses import make_punzi_loss_fn
+        from hepsig_tutorial.losses import make_punzi_loss
 
         mw = MassWindows(windows)
         x = np.random.default_rng(1).random((n, 4), dtype=np.float32) + y[:, None]
         data = {"x": x, "y": y, "w": w, "cell": mw.cells(m2, y, mass)}
-        fn = make_punzi_loss_fn(luminosity=50.0, windows=mw, data=data)
+        fn = make_punzi_loss(luminosity=50.0, windows=mw, data=data)
         torch.manual_seed(0)
         ht.train.fit(ht.models.mlp(4, (8, 4), "tanh"), fn, data, epochs=1, batch_size=8192, device="cpu")
     else:   # what Chapter 3 does today: bool window matrix -> float32 tensor (train.as_tensors) -> loss
         mw = MassWindows(windows)
         M = torch.as_tensor(mw.membership(mw.cells(m2, y, mass))).to(torch.float32)
-        loss = punzi_loss(torch.sigmoid(z), yt, wt, M, luminosity=50.0)
+        loss = punzi_loss(torch.sigmoid(z), yt, wt, membership=M, luminosity=50.0)
     if kind != "compact-fit":
         loss.backward()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -1,13 +1,15 @@
-"""Timing: optimizer steps per second of ``ht.train.fit`` before and after the device-side loss sum.
+"""Timing: optimizer steps per second of ``ht.train.fit`` against an older copy of the loop.
 
-The "before" loop synchronised with the host twice per step (``torch.isfinite(loss)`` and
-``float(loss)``); the new one sums the loss on the device and reads it once per epoch. Workload: the
-Chapter 5 network (1×23 ReLU MLP, sigmoid output) on the stop toy's inputs, batch 4096, trained on the
-weighted BCE and on the Asimov loss (σ_b/b = 0.5), on the CPU with one thread.
+Compares the current ``fit`` with a copy of an earlier ``hepsig_tutorial/train.py`` (``--before``) on the
+same losses. Used for the device-side loss sum (the old loop synchronised with the host twice per
+step) and for issue 19's "one training loop" (micro-batches and the optimizer table added to ``fit``:
+the plain path must not get slower). Workload: the Chapter 5 network (1×23 ReLU MLP, sigmoid output)
+on the stop toy's inputs, batch 4096, trained on the weighted BCE and on the Asimov loss
+(σ_b/b = 0.5), on the CPU with one thread.
 
 Run: ``python benchmarks/bench_train.py [--before PATH] [--repeat 3] [--epochs 2]``. ``PATH`` is a copy
 of the old ``hepsig_tutorial/train.py``, e.g. ``git show e40b244:hepsig_tutorial/train.py > /tmp/train_before.py``
-(default ``/tmp/train_before.py``; skipped when absent). Prints the best (minimum-time) of ``--repeat``
+(default ``/tmp/train_before.py``; skipped when absent; it must import against today's package). Prints the best (minimum-time) of ``--repeat``
 runs per configuration, the runs interleaved so that both loops see the same machine load, and the
 per-step cost of the bookkeeping alone. Not a test: timings depend on the machine.
 """
@@ -25,7 +27,7 @@ import torch
 
 import hepsig_tutorial as ht
 from hepsig_tutorial import train as new_train
-from hepsig_tutorial.losses import asimov_loss_fn
+from hepsig_tutorial.losses import make_asimov_loss, make_bce_loss
 
 
 def _load(path):
@@ -52,13 +54,13 @@ def main():
     else:
         print(f"(no 'before' module at {args.before}: timing the current loop only)")
     toy = ht.data.make_stop_toy("compressed", n_signal=40_000, n_background=240_000, seed=5, test_fraction=0.5)
-    scaler = ht.data.MinMaxScaler().fit(toy.x[toy.train])
+    scaler = ht.data.Scaler().fit(toy.x[toy.train])
     data = toy.split("train", scaler)
     y = data["y"]
     bce_data = dict(data, w=np.where(y == 1, 0.5 / y.sum(), 0.5 / (1 - y).sum()).astype(np.float32))
-    losses = {"BCE": (new_train.bce_loss, bce_data),
-              "Asimov 0.5": (asimov_loss_fn(0.5, expected_signal=toy.expected_signal,
-                                            expected_background=toy.expected_background), data)}
+    losses = {"BCE": (make_bce_loss(), bce_data),
+              "Asimov 0.5": (make_asimov_loss(sigma_b_rel=0.5, expected_signal=toy.expected_signal,
+                                              expected_background=toy.expected_background), data)}
     n_batches = int(np.ceil(len(y) / 4096))
     print(f"{len(y)} training events, batch 4096 → {n_batches} steps/epoch, {args.epochs} epochs per run, "
           f"{torch.get_num_threads()} thread(s), device {args.device}, best of {args.repeat}")

@@ -31,9 +31,10 @@ import numpy as np
 import torch
 
 from . import metrics, train
-from .data import MinMaxScaler, make_stop_toy
-from .losses.significance import B_FLOOR, S_FLOOR, asimov_loss_fn, naive_asimov_significance, relaxed_counts, \
-    s_over_sqrt_s_plus_b_loss_fn
+from .data import Scaler, make_stop_toy
+from .losses.bce import make_bce_loss
+from .losses.significance import B_FLOOR, S_FLOOR, make_asimov_loss, make_s_over_sqrt_s_plus_b_loss, \
+    naive_asimov_significance, relaxed_counts
 from .models import mlp
 
 __all__ = ["LOSSES", "StopProblem", "stop_problem", "build_model", "loss_function", "training_data",
@@ -67,7 +68,7 @@ class StopProblem:
 
 def stop_problem(benchmark: str, *, n_signal: int, n_background: int, seed: int = 5,
                  val_fraction: float = 0.35, test_fraction: float = 0.35) -> StopProblem:
-    """The toy stop search for ``benchmark`` with training / validation / test splits (features min-max scaled).
+    """The toy stop search for ``benchmark`` with training / validation / test splits (features standardised).
 
     The simulated tt̄ events are shared between the benchmarks of a seed. A test split with ``N_b``
     simulated tt̄ events gives each of them the weight ``B/N_b`` (B ≈ 20 760 expected events): that, times
@@ -76,19 +77,10 @@ def stop_problem(benchmark: str, *, n_signal: int, n_background: int, seed: int 
     """
     toy = make_stop_toy(benchmark, n_signal=n_signal, n_background=n_background, seed=seed,
                         test_fraction=test_fraction, val_fraction=val_fraction)
-    scaler = _Standard().fit(toy.x[toy.train])
+    scaler = Scaler("standard").fit(toy.x[toy.train])
     return StopProblem(benchmark=benchmark, train=toy.split("train", scaler), val=toy.split("val", scaler),
                        test=toy.split("test", scaler), expected_signal=toy.expected_signal,
                        expected_background=toy.expected_background, toy=toy)
-
-
-class _Standard(MinMaxScaler):
-    """Zero mean, unit variance on the training events."""
-
-    def fit(self, x):
-        x = np.asarray(x, dtype=np.float64)
-        self.min_, self.scale_ = x.mean(axis=0), np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
-        return self
 
 
 def build_model(loss: str, seed: int, n_features: int, hidden=(23,)) -> torch.nn.Module:
@@ -110,19 +102,19 @@ def _check_loss(loss):
 def loss_function(loss: str, problem: StopProblem, sigma_b_rel: float | None = None, **kwargs):
     """``loss_fn(output, batch)`` for :func:`~hepsig_tutorial.train.fit`.
 
-    ``"BCE"``: :func:`~hepsig_tutorial.train.bce_with_logits_loss`; ``"s/√(s+b)"``: Eq. 4.5 and ``"Asimov"``:
+    ``"BCE"``: :func:`~hepsig_tutorial.losses.bce_loss`; ``"s/√(s+b)"``: Eq. 4.5 and ``"Asimov"``:
     Eq. 4.6 at ``sigma_b_rel`` on the batch-normalised soft counts (``kwargs`` go to
-    :func:`~hepsig_tutorial.losses.asimov_loss_fn`, e.g. ``power=2`` or ``use_naive=True``).
+    :func:`~hepsig_tutorial.losses.make_asimov_loss`, e.g. ``power=2`` or ``use_naive=True``).
     """
     _check_loss(loss)
     yields = {"expected_signal": problem.expected_signal, "expected_background": problem.expected_background}
     if loss == "BCE":
-        return train.bce_with_logits_loss
+        return make_bce_loss()
     if loss == "s/√(s+b)":
-        return s_over_sqrt_s_plus_b_loss_fn(**yields)
+        return make_s_over_sqrt_s_plus_b_loss(**yields)
     if sigma_b_rel is None:
         raise ValueError("sigma_b_rel: the Asimov loss needs the relative background uncertainty it trains for")
-    return asimov_loss_fn(sigma_b_rel, **yields, **kwargs)
+    return make_asimov_loss(sigma_b_rel=sigma_b_rel, **yields, **kwargs)
 
 
 def training_data(loss: str, problem: StopProblem) -> dict:
@@ -305,7 +297,7 @@ def printed_formula_nonpositive(problem: StopProblem, sigma_b_rel: float, *, see
             out = model(x)
             for _ in range(n_batches):
                 idx = torch.randperm(len(y), generator=g)[:batch_size]
-                s, b = relaxed_counts(out[idx], {"y": y[idx], "w": w[idx]}, expected_signal=problem.expected_signal,
+                s, b = relaxed_counts(out[idx], y[idx], w[idx], expected_signal=problem.expected_signal,
                                       expected_background=problem.expected_background)
                 b = b + B_FLOOR
                 bad += int(naive_asimov_significance(s + S_FLOOR, b, sigma_b_rel * b) == 0)  # Z_A² ≤ 0, clamped

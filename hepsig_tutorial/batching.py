@@ -28,14 +28,14 @@ The module also samples per-batch estimates empirically (:func:`sample_batch_est
 the probability that a batch holds none of a class's events (:func:`prob_no_events`), and shows
 the exact alternative to a large batch when memory is short: accumulate the *sums* over
 micro-batches, evaluate g once, and back-propagate through each micro-batch
-(:func:`accumulated_backward`, :func:`fit_accumulated`). Averaging per-micro-batch losses instead
-(:func:`averaged_backward`) is *not* the full-batch gradient.
+(:class:`SumsLoss`: ``train.fit(..., micro_batch_size=m)`` trains with it; :func:`accumulated_backward`
+gives one such gradient). Averaging per-micro-batch losses instead (:func:`averaged_backward`) is *not*
+the full-batch gradient.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -43,7 +43,6 @@ import scipy.special as sc
 import torch
 
 from . import stats
-from .config import device as default_device
 from .losses.punzi import sigma_min_from_yields
 from .train import as_tensors
 
@@ -64,9 +63,9 @@ __all__ = [
     "punzi_sums",
     "punzi_loss_from_sums",
     "punzi_batch_losses",
+    "SumsLoss",
     "accumulated_backward",
     "averaged_backward",
-    "fit_accumulated",
 ]
 
 
@@ -514,30 +513,73 @@ def _as_batch(data, device, dtype=torch.float32):
     return out, len(out["x"])
 
 
+class SumsLoss:
+    """A loss g(T) of data-set totals T = Σ_events sums, trained exactly in micro-batches.
+
+    ``SumsLoss(sums_fn, loss_from_sums)`` is a loss for :func:`hepsig_tutorial.train.fit`:
+
+    * called as ``loss(output, batch)`` it is ``loss_from_sums(sums_fn(output, batch) / fraction)``, the
+      batch's scaled estimate of the totals (punzi-loss.txt, Sec. 5);
+    * with ``fit(..., micro_batch_size=m)`` fit calls its :meth:`micro_backward`, which accumulates the
+      *sums* over the micro-batches and back-propagates the loss of the batch's totals -- the exact
+      gradient of the whole batch with the memory of one micro-batch (Chapter 4, ``sec-batch-size``).
+
+    Parameters
+    ----------
+    sums_fn : callable
+        ``sums_fn(output, batch) -> tensor`` of batch *sums* (any shape; additive over events),
+        e.g. :func:`punzi_sums`.
+    loss_from_sums : callable
+        ``loss_from_sums(totals) -> scalar tensor`` of totals scaled to the whole data set, e.g.
+        ``lambda t: punzi_loss_from_sums(t, L)``.
+    """
+
+    def __init__(self, sums_fn: Callable, loss_from_sums: Callable):
+        if not (callable(sums_fn) and callable(loss_from_sums)):
+            raise ValueError("sums_fn and loss_from_sums must be callable")
+        self.sums_fn, self.loss_from_sums = sums_fn, loss_from_sums
+
+    def __call__(self, output, batch):
+        return self.loss_from_sums(self.sums_fn(output, batch) / batch["fraction"])
+
+    def micro_backward(self, model, parts, fraction: float = 1.0):
+        """Add the exact gradient of ``loss_from_sums(Σ_j sums_j / fraction)`` to ``.grad``; return the loss.
+
+        Two passes: (1) without a graph, add up the sums of the micro-batches ``parts`` to the totals T
+        and get ∂L/∂T at T; (2) for each micro-batch, rebuild its sums with a graph and call ``backward``
+        on ⟨∂L/∂T, T_j⟩. By the chain rule ∂L/∂θ = Σ_j ⟨∂L/∂T, ∂T_j/∂θ⟩: the full-batch gradient (up to
+        rounding) with one micro-batch graph in memory and twice the forward passes.
+        """
+        with torch.no_grad():
+            totals = None
+            for part in parts:
+                t = self.sums_fn(model(part["x"]), part)
+                totals = t if totals is None else totals + t
+        totals = totals.detach().requires_grad_(True)
+        loss = self.loss_from_sums(totals / fraction)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss is {float(loss)} at the accumulated totals")
+        (dl_dt,) = torch.autograd.grad(loss, totals)
+        for part in parts:
+            (dl_dt * self.sums_fn(model(part["x"]), part)).sum().backward()
+        return loss.detach()
+
+
 def accumulated_backward(model, data: Mapping, sums_fn: Callable, loss_from_sums: Callable,
                          micro_batch_size: int):
     """Exact full-batch gradient of ``loss_from_sums(Σ sums)`` using micro-batches of bounded size.
 
-    Two passes: (1) without a graph, add up ``sums_fn(model(x_j), batch_j)`` over the micro-batches
-    j to the full totals T and get ∂L/∂T at T; (2) for each micro-batch, rebuild its sums with a
-    graph and call ``backward`` on ⟨∂L/∂T, T_j⟩. By the chain rule
-    ∂L/∂θ = Σ_j ⟨∂L/∂T, ∂T_j/∂θ⟩, so the accumulated ``.grad`` equals the full-batch gradient
-    (up to rounding) while only one micro-batch graph is in memory. Gradients are *added* to the
-    parameters' ``.grad`` (call ``zero_grad`` first).
+    :meth:`SumsLoss.micro_backward` on ``data`` cut into micro-batches of ``micro_batch_size`` events
+    (in order). Gradients are *added* to the parameters' ``.grad`` (call ``zero_grad`` first).
 
     Parameters
     ----------
     model : torch.nn.Module
     data : mapping of str to array/tensor
         Must contain ``x``; the rest is passed to ``sums_fn`` sliced like ``x``. Tensors already on
-        the model's device (and in its dtype, or integer/bool) are used as they are, without a copy;
-        arrays are uploaded on every call, so a training loop converts once
-        (:func:`fit_accumulated` does).
-    sums_fn : callable
-        ``sums_fn(output, batch) -> tensor`` of batch *sums* (any shape; additive over events),
-        e.g. :func:`punzi_sums`.
-    loss_from_sums : callable
-        ``loss_from_sums(totals) -> scalar tensor``, e.g. ``lambda t: punzi_loss_from_sums(t, L)``.
+        the model's device (and in its dtype, or integer/bool) are used as they are, without a copy.
+    sums_fn, loss_from_sums : callable
+        See :class:`SumsLoss`.
     micro_batch_size : int
 
     Returns
@@ -547,23 +589,8 @@ def accumulated_backward(model, data: Mapping, sums_fn: Callable, loss_from_sums
     """
     ref = next(model.parameters())
     batch, n = _as_batch(data, ref.device, ref.dtype)   # no copy when data already sit on ref.device
-    slices = _micro_slices(n, micro_batch_size)
-    with torch.no_grad():
-        totals = None
-        for sl in slices:
-            part = {k: v[sl] for k, v in batch.items()}
-            t = sums_fn(model(part["x"]), part)
-            totals = t if totals is None else totals + t
-    totals = totals.detach().requires_grad_(True)
-    loss = loss_from_sums(totals)
-    if not torch.isfinite(loss):
-        raise FloatingPointError(f"loss is {float(loss)} at the accumulated totals")
-    (dl_dt,) = torch.autograd.grad(loss, totals)
-    for sl in slices:
-        part = {k: v[sl] for k, v in batch.items()}
-        t = sums_fn(model(part["x"]), part)
-        (dl_dt * t).sum().backward()
-    return float(loss.detach())
+    parts = [{k: v[sl] for k, v in batch.items()} for sl in _micro_slices(n, micro_batch_size)]
+    return float(SumsLoss(sums_fn, loss_from_sums).micro_backward(model, parts))
 
 
 def averaged_backward(model, data: Mapping, sums_fn: Callable, loss_from_sums: Callable, micro_batch_size: int):
@@ -585,37 +612,3 @@ def averaged_backward(model, data: Mapping, sums_fn: Callable, loss_from_sums: C
         loss.backward()
         losses.append(float(loss.detach()) * len(slices))
     return float(np.mean(losses))
-
-
-def fit_accumulated(model, data: Mapping, sums_fn: Callable, loss_from_sums: Callable, *, epochs: int,
-                    micro_batch_size: int, lr: float = 1e-3, optimizer: str = "adam", device=None,
-                    callback: Callable | None = None) -> dict:
-    """Full-batch training with bounded memory: one :func:`accumulated_backward` per optimiser step.
-
-    Same history format as :func:`hepsig_tutorial.train.fit` (``loss``: the full-data loss before
-    each step; ``seconds``). With ``micro_batch_size ≥ N`` it is plain full-batch training.
-    """
-    if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
-    choices = {"adam": torch.optim.Adam, "radam": torch.optim.RAdam, "sgd": torch.optim.SGD}
-    if optimizer not in choices:
-        raise ValueError(f"optimizer must be one of {sorted(choices)}, got {optimizer!r}")
-    dev = default_device() if device is None else device
-    model.to(dev)
-    opt = choices[optimizer](model.parameters(), lr=lr)
-    # upload once: every step then slices the same device tensors (no per-step host -> device copy)
-    data, _ = _as_batch(data, dev, next(model.parameters()).dtype)
-    history = {"loss": [], "val_loss": []}
-    t0 = time.perf_counter()
-    for epoch in range(int(epochs)):
-        model.train()
-        opt.zero_grad(set_to_none=True)
-        history["loss"].append(accumulated_backward(model, data, sums_fn, loss_from_sums, micro_batch_size))
-        opt.step()
-        if callback is not None:
-            callback(epoch, model, history)
-    history["seconds"] = time.perf_counter() - t0
-    return history
-

@@ -3,7 +3,7 @@
 One *common training interface*, :func:`train_classifier`, trains the same network (``ht.models.mlp`` with a
 linear output, i.e. raw scores F) with the same optimiser, batch policy and epoch budget for each method:
 
-* ``"bce"`` -- weighted binary cross-entropy on the logits F (:func:`hepsig_tutorial.train.bce_with_logits_loss`)
+* ``"bce"`` -- weighted binary cross-entropy on the logits F (:func:`hepsig_tutorial.losses.bce_loss`)
   with *class-balanced cross-section weights*: background events keep their expected-event weights, signal
   events are rescaled so that Σw_sig = Σw_bkg (:func:`hepsig_tutorial.punzinet.bce_weights`); then the best
   cut on the score;
@@ -44,10 +44,11 @@ import torch
 
 from . import metrics, models, train
 from .config import device as default_device
-from .data import MinMaxScaler
-from .losses.lovasz import lovasz_z_loss_fn
-from .losses.punzi import make_punzi_loss_fn
-from .losses.significance import asimov_loss_fn, s_over_sqrt_s_plus_b_loss_fn
+from .data import Scaler
+from .losses.bce import make_bce_loss
+from .losses.lovasz import make_lovasz_z_loss
+from .losses.punzi import make_punzi_loss
+from .losses.significance import make_asimov_loss, make_s_over_sqrt_s_plus_b_loss
 from .punzinet import bce_weights
 
 __all__ = [
@@ -158,10 +159,6 @@ def _sigmoid_loss(loss_fn):
     return wrapped
 
 
-def _bce_on_logits(output, batch):
-    return train.bce_with_logits_loss(output, {"y": batch["y"], "w": batch["w_bce"]})
-
-
 def validation_monitor(x_val, y_val, w_val, process_val=None, *, sigma_b_rel: float = 0.1,
                        min_background_events: int = metrics.MIN_BACKGROUND_EVENTS, n_cuts: int = 101):
     """The validation figure of merit of the training protocol: ``monitor(model) -> float``.
@@ -212,7 +209,7 @@ def train_classifier(method: str, x, y, w, *, epochs: int = 100, batch_size: int
     ----------
     method : one of :data:`METHODS`
     x : (N, F) array
-        Features, already scaled (e.g. with :class:`~hepsig_tutorial.data.MinMaxScaler`).
+        Features, already scaled (e.g. with :class:`~hepsig_tutorial.data.Scaler`).
     y : (N,) array of 0/1
         Labels (1 = signal).
     w : (N,) array > 0
@@ -267,18 +264,20 @@ def train_classifier(method: str, x, y, w, *, epochs: int = 100, batch_size: int
     n_pre = int(round(pretrain_fraction * epochs)) if method in ("asimov", "punzi") else 0
     n_pre = min(n_pre, epochs - 1)
     yields = dict(normalisation="batch", expected_signal=signal_total, expected_background=background_total)
-    s_sqrt = _sigmoid_loss(s_over_sqrt_s_plus_b_loss_fn(**yields))
+    s_sqrt = _sigmoid_loss(make_s_over_sqrt_s_plus_b_loss(**yields))
+    bce = make_bce_loss(weight_key="w_bce")
     if method == "bce":
-        pre, main = None, _bce_on_logits
+        pre, main = None, bce
     elif method == "s_sqrt_s_b":
         pre, main = None, s_sqrt
     elif method == "asimov":
-        pre, main = s_sqrt, _sigmoid_loss(asimov_loss_fn(float(asimov_sigma_b_rel), **yields))
+        pre, main = s_sqrt, _sigmoid_loss(make_asimov_loss(sigma_b_rel=float(asimov_sigma_b_rel), **yields))
     elif method == "punzi":
-        pre = _bce_on_logits
-        main = _sigmoid_loss(make_punzi_loss_fn(luminosity=1.0, keys=("y", "w_eff", "membership")))
+        pre = bce
+        main = _sigmoid_loss(make_punzi_loss(luminosity=1.0, weight_key="w_eff"))
     else:  # lovasz
-        pre, main = None, lovasz_z_loss_fn(float(lovasz_kappa) * signal_total, error="hinge", normalisation="scaled")
+        pre, main = None, make_lovasz_z_loss(epsilon=float(lovasz_kappa) * signal_total, error="hinge",
+                                             normalisation="scaled")
     common = dict(batch_size=batch_size, lr=lr, optimizer=optimizer, device=dev)
     history = {"loss": [], "monitor": [], "pretrain_epochs": n_pre, "best_epoch": None, "stopped_epoch": None,
                "steps": 0, "seconds": 0.0}
@@ -707,7 +706,7 @@ def compare_losses(x_train, y_train, w_train, x_test, y_test, w_test, *, process
             fit, val = _split_fit_val(x_tr, y_tr, w_tr, p_tr, val_fraction, seed, max_fit_events)
             xs = [fit[0], val[0], x_te]
             if scale_inputs:
-                scaler = MinMaxScaler().fit(fit[0])
+                scaler = Scaler().fit(fit[0])
                 xs = [scaler.transform(v).astype(np.float32) for v in xs]
             bs = batch_size if batch_size is not None else max(1, math.ceil(batch_fraction * len(fit[1])))
             monitor = validation_monitor(xs[1], val[1], val[2], val[3], sigma_b_rel=select_sigma_b_rel,

@@ -28,13 +28,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from .bump import N_BINS, GlobalMinMaxScaler
+from .bump import N_BINS
+from .data import Scaler
+from .metrics import roc_auc
 from .config import device as default_device
-from .train import progress
+from .train import fit, make_optimizer
 
 __all__ = ["PAPER_PARAMETERS", "DDPNet", "ddp_network", "train_ddp", "predict_z", "save_ddp", "load_ddp",
-           "auc_error", "evaluate_ddp", "make_test_sets", "run_training", "read_log", "ship_run", "PRETRAINED",
-           "load_pretrained"]
+           "auc", "auc_error", "peak_accuracy", "evaluate_ddp", "make_test_sets", "run_training", "read_log", "ship_run",
+           "PRETRAINED", "load_pretrained"]
 
 #: Trainable parameters of the paper's network (data-directed-bump-hunting.txt, "A neural net implementation").
 PAPER_PARAMETERS = 73_941
@@ -145,6 +147,24 @@ def _as_float_tensor(x, name):
     return t
 
 
+class _Autocast(nn.Module):
+    """``net`` run under ``torch.autocast`` in bfloat16, output in float32 (``run_training(precision="bf16")``)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        with torch.autocast(x.device.type, dtype=torch.bfloat16):
+            out = self.net(x)
+        return out.float()
+
+
+def _mse(output, batch):
+    """Mean squared error of the z map over bins and histograms (the paper's loss), a ``fit`` loss."""
+    return torch.mean((output - batch["y"]) ** 2)
+
+
 @torch.no_grad()
 def _evaluate(model, x, y, batch_size, dev):
     model.eval()
@@ -161,12 +181,15 @@ def train_ddp(model: nn.Module, x_train, z_train, *, x_val=None, z_val=None, epo
               desc: str = "DDP training") -> dict:
     """Train the DDP network with the paper's recipe: Adam, mean squared error, mini-batches.
 
+    The loop is :func:`hepsig_tutorial.train.fit` (batch order seeded by ``seed``, cosine schedule per
+    step); this function checks the arrays and adds the batched validation MSE and the checkpoints.
+
     Parameters
     ----------
     model : torch.nn.Module
         E.g. :func:`ddp_network`; trained in place.
     x_train, z_train : array ``(N, n_bins)``
-        Scaled inputs and targets (:class:`hepsig_tutorial.bump.GlobalMinMaxScaler`).
+        Scaled inputs and targets (:class:`hepsig_tutorial.data.Scaler` with ``per_feature=False``).
     x_val, z_val : array, optional
         Validation set; its MSE is recorded after every epoch.
     epochs, batch_size, lr : int, int, float
@@ -188,15 +211,10 @@ def train_ddp(model: nn.Module, x_train, z_train, *, x_val=None, z_val=None, epo
     Returns
     -------
     dict
-        ``loss`` and ``val_loss`` (one MSE per epoch, scaled units), ``lr`` (the rate at the start of
-        each epoch), ``seconds``, ``epochs``.
+        :func:`~hepsig_tutorial.train.fit`'s history: ``loss`` (mean training MSE of the epoch's batches)
+        and ``val_loss`` (validation MSE after each epoch), scaled units; ``lr`` (the rate at the start of
+        each epoch), ``seconds``, ``steps``; and ``epochs`` (epochs done).
     """
-    if int(epochs) != epochs or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
     if schedule not in ("constant", "cosine"):
         raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
     x = _as_float_tensor(x_train, "x_train")
@@ -210,56 +228,28 @@ def train_ddp(model: nn.Module, x_train, z_train, *, x_val=None, z_val=None, epo
         if xv.shape != yv.shape or xv.shape[1] != x.shape[1]:
             raise ValueError("x_val and z_val must have the same shape, with as many bins as x_train")
     dev = default_device() if device is None else torch.device(device)
-    model.to(dev)
-    on_dev = dev.type != "cpu"
-    if on_dev:  # the whole set fits on a GPU (600k × 100 floats = 240 MB each)
-        x, y = x.to(dev), y.to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(int(seed))
-    history = {"loss": [], "val_loss": [], "lr": [], "epochs": 0}
-    n = len(x)
-    bs = min(int(batch_size), n)
-    total_steps = int(epochs) * math.ceil(n / bs)
-    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)  # per step, down to 0
-             if schedule == "cosine" and total_steps > 0 else None)
-    t0 = time.perf_counter()
-    bar = progress(range(int(epochs)), desc=desc, leave=False)
-    for epoch in bar:
-        model.train()
-        order = torch.randperm(n, generator=gen)
-        if on_dev:
-            order = order.to(dev)
-        total = 0.0
-        history["lr"].append(opt.param_groups[0]["lr"])
-        for k in range(0, n, bs):
-            idx = order[k:k + bs]
-            xb, yb = x[idx], y[idx]
-            if not on_dev:
-                xb, yb = xb.to(dev), yb.to(dev)
-            opt.zero_grad(set_to_none=True)
-            loss = torch.mean((model(xb) - yb) ** 2)
-            loss.backward()
-            opt.step()
-            if sched is not None:
-                sched.step()
-            total += float(loss.detach()) * len(idx)
-        history["loss"].append(total / n)
-        if x_val is not None:
-            history["val_loss"].append(_evaluate(model, xv, yv, 4096, dev))
+
+    def after_epoch(epoch, model_, history):
+        if x_val is not None:  # in batches: a paper-scale validation set does not fit through the net at once
+            history["val_loss"].append(_evaluate(model_, xv, yv, 4096, dev))
+        if schedule == "constant":  # (fit records the rate only under a schedule)
+            history.setdefault("lr", []).append(lr)
         history["epochs"] = epoch + 1
-        if hasattr(bar, "set_postfix"):
-            bar.set_postfix(loss=f"{history['loss'][-1]:.2e}")
         if checkpoint is not None:
-            extra = dict(checkpoint_extra or {})
-            save_ddp(checkpoint, model, history=history, **extra)
+            save_ddp(checkpoint, model_, history=history, **dict(checkpoint_extra or {}))
         if callback is not None:
-            callback(epoch, model, history)
-    history["seconds"] = time.perf_counter() - t0
+            callback(epoch, model_, history)
+
+    history = fit(model, _mse, {"x": x, "y": y}, epochs=epochs, batch_size=batch_size, lr=lr, optimizer="adam",
+                  schedule="cosine" if schedule == "cosine" else None, seed=seed, device=dev, desc=desc,
+                  callback=after_epoch)
+    history.setdefault("lr", [])
+    history.setdefault("epochs", 0)
     return history
 
 
 @torch.no_grad()
-def predict_z(model: nn.Module, counts, x_scaler: GlobalMinMaxScaler, z_scaler: GlobalMinMaxScaler,
+def predict_z(model: nn.Module, counts, x_scaler: Scaler, z_scaler: Scaler,
               batch_size: int = 4096) -> np.ndarray:
     """z map predicted by the network for raw histograms ``counts`` ``(N, n_bins)``, in σ units
     (inputs scaled with ``x_scaler``, outputs un-scaled with ``z_scaler`` and clipped at 0, since z ≥ 0)."""
@@ -270,8 +260,8 @@ def predict_z(model: nn.Module, counts, x_scaler: GlobalMinMaxScaler, z_scaler: 
     return np.maximum(z_scaler.inverse_transform(torch.cat(outs).numpy()), 0.0)
 
 
-def save_ddp(path, model: nn.Module, *, x_scaler: GlobalMinMaxScaler | None = None,
-             z_scaler: GlobalMinMaxScaler | None = None, history: dict | None = None, meta: dict | None = None):
+def save_ddp(path, model: nn.Module, *, x_scaler: Scaler | None = None,
+             z_scaler: Scaler | None = None, history: dict | None = None, meta: dict | None = None):
     """Save a :class:`DDPNet` (architecture, CPU weights), its scalers, history and free-form ``meta``."""
     if not isinstance(model, DDPNet):
         raise ValueError("model must be a DDPNet (built by ddp_network or DDPNet)")
@@ -306,14 +296,34 @@ def load_ddp(path, device=None):
     model.load_state_dict(state["state_dict"])
     model.to(torch.device("cpu") if device is None else torch.device(device))
     model.eval()
-    xs = GlobalMinMaxScaler.from_state(state["x_scaler"]) if state["x_scaler"] is not None else None
-    zs = GlobalMinMaxScaler.from_state(state["z_scaler"]) if state["z_scaler"] is not None else None
+    xs = Scaler.from_state(state["x_scaler"]) if state["x_scaler"] is not None else None
+    zs = Scaler.from_state(state["z_scaler"]) if state["z_scaler"] is not None else None
     return model, xs, zs, {"history": state["history"], "meta": state["meta"]}
 
 
 # --------------------------------------------------------------------------------------------
 # evaluation with statistical errors
 # --------------------------------------------------------------------------------------------
+def auc(scores_signal, scores_background) -> float:
+    """Area under the ROC curve of signal against background scores (the paper's A;
+    :func:`hepsig_tutorial.metrics.roc_auc` on the two samples pooled)."""
+    s, b = np.ravel(scores_signal), np.ravel(scores_background)
+    return roc_auc(np.concatenate([s, b]), np.concatenate([np.ones(s.size), np.zeros(b.size)]))
+
+
+def peak_accuracy(predicted_peak, reference_peak, tolerances: Sequence[int] = (0, 1, 3)) -> dict:
+    """Fraction of histograms whose predicted peak bin lies within ±k bins of the reference (for each k).
+
+    ``reference_peak`` may be a bin (e.g. argmax of z_true) or a continuous injected mean, which is
+    rounded to the nearest bin first."""
+    p = np.asarray(predicted_peak, dtype=np.float64).ravel()
+    r = np.rint(np.asarray(reference_peak, dtype=np.float64).ravel())
+    if p.shape != r.shape or p.size == 0:
+        raise ValueError("predicted_peak and reference_peak must be non-empty and of equal length")
+    d = np.abs(np.rint(p) - r)
+    return {int(k): float(np.mean(d <= k)) for k in tolerances}
+
+
 def auc_error(auc: float, n_pos: int, n_neg: int) -> float:
     """Standard error of an area under the ROC curve from ``n_pos`` signal and ``n_neg`` background
     scores (Hanley & McNeil 1982, Radiology 143, 29, Eq. 2; exponential-score approximation)."""
@@ -344,7 +354,7 @@ def make_test_sets(n: int, seed, **kwargs) -> dict:
             for k, (name, sig) in enumerate(specs)}
 
 
-def evaluate_ddp(model: nn.Module, x_scaler: GlobalMinMaxScaler, z_scaler: GlobalMinMaxScaler, sets: dict,
+def evaluate_ddp(model: nn.Module, x_scaler: Scaler, z_scaler: Scaler, sets: dict,
                  *, n_boot: int = 200, seed: int = 0) -> dict:
     """The paper's figures of merit of a DDP network on :func:`make_test_sets`, with statistical errors.
 
@@ -355,8 +365,6 @@ def evaluate_ddp(model: nn.Module, x_scaler: GlobalMinMaxScaler, z_scaler: Globa
     ``peak3`` (fraction of predicted peaks within 1 and 3 bins of the z_true peak; paper "over 90 %"
     within 3) with binomial errors; ``n`` histograms per set. Predictions in float32 on the model's device.
     """
-    from . import bump
-
     out = {}
     zp = predict_z(model, sets["range"]["counts"], x_scaler, z_scaler)
     zt = sets["range"]["z"]
@@ -366,14 +374,14 @@ def evaluate_ddp(model: nn.Module, x_scaler: GlobalMinMaxScaler, z_scaler: Globa
     boot = rng.integers(0, n, (int(n_boot), n))
     out["bias"], out["bias_err"] = float(d.mean()), float(d[boot].mean(1).std())
     out["spread"], out["spread_err"] = float(d.std()), float(d[boot].std(1).std())
-    acc = bump.peak_accuracy(zp.argmax(1), zt.argmax(1), (1, 3))
+    acc = peak_accuracy(zp.argmax(1), zt.argmax(1), (1, 3))
     for k in (1, 3):
         out[f"peak{k}"] = acc[k]
         out[f"peak{k}_err"] = math.sqrt(acc[k] * (1 - acc[k]) / n)
     s3 = predict_z(model, sets["3sigma"]["counts"], x_scaler, z_scaler).max(1)
     s0 = predict_z(model, sets["null"]["counts"], x_scaler, z_scaler).max(1)
     for name, (a, b) in {"A_pred": (s3, s0), "A_true": (sets["3sigma"]["z"].max(1), sets["null"]["z"].max(1))}.items():
-        out[name] = bump.roc_auc(a, b)
+        out[name] = auc(a, b)
         out[f"{name}_err"] = auc_error(out[name], len(a), len(b))
     out["n"] = n
     return out
@@ -429,8 +437,8 @@ def _run_data(cfg):
     seed = cfg["seed"]
     train = bump.generate_histograms(cfg["n_train"], (1.0, 20.0), rng=np.random.default_rng([seed, 0]))
     val = bump.generate_histograms(cfg["n_val"], (1.0, 20.0), rng=np.random.default_rng([seed, 1]))
-    xs = GlobalMinMaxScaler().fit(train["counts"])
-    zs = GlobalMinMaxScaler().fit(train["z"])
+    xs = Scaler(per_feature=False).fit(train["counts"])
+    zs = Scaler(per_feature=False).fit(train["z"])
     tensors = [torch.as_tensor(a) for a in (xs.transform(train["counts"]), zs.transform(train["z"]),
                                             xs.transform(val["counts"]), zs.transform(val["z"]))]
     tests = make_test_sets(cfg["n_eval"], (seed, 2))  # seeded apart from training and validation
@@ -461,7 +469,9 @@ def run_training(run_dir, *, n_train: int = 100_000, n_val: int = 10_000, epochs
       their errors (:func:`evaluate_ddp`);
     * ``latest.pt`` -- the EMA network with its scalers (:func:`save_ddp`) at the last checkpoint.
 
-    Recipe: Adam, MSE on scaled z, batch ``batch_size`` (paper: 100), learning rate ``lr`` with a cosine
+    The loop is :func:`hepsig_tutorial.train.fit` (``batch_order``, ``start_step`` and a ``step_callback``
+    that averages the weights, logs, checkpoints and stops). Recipe: Adam, MSE on scaled z, batch
+    ``batch_size`` (paper: 100), learning rate ``lr`` with a cosine
     decay to 0 over all steps (``schedule="cosine"``; ``"constant"`` is the paper's), the identity start
     of the dense layer (``init``), and the EMA of the weights (decay ``ema_decay``) as the evaluated and
     shipped network, so that a run stopped early still yields an averaged, usable network.
@@ -505,7 +515,7 @@ def run_training(run_dir, *, n_train: int = 100_000, n_val: int = 10_000, epochs
     torch.manual_seed(cfg["seed"])
     model = ddp_network(init=init).to(dev)
     ema = copy.deepcopy(model)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    opt = make_optimizer("adam", model.parameters(), cfg["lr"])
     step, wall, log = 0, 0.0, []
     resumed_loss = (0.0, 0)
     if ckpt_path.is_file():
@@ -558,56 +568,49 @@ def run_training(run_dir, *, n_train: int = 100_000, n_val: int = 10_000, epochs
         _write_atomic(run_dir / "status.json", json.dumps({"step": step, "total_steps": total, "wall_s": wall,
                                                            "last": log[-1] if log else None}, indent=1))
 
+    def on_step(k, _net, loss):  # after every optimizer step of fit
+        nonlocal step, loss_sum, loss_n, t_ckpt
+        with torch.no_grad():
+            decay = min(cfg["ema_decay"], (1.0 + step) / (10.0 + step))
+            torch._foreach_lerp_(ema_params, params, 1.0 - decay)
+            loss_sum += loss.cpu()
+        loss_n += 1
+        step = k
+        if step % cfg["eval_every"] == 0 or step == total:
+            ema.eval()
+            row = {"step": step, "samples": step * cfg["batch_size"], "epoch": step / spe,
+                   "wall_s": wall + time.perf_counter() - t_seg, "lr": lr_at(step),
+                   "train_mse": float(loss_sum) / max(loss_n, 1),
+                   "val_mse": _evaluate(ema, xv, yv, 4096, dev)}
+            m = evaluate_ddp(ema, xs, zs, tests)
+            row.update({k2: (float(v) if k2 != "n" else int(v)) for k2, v in m.items()})
+            log.append(row)
+            loss_sum, loss_n = torch.zeros((), dtype=torch.float64), 0
+            say(f"step {step:7d}/{total} ({row['wall_s'] / 60:6.1f} min) val MSE {row['val_mse']:.3e} "
+                f"A_pred {row['A_pred']:.3f}±{row['A_pred_err']:.3f} bias {row['bias']:+.2f} "
+                f"spread {row['spread']:.2f} peak±3 {row['peak3']:.1%}", flush=True)
+        now = time.perf_counter()
+        if now - t_ckpt >= 60.0 * checkpoint_minutes or step == total:
+            save()
+            t_ckpt = now
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step)  # the rate of the next step
+        return stop["flag"] or (max_minutes is not None and now - t_call >= 60.0 * max_minutes) or step == stop_at_step
+
+    def batch_order(epoch):  # seeded by seed and epoch alone: a run resumed at any step continues exactly
+        return torch.randperm(n, generator=torch.Generator().manual_seed(cfg["seed"] * 1_000_003 + epoch))
+
     t_seg = time.perf_counter()
     t_ckpt = t_seg
     t_call = t_seg
-    perm_epoch, perm = -1, None
     loss_sum, loss_n = torch.tensor(resumed_loss[0], dtype=torch.float64), resumed_loss[1]
-    model.train()
+    for g in opt.param_groups:
+        g["lr"] = lr_at(step)
     try:
-        while step < total and not stop["flag"]:
-            epoch, k = divmod(step, spe)
-            if epoch != perm_epoch:
-                perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg["seed"] * 1_000_003 + epoch))
-                perm_epoch = epoch
-            idx = perm[k * cfg["batch_size"]:(k + 1) * cfg["batch_size"]]
-            xb, yb = x[idx].to(dev), y[idx].to(dev)
-            for g in opt.param_groups:
-                g["lr"] = lr_at(step)
-            opt.zero_grad(set_to_none=True)
-            if use_bf16:
-                with torch.autocast(dev.type, dtype=torch.bfloat16):
-                    out = model(xb)
-            else:
-                out = model(xb)
-            loss = torch.mean((out.float() - yb) ** 2)
-            loss.backward()
-            opt.step()
-            with torch.no_grad():
-                decay = min(cfg["ema_decay"], (1.0 + step) / (10.0 + step))
-                torch._foreach_lerp_(ema_params, params, 1.0 - decay)
-                loss_sum += loss.detach().cpu()
-            loss_n += 1
-            step += 1
-            if step % cfg["eval_every"] == 0 or step == total:
-                ema.eval()
-                row = {"step": step, "samples": step * cfg["batch_size"], "epoch": step / spe,
-                       "wall_s": wall + time.perf_counter() - t_seg, "lr": lr_at(step),
-                       "train_mse": float(loss_sum) / max(loss_n, 1),
-                       "val_mse": _evaluate(ema, xv, yv, 4096, dev)}
-                m = evaluate_ddp(ema, xs, zs, tests)
-                row.update({k2: (float(v) if k2 != "n" else int(v)) for k2, v in m.items()})
-                log.append(row)
-                loss_sum, loss_n = torch.zeros((), dtype=torch.float64), 0
-                say(f"step {step:7d}/{total} ({row['wall_s'] / 60:6.1f} min) val MSE {row['val_mse']:.3e} "
-                    f"A_pred {row['A_pred']:.3f}±{row['A_pred_err']:.3f} bias {row['bias']:+.2f} "
-                    f"spread {row['spread']:.2f} peak±3 {row['peak3']:.1%}", flush=True)
-            now = time.perf_counter()
-            if now - t_ckpt >= 60.0 * checkpoint_minutes or step == total:
-                save()
-                t_ckpt = now
-            if (max_minutes is not None and now - t_call >= 60.0 * max_minutes) or step == stop_at_step:
-                break
+        if step < total and not stop["flag"]:
+            fit(_Autocast(model) if use_bf16 else model, _mse, {"x": x, "y": y}, epochs=cfg["epochs"],
+                batch_size=cfg["batch_size"], lr=cfg["lr"], optimizer=opt, device=dev, desc=None,
+                step_callback=on_step, batch_order=batch_order, start_step=step)
         save()
     finally:
         for sig, h in old_handlers.items():
@@ -616,7 +619,8 @@ def run_training(run_dir, *, n_train: int = 100_000, n_val: int = 10_000, epochs
     return {"step": step, "total_steps": total, "wall_s": wall, "log": log, "finished": step >= total}
 
 
-def ship_run(run_dir, out=PRETRAINED, *, n_test: int = 25_000, test_seed: int = 20_260_001, command: str = "") -> dict:
+def ship_run(run_dir, out=PRETRAINED, *, n_test: int = 25_000, test_seed: int = 20_260_001, command: str = "",
+             machine_note: str = "") -> dict:
     """Export the EMA network of a :func:`run_training` run with its provenance.
 
     Writes ``out`` (:func:`save_ddp`: weights, scalers, training history) and next to it
@@ -662,7 +666,7 @@ def ship_run(run_dir, out=PRETRAINED, *, n_test: int = 25_000, test_seed: int = 
         "finished": steps >= total, "samples": steps * cfg["batch_size"], "wall_s": float(state["wall_s"]),
         "wall_hours": float(state["wall_s"]) / 3600, "weights": "exponential moving average of the weights",
         "machine": {"cpu": cpu, "cores": os.cpu_count(), "torch": state.get("torch", torch.__version__),
-                    "training_threads": "see command", "shared": "yes, with other jobs (nice 19)"},
+                    "training_threads": "see command", "shared": machine_note or "not recorded"},
         "seeds": {"training": [cfg["seed"], 0], "validation": [cfg["seed"], 1], "log_tests": [cfg["seed"], 2],
                   "provenance_tests": test_seed, "weights_and_batch_order": cfg["seed"]},
         "evaluation": {**metrics, "test_seed": test_seed, "n_per_set": n_test, "precision": "float32", "device": "cpu",
@@ -726,6 +730,7 @@ def _main(argv=None):  # pragma: no cover - command line
     sh.add_argument("--out", default=str(PRETRAINED))
     sh.add_argument("--n-test", type=int, default=25_000)
     sh.add_argument("--command", default="", help="the training command to record")
+    sh.add_argument("--machine-note", default="", help="what else ran on the machine during training")
     args = parser.parse_args(argv)
     if args.cmd == "train":
         kw = {k: v for k, v in vars(args).items() if k not in ("cmd", "dir")}
@@ -733,7 +738,8 @@ def _main(argv=None):  # pragma: no cover - command line
         print(json.dumps({k: v for k, v in res.items() if k != "log"}))
     else:
         torch.set_num_threads(1)
-        prov = ship_run(args.dir, args.out, n_test=args.n_test, command=args.command)
+        prov = ship_run(args.dir, args.out, n_test=args.n_test, command=args.command,
+                        machine_note=args.machine_note)
         print(json.dumps(prov["evaluation"], indent=1))
     return 0
 

@@ -21,7 +21,9 @@ import math
 import numpy as np
 import torch
 
-__all__ = ["StandardScaler", "linear_model", "fit_linear", "weighted_logistic_regression", "direction",
+from .data import Scaler
+
+__all__ = ["linear_model", "fit_linear", "weighted_logistic_regression", "direction",
            "angle_deg", "sigma_weights", "balanced_weights", "cut_in_x_units", "xsec_ratio_models", "logistic_loss"]
 
 
@@ -118,7 +120,7 @@ def direction(model_or_weights, scale=None):
     """Unit normal of a linear boundary in the original x units.
 
     ``model_or_weights``: a linear torch model (its first layer's weight, on any device -- copied to the CPU)
-    or a weight vector. ``scale``: the per-feature scale of the inputs the model saw (``MinMaxScaler.scale_``),
+    or a weight vector. ``scale``: the per-feature scale of the inputs the model saw (``Scaler.scale_``),
     so a = a_scaled / scale is the normal in the original units; ``None`` if the model saw raw x.
     """
     if isinstance(model_or_weights, torch.nn.Module):
@@ -144,25 +146,6 @@ def angle_deg(u, v, *, oriented: bool = True) -> float:
     return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
 
 
-class StandardScaler:
-    """Centre each feature on the training mean and divide by its standard deviation (``mean_``, ``scale_``).
-
-    A linear model on standardised inputs has weights of order one, so one learning rate suits every loss.
-    """
-
-    def fit(self, x):
-        xx = np.asarray(x, dtype=np.float64)
-        if xx.ndim != 2 or len(xx) < 2:
-            raise ValueError(f"x must be a 2-D array with at least two events, got shape {xx.shape}")
-        self.mean_ = xx.mean(axis=0)
-        sd = xx.std(axis=0)
-        self.scale_ = np.where(sd > 0, sd, 1.0)
-        return self
-
-    def transform(self, x):
-        return ((np.asarray(x, dtype=np.float64) - self.mean_) / self.scale_).astype(np.float32)
-
-
 def cut_in_x_units(model, scaler, threshold):
     """The selection ``F(x) ≥ threshold`` of a linear model as ``u·x ≥ t`` in the original x units.
 
@@ -176,7 +159,7 @@ def cut_in_x_units(model, scaler, threshold):
     norm = np.linalg.norm(a)
     if not norm > 0:
         raise ValueError("the model has a zero normal: no cut")
-    return a / norm, float((threshold - c + a @ np.asarray(scaler.mean_, dtype=np.float64)) / norm)
+    return a / norm, float((threshold - c + a @ np.asarray(scaler.shift_, dtype=np.float64)) / norm)
 
 
 def xsec_ratio_models(ratio, train, *, kappa=30.0, seed=0, epochs=40, batch_size=2048, lr=0.1):
@@ -186,20 +169,19 @@ def xsec_ratio_models(ratio, train, *, kappa=30.0, seed=0, epochs=40, batch_size
     stopping: the slider must answer in about a second). Returns ``(models, scaler, cross_sections)`` with
     ``models = {"Lovász-Z": ..., "BCE, σ-weighted": ...}``.
     """
-    from .losses.lovasz import lovasz_z_loss_fn, process_weights
-    from .train import bce_with_logits_loss
+    from .losses import make_bce_loss, make_lovasz_z_loss, process_weights
 
     if not (isinstance(ratio, (int, float, np.floating)) and ratio > 0 and math.isfinite(ratio)):
         raise ValueError(f"ratio must be a positive finite number, got {ratio!r}")
     if not kappa > 0:
         raise ValueError(f"kappa must be positive, got {kappa!r}")
     xs, lumi = (0.1, 1.0, float(ratio)), 3000.0
-    scaler = StandardScaler().fit(train["x"])
+    scaler = Scaler("standard").fit(train["x"])
     x, y = scaler.transform(train["x"]), np.asarray(train["y"])
     w = process_weights(train["process"], xs, lumi)
     kw = dict(seed=seed, epochs=epochs, batch_size=batch_size, lr=lr)
-    lz, _ = fit_linear(lovasz_z_loss_fn(kappa * xs[0] * lumi, "hinge", "scaled"), {"x": x, "y": y, "w": w}, **kw)
-    bce, _ = fit_linear(bce_with_logits_loss, {"x": x, "y": y, "w": sigma_weights(y, w)}, **kw)
+    lz, _ = fit_linear(make_lovasz_z_loss(epsilon=kappa * xs[0] * lumi), {"x": x, "y": y, "w": w}, **kw)
+    bce, _ = fit_linear(make_bce_loss(), {"x": x, "y": y, "w": sigma_weights(y, w)}, **kw)
     return {"Lovász-Z": lz, "BCE, σ-weighted": bce}, scaler, xs
 
 

@@ -30,8 +30,9 @@ import torch
 
 from . import models, train
 from .config import device as default_device
-from .data import MinMaxScaler
-from .losses.punzi import make_punzi_loss_fn
+from .data import Scaler
+from .losses.bce import make_bce_loss
+from .losses.punzi import make_punzi_loss
 
 __all__ = [
     "every_second_mass",
@@ -113,7 +114,7 @@ def training_arrays(toy, train_masses=None, scaler=None):
         Usually the training half of ``toy.split()`` (weights scaled to the full expected yields).
     train_masses : bool mask (K,) or indices, optional
         Hypotheses used in training; default every second mass (:func:`every_second_mass`).
-    scaler : MinMaxScaler, optional
+    scaler : Scaler, optional
         Fitted scaler; default: fit a new one on the kept events (inputs to [0, 1], Sec. 5).
 
     Returns
@@ -122,7 +123,7 @@ def training_arrays(toy, train_masses=None, scaler=None):
         ``x`` (n, 4) float32 in [0, 1], ``y`` (n,), ``w`` (n,) the Punzi weights (1/N_gen or
         expected events per event), ``membership`` (n, K_train) bool, ``w_bce`` (n,) balanced BCE
         weights, ``index`` (n,) rows of ``toy`` kept.
-    scaler : MinMaxScaler
+    scaler : Scaler
     """
     _check_toy(toy)
     mask = _mass_mask(toy, train_masses)
@@ -132,7 +133,7 @@ def training_arrays(toy, train_masses=None, scaler=None):
         raise ValueError("toy: no event lies in a trained window")
     x = toy.features[keep]
     if scaler is None:
-        scaler = MinMaxScaler().fit(x)
+        scaler = Scaler().fit(x)
     y = toy.label[keep].astype(np.float32)
     w = toy.weight[keep].astype(np.float64)
     data = {"x": scaler.transform(x), "y": y, "w": w.astype(np.float32), "membership": M[keep],
@@ -144,53 +145,33 @@ def _fit_arrays(data, keys):
     return {k: data[k] for k in keys}
 
 
-_OPTIMIZERS = {"adam": torch.optim.Adam, "radam": torch.optim.RAdam, "sgd": torch.optim.SGD}
-
-
-def _optimizer_and_schedule(model, optimizer, lr, epochs, schedule, callback=None):
-    """An optimizer plus a per-epoch LR schedule stepped through ``fit``'s callback.
-
-    ``schedule="cosine"`` anneals the learning rate from ``lr`` to ``lr/100`` over ``epochs``
-    (the paper halves it on plateaus instead); ``None`` keeps it constant.
-    """
+def _schedule(schedule, lr):
+    """``fit``'s per-epoch schedule: ``"cosine"`` anneals from ``lr`` to ``lr/100`` over the epochs
+    (the paper halves it on plateaus instead); ``None`` keeps it constant."""
     if schedule not in (None, "cosine"):
         raise ValueError(f"schedule must be None or 'cosine', got {schedule!r}")
-    if isinstance(optimizer, str):
-        if optimizer not in _OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, got {optimizer!r}")
-        opt = _OPTIMIZERS[optimizer](model.parameters(), lr=lr)
-    else:
-        opt = optimizer
-    if schedule is None or epochs == 0:
-        return opt, callback
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(int(epochs), 1), eta_min=lr / 100.0)
-
-    def step(epoch, model_, history):
-        sched.step()
-        history.setdefault("lr", []).append(opt.param_groups[0]["lr"])
-        if callback is not None:
-            callback(epoch, model_, history)
-
-    return opt, step
+    if schedule is None:
+        return None
+    return lambda opt, epochs: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1), eta_min=lr / 100.0)
 
 
 def pretrain_bce(data, *, hidden=(8, 4), epochs=20, batch_size=2048, lr=1e-2, optimizer="adam", schedule="cosine",
                  seed=0, device=None, desc="BCE pretraining"):
     """Build the 4-8-4-1 tanh/sigmoid net (``ht.models.mlp``) and pretrain it on the balanced weighted BCE.
 
+    The BCE is taken on the logits (:func:`hepsig_tutorial.losses.bce_loss`, the network without its sigmoid);
+    the returned model has the sigmoid output the Punzi loss needs.
     ``data`` is the dict of :func:`training_arrays`. The paper (Sec. 5) uses SGD with lr 1, batch
     2048 and 200 epochs; the defaults here (Adam, lr 1e-2, 20 epochs) reach a similar separation
     in far less time (``schedule="cosine"`` anneals lr to lr/100). The network is seeded with ``seed``.
     Returns ``(model, history)``.
     """
-    torch.manual_seed(int(seed))
-    model = models.mlp(data["x"].shape[1], hidden, "tanh")
-    model.to(default_device() if device is None else device)
-    opt, cb = _optimizer_and_schedule(model, optimizer, lr, epochs, schedule)
+    net = logit_net(hidden, seed, data["x"].shape[1])
+    net.to(default_device() if device is None else device)
     fit_data = {"x": data["x"], "y": data["y"], "w": data["w_bce"]}
-    hist = train.fit(model, train.bce_loss, fit_data, epochs=epochs, batch_size=batch_size, lr=lr,
-                     optimizer=opt, seed=seed, device=device, desc=desc, callback=cb)
-    return model, hist
+    hist = train.fit(net, make_bce_loss(), fit_data, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+                     schedule=_schedule(schedule, lr), schedule_interval="epoch", seed=seed, device=device, desc=desc)
+    return with_sigmoid(net), hist
 
 
 def finetune_punzi(model, data, *, epochs=120, batch_size=8192, lr=1e-2, optimizer="adam", schedule="cosine",
@@ -207,13 +188,13 @@ def finetune_punzi(model, data, *, epochs=120, batch_size=8192, lr=1e-2, optimiz
     """
     if luminosity is None:
         raise ValueError("luminosity must be given (the toy's target luminosity, e.g. toy.luminosity)")
-    loss_fn = make_punzi_loss_fn(a=a, b=b, luminosity=luminosity, refined=refined)
+    loss_fn = make_punzi_loss(a=a, b=b, luminosity=luminosity, refined=refined)
     model.to(default_device() if device is None else device)
-    opt, cb = _optimizer_and_schedule(model, optimizer, lr, epochs, schedule, callback)
     fit_data = _fit_arrays(data, ("x", "y", "w", "membership"))
     val = None if val_data is None else _fit_arrays(val_data, ("x", "y", "w", "membership"))
-    return train.fit(model, loss_fn, fit_data, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=opt,
-                     seed=seed, device=device, desc=desc, callback=cb, val_data=val)
+    return train.fit(model, loss_fn, fit_data, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+                     schedule=_schedule(schedule, lr), schedule_interval="epoch", seed=seed, device=device, desc=desc,
+                     callback=callback, val_data=val)
 
 
 @dataclass
@@ -222,7 +203,7 @@ class PunziNetFit:
 
     model: torch.nn.Module
     bce_model: torch.nn.Module
-    scaler: MinMaxScaler
+    scaler: Scaler
     history: dict
     train_masses: np.ndarray
     config: dict = field(default_factory=dict)
@@ -315,7 +296,7 @@ def evaluate_cuts(score_choose, toy_choose, score_eval, toy_eval, train_masses=N
     :mod:`hepsig_tutorial.metrics`: the per-process floor rule, at least
     ``metrics.MIN_BACKGROUND_EVENTS`` simulated background events for a cut to be chosen, and
     ``n_bootstrap`` Poisson-bootstrap replicates of the evaluation sample (seed ``seed``: the same
-    replicates for every network and for :func:`hepsig_tutorial.data.belle.apply_cuts` on the same toy).
+    replicates for every network and for :func:`hepsig_tutorial.cutbased.apply_cuts` on the same toy).
     The global cut minimises the mean σ_min over the ``train_masses`` (default every second mass) on the
     choosing sample. Thresholds: ``cuts``, or :func:`hepsig_tutorial.metrics.cut_grid` of ``score_choose``.
 
@@ -328,7 +309,7 @@ def evaluate_cuts(score_choose, toy_choose, score_eval, toy_eval, train_masses=N
         chosen on the eval sample itself (an optimistic reference); ``scan``: the eval scan.
     """
     from . import metrics
-    from .data.belle import window_scan
+    from .cutbased import window_scan
 
     for t in (toy_choose, toy_eval):
         _check_toy(t)
@@ -363,11 +344,11 @@ def validation_monitor(toy_val, train_masses=None, scaler=None, a=3.0, b=1.28, n
     gives ``-inf``.
     """
     from . import metrics
-    from .data.belle import window_scan
+    from .cutbased import window_scan
 
     _check_toy(toy_val)
     if scaler is None:
-        raise ValueError("scaler must be the fitted MinMaxScaler of the training arrays")
+        raise ValueError("scaler must be the fitted Scaler of the training arrays")
     mask = np.flatnonzero(_mass_mask(toy_val, train_masses))
     sub = toy_val  # scan every event; groups select the windows
 

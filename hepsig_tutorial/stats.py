@@ -328,7 +328,12 @@ def asimov_significance(s, b, sigma_b=0.0):
         s_, b_, sg = torch.broadcast_tensors(s_, b_, sg)
     else:
         s_, b_, sg = np.broadcast_arrays(s_, b_, sg)
-    xp = _XP(torch_mode)
+    return _finish(_asimov_z(s_, b_, sg, _XP(torch_mode)), scalar)
+
+
+def _asimov_z(s_, b_, sg, xp):
+    """The arithmetic of :func:`asimov_significance` on checked, broadcast arrays or tensors (no value checks,
+    so no host synchronisation: ``losses.significance`` calls it on float64 tensors on the device)."""
     small = (s_ / b_) < _SERIES_CUT
     one, zero = xp.ones_like(b_), xp.zeros_like(b_)
 
@@ -349,7 +354,7 @@ def asimov_significance(s, b, sigma_b=0.0):
     w = r * x / (1.0 + r)
     z2 = 2.0 * ((s2 + b2) * xp.log1p(u) - s2 * (1.0 + w * _g1(w, xp)) / (1.0 + r))
     z_large = xp.sqrt(xp.clamp0(z2))
-    return _finish(xp.where(small, z_small, z_large), scalar)
+    return xp.where(small, z_small, z_large)
 
 
 # --------------------------------------------------------------------------------------------
@@ -367,7 +372,7 @@ def _sqrt_finite_grad(x, torch_mode):
     return torch.where(x > _SQRT_FLOOR, torch.sqrt(safe), x / root_floor)
 
 
-def punzi_sensitivity(efficiency, background, a=3.0, b=1.28, luminosity=1.0, refined=False):
+def punzi_sensitivity(efficiency, background, a=3.0, b=1.28, luminosity=1.0, refined=False, sigma_b=0.0):
     r"""Punzi's minimum detectable cross section σ_min (punzi-loss.txt, Eq. 9).
 
     .. math::
@@ -381,6 +386,16 @@ def punzi_sensitivity(efficiency, background, a=3.0, b=1.28, luminosity=1.0, ref
     B = 0 is allowed: the value is finite, and for torch input the derivative with respect to B is
     finite too (√B is linearised below B = 1e-12, where the true derivative diverges).
 
+    With a background uncertainty σ_b (``sigma_b``), the discovery threshold B + a√B becomes
+    B + a√(B + σ_b²), a common prescription that is not in the papers: the signal must then satisfy
+    S = a√(B + σ_b²) + b√(S + B), whose solution replaces √B by √(B + σ_b²) in the a-terms,
+
+    .. math::
+        σ_{min} = \frac{b^2/2 + a\sqrt{B+σ_b^2} + \frac{b}{2}\sqrt{b^2 + 4a\sqrt{B+σ_b^2} + 4B}}{ε\,L}.
+
+    At σ_b = 0 it is Eq. (9) exactly; with σ_b = r·B it grows like a·r·B/(εL) at large B instead of
+    like √B (Chapter 1, "Punzi with a background systematic").
+
     Parameters
     ----------
     efficiency : float, array or tensor in (0, 1]
@@ -392,21 +407,24 @@ def punzi_sensitivity(efficiency, background, a=3.0, b=1.28, luminosity=1.0, ref
         Integrated luminosity L; σ_min comes out in 1/(units of L).
     refined : bool
         Use the constant a²/8 + 9b²/13 instead of b²/2.
+    sigma_b : float, array or tensor, ≥ 0
+        Absolute uncertainty of B (same units as B); 0 gives Eq. (9).
     """
-    torch_mode = _is_torch(efficiency, background)
-    scalar = _all_scalar(efficiency, background)
-    v = _prepare({"efficiency": efficiency, "background": background}, torch_mode)
-    eff, B = v["efficiency"], v["background"]
+    torch_mode = _is_torch(efficiency, background, sigma_b)
+    scalar = _all_scalar(efficiency, background, sigma_b)
+    v = _prepare({"efficiency": efficiency, "background": background, "sigma_b": sigma_b}, torch_mode)
+    eff, B, sig = v["efficiency"], v["background"], v["sigma_b"]
     for name, val in (("a", a), ("b", b), ("luminosity", luminosity)):
         if not isinstance(val, (int, float, np.integer, np.floating)) or not val > 0 or math.isinf(val):
             raise ValueError(f"{name} must be a positive finite number, got {val!r}")
     _require((eff > 0) & (eff <= 1), "efficiency must lie in (0, 1]")
     _require(B >= 0, "background must be non-negative")
     _require(B < float("inf"), "background must be finite")
+    _require((sig >= 0) & (sig < float("inf")), "sigma_b must be non-negative and finite")
     const = (a * a / 8.0 + 9.0 * b * b / 13.0) if refined else b * b / 2.0
-    rootB = _sqrt_finite_grad(B, torch_mode)
+    root_var = _sqrt_finite_grad(B + sig * sig, torch_mode)  # √B at σ_b = 0 (bit for bit)
     sqrt = torch.sqrt if torch_mode else np.sqrt
-    numerator = const + a * rootB + 0.5 * b * sqrt(b * b + 4.0 * a * rootB + 4.0 * B)
+    numerator = const + a * root_var + 0.5 * b * sqrt(b * b + 4.0 * a * root_var + 4.0 * B)
     return _finish(numerator / (eff * luminosity), scalar)
 
 

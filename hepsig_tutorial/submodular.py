@@ -187,12 +187,9 @@ def delta_s_over_sqrt_s_plus_b(mispredicted, labels, weights, epsilon=None):
     Δ'({1}) + Δ'({2}) ≈ 0.845 < Δ'({1, 2}) + Δ'(∅) = 1, violating Eq. (2); its Lovász extension at (½, ½) is
     0.5 > 0.423, the mean of its values at (1, 0) and (0, 1), so it is not convex.
     """
-    from .losses.lovasz import _check_labels, _check_weights, _np1d, _resolve_epsilon
+    from .losses.lovasz import _resolve_epsilon, _target_weight
 
-    y = _np1d(labels, "labels")
-    w = _np1d(weights, "weights")
-    _check_labels(y)
-    _check_weights(w)
+    y, w = _target_weight(labels, weights)
     mask = np.asarray(mispredicted).astype(bool)
     if mask.ndim not in (1, 2) or mask.shape[-1] != len(y):
         raise ValueError(f"mispredicted must have shape (p,) or (k, p) with p = {len(y)}, got {mask.shape}")

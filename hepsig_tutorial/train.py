@@ -9,11 +9,13 @@ batch represents. A loss is any callable ``loss_fn(output, batch) -> scalar tens
   ``batch["fraction"]``: batch size / dataset size (a float), so a loss can scale batch sums up to
   the full expected yields (the ``n_batches`` factor of punzi-loss.txt, Sec. 6).
 
-Per-event losses such as BCE ignore ``fraction``; see :func:`bce_with_logits_loss` (preferred, on logits)
-and :func:`bce_loss` (on probabilities).
+Per-event losses such as BCE ignore ``fraction``; every loss of :mod:`hepsig_tutorial.losses` has a
+``make_*_loss`` factory that returns such a ``loss_fn`` (e.g. :func:`hepsig_tutorial.losses.make_bce_loss`).
 
 :func:`fit` also carries the book's training protocol: early stopping on a validation figure of merit
-with best-state restore, learning-rate schedules, checkpoint/resume and a progress bar;
+with best-state restore, learning-rate schedules (per step or per epoch), checkpoint/resume, gradient
+accumulation in micro-batches, per-step callbacks, device placement and a progress bar -- the one loop
+of the package (Punzi-net, Chapter 4's accumulation, the DDP network and its paper-scale runner use it);
 :func:`search` tunes the learning rate with the same budget for every method.
 """
 
@@ -33,10 +35,20 @@ import torch
 from .config import device as default_device
 from .config import progress_enabled
 
-__all__ = ["SearchResult", "as_tensors", "bce_loss", "bce_with_logits_loss", "fit", "predict", "progress", "search"]
+__all__ = ["OPTIMIZERS", "SearchResult", "as_tensors", "make_optimizer", "fit", "predict", "progress", "search"]
 
 _log = logging.getLogger(__name__)
-_OPTIMIZERS = {"adam": torch.optim.Adam, "radam": torch.optim.RAdam, "sgd": torch.optim.SGD}
+#: The one table of optimizer names (``fit(optimizer="adam")``, Punzi-net, the DDP runner).
+OPTIMIZERS = {"adam": torch.optim.Adam, "radam": torch.optim.RAdam, "sgd": torch.optim.SGD}
+
+
+def make_optimizer(optimizer, parameters, lr: float) -> torch.optim.Optimizer:
+    """``OPTIMIZERS[optimizer](parameters, lr=lr)``; an :class:`torch.optim.Optimizer` is returned as it is."""
+    if isinstance(optimizer, torch.optim.Optimizer):
+        return optimizer
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)} or an Optimizer, got {optimizer!r}")
+    return OPTIMIZERS[optimizer](parameters, lr=lr)
 
 
 def progress(iterable, **kwargs):
@@ -70,47 +82,6 @@ def as_tensors(data: Mapping, device=None, dtype=torch.float32, keep_dtype=("ind
     if "x" not in out:
         raise ValueError("data must contain the inputs under the key 'x'")
     return out
-
-
-def bce_loss(output, batch):
-    """Weighted binary cross-entropy on probabilities, ``Σ w·BCE / Σ w`` (mean without ``batch['w']``).
-
-    ``output`` are probabilities ŷ ∈ (0, 1), clamped to [1e-7, 1 - 1e-7]. Prefer
-    :func:`bce_with_logits_loss` on a network with a linear output: once ŷ saturates inside the clamp
-    the gradient here is exactly zero, and the sigmoid's own gradient ŷ(1 - ŷ) vanishes before that.
-    """
-    y = batch["y"]
-    w = batch.get("w")
-    eps = 1e-7
-    p = output.clamp(eps, 1 - eps)
-    per_event = -(y * torch.log(p) + (1 - y) * torch.log1p(-p))
-    if w is None:
-        return per_event.mean()
-    return (w * per_event).sum() / w.sum()
-
-
-def bce_with_logits_loss(output, batch):
-    """Weighted binary cross-entropy on logits, ``Σ w·ℓ / Σ w`` (mean without ``batch['w']``).
-
-    ``ℓ = -[y log σ(F) + (1 - y) log(1 - σ(F))]`` evaluated by
-    :func:`torch.nn.functional.binary_cross_entropy_with_logits` (log-sum-exp form), so its gradient
-    ``w (σ(F) - y) / Σ w`` stays non-zero however large a wrong score ``F`` gets. Use it with a network
-    whose output is linear (``ht.models.mlp(..., output="linear")``); apply ``torch.sigmoid`` to its
-    scores for probabilities.
-
-    Parameters
-    ----------
-    output : torch.Tensor, shape (N,)
-        Raw scores (logits) F.
-    batch : mapping
-        ``batch["y"]``: labels in {0, 1}; optional ``batch["w"]``: per-event weights.
-    """
-    y = batch["y"]
-    w = batch.get("w")
-    per_event = torch.nn.functional.binary_cross_entropy_with_logits(output, y.to(output.dtype), reduction="none")
-    if w is None:
-        return per_event.mean()
-    return (w * per_event).sum() / w.sum()
 
 
 def _check_int(name, value, minimum, allow_none=False):
@@ -148,6 +119,23 @@ def _save_checkpoint(path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
+def _accumulate(model, loss_fn, batch, micro_batch_size, n):
+    """Add one batch's gradient to ``.grad`` from micro-batches; return the batch loss (detached)."""
+    m = batch["x"].shape[0]
+    parts = [{key: t[i:i + micro_batch_size] for key, t in batch.items()} for i in range(0, m, micro_batch_size)]
+    hook = getattr(loss_fn, "micro_backward", None)
+    if hook is not None:
+        return hook(model, parts, m / n)
+    total = 0.0
+    for part in parts:
+        k = part["x"].shape[0]
+        part["fraction"] = k / n
+        loss = loss_fn(model(part["x"]), part) * (k / m)
+        loss.backward()
+        total = total + loss.detach()
+    return total
+
+
 def fit(
     model: torch.nn.Module,
     loss_fn: Callable,
@@ -155,6 +143,7 @@ def fit(
     *,
     epochs: int,
     batch_size: int | None = None,
+    micro_batch_size: int | None = None,
     lr: float = 1e-3,
     optimizer: str | torch.optim.Optimizer = "adam",
     val_data: Mapping | None = None,
@@ -171,6 +160,9 @@ def fit(
     schedule_interval: str = "step",
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: float = 300.0,
+    step_callback: Callable | None = None,
+    batch_order: Callable | None = None,
+    start_step: int = 0,
 ) -> dict:
     """Train ``model`` on ``loss_fn`` and return the history.
 
@@ -191,6 +183,15 @@ def fit(
         Passes over the data (the most; early stopping may end sooner).
     batch_size : int or None
         ``None`` (or ≥ N) means one batch of all data ("mono-batch", full-batch gradient descent).
+    micro_batch_size : int or None
+        Gradient accumulation: each batch is processed in micro-batches of at most this many events
+        (in order), their gradients are added up, and one optimizer step follows. By default the
+        micro-batch losses (each with its own ``fraction``) are weighted by their share of the batch --
+        the batch loss itself for a per-event mean. A loss of *totals* gives the exact batch gradient
+        through the hook ``loss_fn.micro_backward(model, micro_batches, fraction) -> loss``, which adds
+        the batch's gradient to ``.grad`` itself (``fraction``: the batch's share of the data set), e.g.
+        :class:`hepsig_tutorial.batching.SumsLoss` ("accumulate the sums, not the losses", Chapter 4).
+        ``None``: no micro-batches.
     lr : float
         Learning rate of a string ``optimizer`` (and the start of a schedule).
     optimizer : {"adam", "radam", "sgd"} or torch.optim.Optimizer
@@ -198,8 +199,8 @@ def fit(
         Seeds the batch shuffling (not the model's initialisation: seed before building the model).
     device : torch.device or str, optional
         Default :func:`hepsig_tutorial.config.device` (CUDA when present).
-    desc : str
-        Label of the progress bar (``tqdm.auto``; silent under ``HEPSIG_PROGRESS=0``).
+    desc : str or None
+        Label of the progress bar (``tqdm.auto``; silent under ``HEPSIG_PROGRESS=0``); ``None``: no bar.
     callback : callable, optional
         ``callback(epoch, model, history)`` after every epoch.
     monitor : "val_loss" or callable, optional
@@ -236,6 +237,18 @@ def fit(
     checkpoint_every : float
         Seconds between checkpoints (checked after each epoch; ``0``: every epoch). The last epoch is
         always saved.
+    step_callback : callable, optional
+        ``step_callback(step, model, loss) -> bool`` after every optimizer step (``step``: steps done so
+        far, counting from 1; ``loss``: the step's loss, detached), e.g. to average the weights, log or
+        save a caller's own checkpoint. Returning ``True`` ends training at once: the partial epoch's
+        mean loss is recorded (``history["stopped_epoch"]``), with no validation, ``callback`` or checkpoint.
+    batch_order : callable, optional
+        ``batch_order(epoch) -> permutation of range(N)`` (a LongTensor) giving each epoch's batches;
+        default: a permutation from a generator seeded with ``seed`` (none for a single batch).
+    start_step : int
+        Skip this many optimizer steps (whole epochs, then batches of the next): for a caller that
+        restored its own state mid-epoch (with ``batch_order``, the run continues exactly; a ``schedule``
+        starts from its beginning, so such a caller sets the rate itself). Not with ``checkpoint``.
 
     Returns
     -------
@@ -256,6 +269,7 @@ def fit(
     """
     epochs = _check_int("epochs", epochs, 0)
     batch_size = _check_int("batch_size", batch_size, 1, allow_none=True)
+    micro_batch_size = _check_int("micro_batch_size", micro_batch_size, 1, allow_none=True)
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr!r}")
     if monitor is not None and monitor != "val_loss" and not callable(monitor):
@@ -268,6 +282,12 @@ def fit(
     if not (isinstance(min_delta, (int, float, np.floating)) and math.isfinite(min_delta) and min_delta >= 0):
         raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
     eval_every = _check_int("eval_every", eval_every, 1)
+    start_step = _check_int("start_step", start_step, 0)
+    if start_step and checkpoint is not None:
+        raise ValueError("start_step: resume either from fit's checkpoint or from a step of your own, not both")
+    for name, fn in (("step_callback", step_callback), ("batch_order", batch_order)):
+        if fn is not None and not callable(fn):
+            raise ValueError(f"{name} must be callable or None, got {fn!r}")
     if schedule is not None and schedule != "cosine" and not callable(schedule):
         raise ValueError(f"schedule must be None, 'cosine' or a callable(optimizer, total_steps), got {schedule!r}")
     if schedule_interval not in ("step", "epoch"):
@@ -282,13 +302,9 @@ def fit(
     if n == 0:
         raise ValueError("data must hold at least one event")
     bs = n if batch_size is None else min(batch_size, n)
+    mbs = bs if micro_batch_size is None else min(micro_batch_size, bs)
     n_batches = math.ceil(n / bs)
-    if isinstance(optimizer, str):
-        if optimizer not in _OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)} or an Optimizer, got {optimizer!r}")
-        opt = _OPTIMIZERS[optimizer](model.parameters(), lr=lr)
-    else:
-        opt = optimizer
+    opt = make_optimizer(optimizer, model.parameters(), lr)
     per_step = schedule_interval == "step"
     sched = _make_schedule(schedule, opt, epochs * n_batches if per_step else epochs)
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
@@ -327,34 +343,56 @@ def fit(
             "scheduler": None if sched is None else sched.state_dict(), "history": history,
             "best_score": best_score, "best_state": best_state, "rng": _rng_states(gen, device)})
 
+    skip = 0
+    if start_step:
+        start_epoch, skip = divmod(start_step, n_batches)
+        history["steps"] = start_step
+        for _ in range(start_epoch if batch_order is None and n_batches > 1 else 0):
+            torch.randperm(n, generator=gen)  # the skipped epochs' orders: the same order from here on
     t0 = time.perf_counter()
     last_save = t0
-    bar = progress(range(start_epoch, epochs), total=epochs, initial=start_epoch, desc=desc, leave=False)
+    epoch_range = range(start_epoch, epochs)
+    bar = epoch_range if desc is None else progress(epoch_range, total=epochs, initial=start_epoch, desc=desc,
+                                                    leave=False)
+    halted = False
     for epoch in (() if finished else bar):
         model.train()
-        order = torch.randperm(n, generator=gen).to(device) if n_batches > 1 else None
+        if batch_order is not None:
+            order = batch_order(epoch).to(device)
+        else:
+            order = torch.randperm(n, generator=gen).to(device) if n_batches > 1 else None
         if sched is not None:
             history["lr"].append(opt.param_groups[0]["lr"])
         total = torch.zeros((), dtype=torch.float64, device=device)  # summed on the device, read once per epoch
-        for k in range(n_batches):
+        for k in range(skip, n_batches):
             if order is None:
                 batch = dict(tensors)
             else:
                 idx = order[k * bs:(k + 1) * bs]
                 batch = {key: t.index_select(0, idx) for key, t in tensors.items()}  # (4x faster than t[idx] on CPU)
-            batch["fraction"] = batch["x"].shape[0] / n
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(batch["x"]), batch)
-            loss.backward()
+            if mbs < batch["x"].shape[0]:
+                loss = _accumulate(model, loss_fn, batch, mbs, n)
+            else:
+                batch["fraction"] = batch["x"].shape[0] / n
+                loss = loss_fn(model(batch["x"]), batch)
+                loss.backward()
             opt.step()
             if per_step and sched is not None:
                 sched.step()
             total += loss.detach().reshape(())
-        history["steps"] += n_batches
-        epoch_loss = total.item() / n_batches  # the one host synchronisation of the epoch
+            history["steps"] += 1
+            if step_callback is not None and step_callback(history["steps"], model, loss.detach()):
+                halted = True
+                break
+        epoch_loss = total.item() / (k + 1 - skip)  # the one host synchronisation of the epoch
+        skip = 0
         if not math.isfinite(epoch_loss):  # a non-finite step makes the float64 sum non-finite
             raise FloatingPointError(f"loss became {epoch_loss} during epoch {epoch} (checked once per epoch)")
         history["loss"].append(epoch_loss)
+        if halted:
+            history["stopped_epoch"] = epoch
+            break
         if val is not None:
             model.eval()
             with torch.no_grad():
@@ -379,7 +417,8 @@ def fit(
             history["monitor"].append(value)
         if not per_step and sched is not None:
             sched.step()
-        bar.set_postfix(loss=f"{epoch_loss:.4g}", refresh=False)
+        if desc is not None:
+            bar.set_postfix(loss=f"{epoch_loss:.4g}", refresh=False)
         if callback is not None:
             callback(epoch, model, history)
         if stop:

@@ -193,7 +193,7 @@ def test_punzi_loss_from_sums_equals_punzi_loss():
     model = _model()
     out = model(d["x"])
     for frac in (1.0, 0.25):
-        want = punzi_loss(out, d["y"], d["w"], d["membership"], luminosity=50.0, fraction=frac)
+        want = punzi_loss(out, d["y"], d["w"], membership=d["membership"], luminosity=50.0, fraction=frac)
         got = batching.punzi_loss_from_sums(batching.punzi_sums(out, d), 50.0, fraction=frac)
         assert float(got.detach()) == pytest.approx(float(want.detach()), rel=1e-12)
 
@@ -242,18 +242,34 @@ def test_accumulation_is_finite_at_zero_background():
     assert all(torch.isfinite(p.grad).all() for p in model.parameters())
 
 
-def test_fit_accumulated_reproduces_full_batch_training():
+def test_fit_with_micro_batches_of_a_sums_loss_reproduces_full_batch_training():
     d = _punzi_data(n=200, seed=4)
     d32 = {k: (v.float() if v.is_floating_point() else v) for k, v in d.items()}
     base = _model(4).float()
-    m_fit, m_acc = copy.deepcopy(base), copy.deepcopy(base)
-    h_fit = ht.train.fit(m_fit, ht.losses.make_punzi_loss_fn(luminosity=50.0), d32, epochs=15, batch_size=None,
-                         lr=1e-2, device="cpu")
-    h_acc = batching.fit_accumulated(m_acc, d32, batching.punzi_sums,
-                                     lambda t: batching.punzi_loss_from_sums(t, 50.0), epochs=15,
-                                     micro_batch_size=32, lr=1e-2, device="cpu")
+    m_fit, m_acc, m_sums = copy.deepcopy(base), copy.deepcopy(base), copy.deepcopy(base)
+    kw = dict(epochs=15, batch_size=None, lr=1e-2, device="cpu")
+    h_fit = ht.train.fit(m_fit, ht.losses.make_punzi_loss(luminosity=50.0), d32, **kw)
+    loss = batching.SumsLoss(batching.punzi_sums, lambda t: batching.punzi_loss_from_sums(t, 50.0))
+    h_acc = ht.train.fit(m_acc, loss, d32, micro_batch_size=32, **kw)          # the exact hook
+    h_sums = ht.train.fit(m_sums, loss, d32, **kw)                             # the same loss, one batch
     np.testing.assert_allclose(h_acc["loss"], h_fit["loss"], rtol=2e-4)
-    assert h_acc["loss"][-1] < h_acc["loss"][0]
+    np.testing.assert_allclose(h_sums["loss"], h_fit["loss"], rtol=2e-4)
+    assert h_acc["loss"][-1] < h_acc["loss"][0] and h_acc["steps"] == 15
+
+
+def test_sums_loss_gradient_in_micro_batches_equals_one_batch():
+    d = _punzi_data(n=300, seed=5)
+    loss = batching.SumsLoss(batching.punzi_sums, lambda t: batching.punzi_loss_from_sums(t, 50.0))
+    full, acc = _model(5), _model(5)
+    whole = dict(d, fraction=0.5)                         # the batch is half of the data set
+    loss(full(d["x"]), whole).backward()
+    parts = [{k: v[i:i + 70] for k, v in d.items()} for i in range(0, 300, 70)]
+    value = loss.micro_backward(acc, parts, 0.5)
+    assert float(value) == pytest.approx(float(loss(full(d["x"]), whole).detach()), rel=1e-12)
+    for p_full, p_acc in zip(full.parameters(), acc.parameters()):
+        np.testing.assert_allclose(p_acc.grad.numpy(), p_full.grad.numpy(), rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="callable"):
+        batching.SumsLoss(batching.punzi_sums, None)
 
 
 def test_accumulation_rejects_bad_input():
@@ -263,8 +279,9 @@ def test_accumulation_rejects_bad_input():
                                       lambda t: batching.punzi_loss_from_sums(t, 50.0), 0)
     with pytest.raises(ValueError, match="fraction"):
         batching.punzi_loss_from_sums(torch.ones(2, 3), 50.0, fraction=0.0)
-    with pytest.raises(ValueError, match="epochs"):
-        batching.fit_accumulated(_model(), d, batching.punzi_sums, lambda t: t.sum(), epochs=-1, micro_batch_size=4)
+    with pytest.raises(ValueError, match="micro_batch_size"):
+        ht.train.fit(_model(), batching.SumsLoss(batching.punzi_sums, lambda t: t.sum()), d, epochs=1,
+                     micro_batch_size=0)
 
 
 def test_punzi_batch_losses_match_punzi_loss_on_batches():
@@ -275,7 +292,8 @@ def test_punzi_batch_losses_match_punzi_loss_on_batches():
     for n in (3, 10, 60, 120):
         idx = rng.choice(120, size=n, replace=False)
         f = n / 120
-        want = punzi_loss(out[idx], d["y"][idx], d["w"][idx], d["membership"][idx], luminosity=50.0, fraction=f)
+        want = punzi_loss(out[idx], d["y"][idx], d["w"][idx], membership=d["membership"][idx], luminosity=50.0,
+                          fraction=f)
         got = batching.punzi_batch_losses(X[idx].sum(axis=0) / f, 50.0)
         if float(d["y"][idx].sum()) == 0 or not (X[idx, :5].sum(axis=0) > 0).any():
             assert float(want) == 0.0 and np.isnan(got)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import hepsig_tutorial as ht
+from hepsig_tutorial import cutbased
 from hepsig_tutorial.data import belle
 
 MASSES = [0.5, 2.0, 5.0, 8.0]
@@ -56,11 +57,12 @@ def test_shapes_and_dtypes(toy):
     assert np.all(np.isfinite(toy.features)) and np.all(np.isfinite(toy.m2_rec))
 
 
-def test_default_masses_fast():
-    t = belle.make_belle_toy(n_signal_per_mass=50, n_background=300)
-    expected = ht.scaled(fast=np.round(np.arange(0.1, 8.95, 0.4), 1), full=np.round(np.arange(0.1, 8.95, 0.1), 1))
-    assert np.allclose(t.masses, expected)
-    assert t.masses[0] == pytest.approx(0.1) and t.masses[-1] == pytest.approx(8.9)
+def test_paper_masses_and_sizes_from_the_caller():
+    m = belle.PAPER_MASSES
+    assert len(m) == 89 and m[0] == 0.1 and m[-1] == 8.9 and np.allclose(np.diff(m), 0.1)
+    np.testing.assert_array_equal(belle.AUTHORS_SIGMA_M2["mass"], m)
+    with pytest.raises(TypeError):  # no defaults that depend on HEPSIG_MODE: the caller says how much
+        belle.make_belle_toy(masses=[1.0])
 
 
 def test_deterministic_for_a_seed():
@@ -160,7 +162,7 @@ def test_features_by_hand():
     f = belle.belle_features(a, b)[0]
     assert f[0] == pytest.approx(0, abs=1e-12) and f[1] == pytest.approx(0, abs=1e-12)
     assert f[3] == pytest.approx(0, abs=1e-12) and f[2] == pytest.approx(-p)
-    assert belle.recoil_mass2(a, b)[0] == pytest.approx(0, abs=1e-9)
+    assert belle._recoil_m2_t(a.T, b.T)[0] == pytest.approx(0, abs=1e-9)
     # μ⁺ along x with p = 3, μ⁻ along y with p = 4
     a = np.array([[math.hypot(3, m), 3, 0, 0]])
     b = np.array([[math.hypot(4, m), 0, 4, 0]])
@@ -262,7 +264,7 @@ def test_split_conserves_expected_yields(toy):
 def test_window_scan_matches_sums(toy):
     from hepsig_tutorial import metrics
 
-    scan = belle.window_scan(toy)
+    scan = cutbased.window_scan(toy)
     wm = toy.window_matrix()
     sig, _ = metrics.punzi_sigma_min(scan, luminosity=toy.luminosity)
     for k in range(len(toy.masses)):
@@ -274,49 +276,49 @@ def test_window_scan_matches_sums(toy):
         bkg = sum(max(b, f) for b, f in zip(per_p, floors))
         assert sig[k, 0] == pytest.approx(ht.stats.punzi_sensitivity(eff, bkg, luminosity=50.0))
     with pytest.raises(ValueError, match="toy"):
-        belle.window_scan(object())
+        cutbased.window_scan(object())
 
 
 def test_optimise_cuts_follows_the_floor_rule(toy):
     from hepsig_tutorial import metrics
 
-    cuts = belle.optimise_cuts(toy)
+    cuts = cutbased.optimise_cuts(toy)
     assert np.all(cuts.n_background >= metrics.MIN_BACKGROUND_EVENTS)
     assert np.all(cuts.sigma_min <= cuts.sigma_min_nocut + 1e-12)
     assert np.all(cuts.sigma_min < 0.9 * cuts.sigma_min_nocut)  # the features help at every mass
     assert np.all(cuts.lower <= cuts.upper)
     # re-evaluated on the same toy through metrics: the same σ_min, ε and floored B
-    scan = belle.apply_cuts(toy, cuts)
+    scan = cutbased.apply_cuts(toy, cuts)
     sig, _ = metrics.at_cut(metrics.punzi_sigma_min(scan, luminosity=toy.luminosity), 0)
     np.testing.assert_allclose(sig, cuts.sigma_min, rtol=1e-9)
     np.testing.assert_allclose(scan.s[:, 0], cuts.efficiency, rtol=1e-9)
     np.testing.assert_allclose(scan.b[:, 0], cuts.background, rtol=1e-9)
     np.testing.assert_array_equal(scan.n_background[:, 0], cuts.n_background)
     # a stricter minimum can only make the training-sample optimum worse
-    strict = belle.optimise_cuts(toy, min_background_events=50)
+    strict = cutbased.optimise_cuts(toy, min_background_events=50)
     assert np.all(strict.sigma_min >= cuts.sigma_min - 1e-12) and np.all(strict.n_background >= 50)
     with pytest.raises(ValueError, match="levels"):
-        belle.optimise_cuts(toy, levels=[0.0, 0.5])
+        cutbased.optimise_cuts(toy, levels=[0.0, 0.5])
     with pytest.raises(ValueError, match="features"):
-        belle.optimise_cuts(toy, features=[7])
+        cutbased.optimise_cuts(toy, features=[7])
     with pytest.raises(ValueError, match="min_background_events"):
-        belle.optimise_cuts(toy, min_background_events=-1)
+        cutbased.optimise_cuts(toy, min_background_events=-1)
     with pytest.raises(ValueError, match="min_background_events"):
-        belle.optimise_cuts(toy, min_background_events=10**9)
+        cutbased.optimise_cuts(toy, min_background_events=10**9)
     other = belle.make_belle_toy(masses=[1.0], n_signal_per_mass=50, n_background=300)
     with pytest.raises(ValueError, match="cuts"):
-        belle.apply_cuts(other, cuts)
+        cutbased.apply_cuts(other, cuts)
 
 
 def test_apply_cuts_shares_bootstrap_replicates_with_a_score_scan(toy):
     """Pairing: the rectangular cuts and any score scanned on the same toy and seed see the same replicates."""
-    cuts = belle.optimise_cuts(toy)
-    scan = belle.apply_cuts(toy, cuts, n_bootstrap=20, seed=4)
+    cuts = cutbased.optimise_cuts(toy)
+    scan = cutbased.apply_cuts(toy, cuts, n_bootstrap=20, seed=4)
     k = 2
-    same = belle.window_scan(toy, cuts.passes(toy, k).astype(float), cuts=[0.5], n_bootstrap=20, seed=4)
+    same = cutbased.window_scan(toy, cuts.passes(toy, k).astype(float), cuts=[0.5], n_bootstrap=20, seed=4)
     np.testing.assert_allclose(scan.boot_s[:, k], same.boot_s[:, k])
     np.testing.assert_allclose(scan.boot_b_process[:, k], same.boot_b_process[:, k])
-    other = belle.apply_cuts(toy, cuts, n_bootstrap=20, seed=5)
+    other = cutbased.apply_cuts(toy, cuts, n_bootstrap=20, seed=5)
     assert not np.allclose(other.boot_s, scan.boot_s)
 
 

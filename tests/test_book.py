@@ -686,3 +686,30 @@ def test_jupyterlab_renders_myst_in_chapter_one(browser, tmp_path):
         log.close()
     for raw in ("(sec-counting)=", "{ref}`", "{cite}`", "{glue:text}`", ":::{admonition}"):
         assert raw not in text, f"JupyterLab shows raw MyST {raw!r}"
+
+
+# --------------------------------------------------------------------------- section numbering (issue 16)
+UNNUMBERED_SECTIONS = {"Setup", "Summary", "Exercises", "References"}
+
+
+@pytest.mark.parametrize("chapter", sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")))
+def test_section_numbering_style(chapter):
+    """Content sections are ``## N.k Title``, N the chapter number and k = 1, 2, … in order (sub-sections
+    ``###`` stay unnumbered); only Setup, Summary, Exercises and References are unnumbered ``##``.
+    Headings inside fenced blocks (code, admonitions) do not count. Static: needs no built book."""
+    n = int(chapter[:2])
+    problems, k = [], 0
+    for i, cell in enumerate(_nb_cells(chapter)):
+        if cell["cell_type"] != "markdown":
+            continue
+        text = re.sub(r"^(`{3,}|~{3,}|:{3,}).*?^\1[ \t]*$", "", "".join(cell["source"]), flags=re.S | re.M)
+        for title in re.findall(r"^## +(.+?)\s*$", text, flags=re.M):
+            m = re.match(r"(\d+)\.(\d+) +\S", title)
+            if m:
+                k += 1
+                if (int(m.group(1)), int(m.group(2))) != (n, k):
+                    problems.append(f"cell {i}: '## {title}' should be numbered {n}.{k}")
+            elif title not in UNNUMBERED_SECTIONS:
+                problems.append(f"cell {i}: '## {title}' is neither '## {n}.k Title' nor one of "
+                                f"{sorted(UNNUMBERED_SECTIONS)}")
+    assert not problems, f"{chapter}: " + "; ".join(problems)

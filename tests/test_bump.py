@@ -1,4 +1,4 @@
-"""Tests of hepsig_tutorial.bump (Chapter 7 data: histograms, profile-likelihood targets, scan)."""
+"""Tests of hepsig_tutorial.bump and .bumphunt (Chapter 7: histograms, profile-likelihood targets, classical scans)."""
 
 import math
 
@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hepsig_tutorial import bump
+from hepsig_tutorial import bump, bumphunt, ddp
+from hepsig_tutorial.data import Scaler
 
 
 # ---------------------------------------------------------------- background forms, Eq. (1)
@@ -172,38 +173,43 @@ def test_three_sigma_signal_z_true_fluctuates_around_three():
 # ---------------------------------------------------------------- scaling
 def test_global_scaler_is_reversible_and_global():
     x = np.random.default_rng(0).uniform(100, 1e4, (30, 100))
-    s = bump.GlobalMinMaxScaler().fit(x)
+    s = Scaler(per_feature=False).fit(x)
     y = s.transform(x)
     assert y.min() == pytest.approx(0.0, abs=1e-7) and y.max() == pytest.approx(1.0, abs=1e-6)
     np.testing.assert_allclose(s.inverse_transform(y), x, rtol=1e-6)
     # one linear map for all bins: ratios of differences are preserved
     assert np.allclose((y[:, 1] - y[:, 0]) * s.scale_, x[:, 1] - x[:, 0], rtol=1e-4)
-    s2 = bump.GlobalMinMaxScaler.from_state(s.state_dict())
+    s2 = Scaler.from_state(s.state_dict())
     np.testing.assert_array_equal(s2.transform(x), y)
     with pytest.raises(ValueError, match="fitted"):
-        bump.GlobalMinMaxScaler().transform(x)
+        Scaler(per_feature=False).transform(x)
+    # networks saved before the scalers were merged store {"min", "scale"} (the shipped DDP network)
+    old = Scaler.from_state({"min": s.shift_, "scale": s.scale_})
+    np.testing.assert_array_equal(old.transform(x), y)
+    with pytest.raises(ValueError, match="kind"):
+        Scaler("robust")
 
 
 # ---------------------------------------------------------------- classical baseline and metrics
 def test_smooth_fit_describes_background_only_histograms():
     d = bump.generate_histograms(300, 0.0, rng=4, targets=False)
-    fit = bump.fit_smooth_background(d["counts"])
+    fit = bumphunt.fit_smooth_background(d["counts"])
     pull = (d["counts"] - fit) / np.sqrt(fit)
     chi2_ndf = np.mean(pull ** 2) * 100 / (100 - 9)
     assert 0.9 < chi2_ndf < 1.15
     # a degree-4 fit cannot follow the steep forms: visibly worse
-    fit4 = bump.fit_smooth_background(d["counts"], degree=4)
+    fit4 = bumphunt.fit_smooth_background(d["counts"], degree=4)
     assert np.mean((d["counts"] - fit4) ** 2 / fit4) * 100 / 95 > 1.5
 
 
 def test_bumphunter_finds_a_big_bump_and_global_significance_is_monotone():
     d = bump.generate_histograms(200, 8.0, rng=6, targets=False)
     null = bump.generate_histograms(400, 0.0, rng=7, targets=False)
-    scan = bump.bumphunter_scan(d["counts"], d["background"])
-    scan0 = bump.bumphunter_scan(null["counts"], null["background"])
+    scan = bumphunt.bumphunter_scan(d["counts"], d["background"])
+    scan0 = bumphunt.bumphunter_scan(null["counts"], null["background"])
     assert np.mean(np.abs(scan["centre"] - d["mean"]) <= 3) > 0.9
     assert np.median(scan["t"]) > np.percentile(scan0["t"], 99)
-    zg = bump.global_significance(np.sort(scan["t"]), scan0["t"])
+    zg = bumphunt.global_significance(np.sort(scan["t"]), scan0["t"])
     assert np.all(np.diff(zg) >= 0)
     # global significance never exceeds what 400 pseudo-experiments can establish
     assert zg.max() <= -__import__("scipy").special.ndtri(1 / 401) + 1e-9
@@ -214,14 +220,15 @@ def test_roc_auc_and_peak_accuracy():
     s, b = rng.normal(1, 1, 4000), rng.normal(0, 1, 4000)
     from scipy.stats import norm
 
-    assert bump.roc_auc(s, b) == pytest.approx(norm.cdf(1 / math.sqrt(2)), abs=0.015)
-    fpr, tpr = bump.roc_curve(s, b)
-    assert fpr[0] == 0 and tpr[-1] == 1 and np.all(np.diff(fpr) >= 0)
-    assert np.trapezoid(tpr, fpr) == pytest.approx(bump.roc_auc(s, b), abs=1e-3)
-    acc = bump.peak_accuracy([10, 12, 20], [10.2, 10.6, 30.0])
+    assert ddp.auc(s, b) == pytest.approx(norm.cdf(1 / math.sqrt(2)), abs=0.015)
+    # the Mann-Whitney statistic, ties counting one half (rounded scores have many ties)
+    sr, br = np.round(s, 1), np.round(b, 1)
+    mw = (np.sum(sr[:, None] > br[None, :]) + 0.5 * np.sum(sr[:, None] == br[None, :])) / (sr.size * br.size)
+    assert ddp.auc(sr, br) == pytest.approx(mw, abs=1e-12)
+    acc = ddp.peak_accuracy([10, 12, 20], [10.2, 10.6, 30.0])
     assert acc == {0: 1 / 3, 1: 2 / 3, 3: 2 / 3}
     with pytest.raises(ValueError):
-        bump.roc_auc([], b)
+        ddp.auc([], b)
 
 
 def test_generation_does_not_depend_on_threading(monkeypatch):
@@ -259,35 +266,35 @@ def test_outside_forms_are_smooth_positive_and_not_among_the_ten(kind):
 
 def test_fitted_signal_scan_finds_the_bump_and_score_agrees_with_lr():
     big = bump.generate_histograms(40, 10.0, rng=3)
-    lr = bump.fitted_signal_scan(big["counts"])
+    lr = bumphunt.fitted_signal_scan(big["counts"])
     k = np.rint(big["mean"]).astype(int)
     rows = np.arange(40)
     # the signal template takes the bump: fitted events close to the injected amplitude
     np.testing.assert_allclose(np.median(lr["mu"][rows, k] / big["amplitude"]), 1.0, atol=0.1)
-    assert bump.peak_accuracy(lr["z"].argmax(1), big["mean"])[3] >= 0.95
+    assert ddp.peak_accuracy(lr["z"].argmax(1), big["mean"])[3] >= 0.95
     # profiling a 9-parameter background costs significance: below the known-background z, but > 4σ
     assert np.all(lr["z"][rows, k] < big["z"].max(1) + 0.5) and np.median(lr["z"][rows, k]) > 4.0
-    sc = bump.fitted_signal_scan(big["counts"], method="score")
+    sc = bumphunt.fitted_signal_scan(big["counts"], method="score")
     null = bump.generate_histograms(40, 0.0, rng=4)
-    lr0, sc0 = bump.fitted_signal_scan(null["counts"]), bump.fitted_signal_scan(null["counts"], method="score")
+    lr0, sc0 = bumphunt.fitted_signal_scan(null["counts"]), bumphunt.fitted_signal_scan(null["counts"], method="score")
     assert np.median(np.abs(lr0["z"].max(1) - sc0["z"].max(1))) < 0.05  # same statistic near μ = 0
     assert np.all(lr0["z"] >= 0) and np.all(sc["z"] >= 0)
     with pytest.raises(ValueError, match="method"):
-        bump.fitted_signal_scan(big["counts"], method="wald")
+        bumphunt.fitted_signal_scan(big["counts"], method="wald")
     with pytest.raises(ValueError, match="positions"):
-        bump.fitted_signal_scan(big["counts"], positions=np.array([100]))
+        bumphunt.fitted_signal_scan(big["counts"], positions=np.array([100]))
 
 
 def test_masked_fit_and_sideband_bumphunter_do_not_absorb_the_bump():
     data = bump.generate_histograms(30, 8.0, rng=5)
-    full = bump.fit_smooth_background(data["counts"])
-    side = bump.bumphunter_sideband_scan(data["counts"])
+    full = bumphunt.fit_smooth_background(data["counts"])
+    side = bumphunt.bumphunter_sideband_scan(data["counts"])
     k = np.rint(data["mean"]).astype(int)
     rows = np.arange(30)
     # left out of the fit, the bump region is described by the sidebands: closer to the true background
     err_full = np.abs(full[rows, k] - data["background"][rows, k])
     err_side = np.abs(side["background"][rows, k] - data["background"][rows, k])
     assert np.median(err_side) < np.median(err_full)
-    assert np.median(side["t"]) > np.median(bump.bumphunter_scan(data["counts"], full)["t"])
+    assert np.median(side["t"]) > np.median(bumphunt.bumphunter_scan(data["counts"], full)["t"])
     with pytest.raises(ValueError, match="mask"):
-        bump.fit_smooth_background(data["counts"], mask=np.zeros(100, bool))
+        bumphunt.fit_smooth_background(data["counts"], mask=np.zeros(100, bool))

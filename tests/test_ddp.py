@@ -6,6 +6,7 @@ import torch
 
 import hepsig_tutorial.ddp as ddp
 from hepsig_tutorial import bump
+from hepsig_tutorial.data import Scaler
 from hepsig_tutorial.models import count_parameters
 
 
@@ -34,8 +35,8 @@ def test_predictions_are_clipped_at_zero():
     torch.manual_seed(0)
     model = ddp.ddp_network()
     data = bump.generate_histograms(10, 0.0, rng=3)
-    xs = bump.GlobalMinMaxScaler().fit(data["counts"])
-    zs = bump.GlobalMinMaxScaler().fit(data["z"] + 1.0)
+    xs = Scaler(per_feature=False).fit(data["counts"])
+    zs = Scaler(per_feature=False).fit(data["z"] + 1.0)
     assert np.all(ddp.predict_z(model, data["counts"], xs, zs) >= 0)
 
 
@@ -54,8 +55,8 @@ def test_bad_arguments():
 
 def test_training_reduces_the_loss_and_is_seeded():
     data = bump.generate_histograms(300, (5.0, 20.0), rng=0)
-    xs = bump.GlobalMinMaxScaler().fit(data["counts"])
-    zs = bump.GlobalMinMaxScaler().fit(data["z"])
+    xs = Scaler(per_feature=False).fit(data["counts"])
+    zs = Scaler(per_feature=False).fit(data["z"])
     x, z = xs.transform(data["counts"]), zs.transform(data["z"])
     histories = []
     for _ in range(2):
@@ -73,8 +74,8 @@ def test_checkpoint_round_trip(tmp_path):
     torch.manual_seed(1)
     model = ddp.ddp_network()
     data = bump.generate_histograms(20, 5.0, rng=2)
-    xs = bump.GlobalMinMaxScaler().fit(data["counts"])
-    zs = bump.GlobalMinMaxScaler().fit(data["z"])
+    xs = Scaler(per_feature=False).fit(data["counts"])
+    zs = Scaler(per_feature=False).fit(data["z"])
     before = ddp.predict_z(model, data["counts"], xs, zs)
     path = ddp.save_ddp(tmp_path / "m.pt", model, x_scaler=xs, z_scaler=zs, history={"loss": [1.0, 0.5]},
                         meta={"mode": "test"})
@@ -186,7 +187,7 @@ def test_auc_error_matches_the_spread_of_repeated_experiments():
     n = 1000
     assert abs(ddp.auc_error(0.5, n, n) / np.sqrt((2 * n + 1) / (12 * n * n)) - 1) < 0.01
     rng = np.random.default_rng(0)
-    aucs = [bump.roc_auc(rng.exponential(2.0, 200), rng.exponential(1.0, 300)) for _ in range(400)]
+    aucs = [ddp.auc(rng.exponential(2.0, 200), rng.exponential(1.0, 300)) for _ in range(400)]
     predicted = ddp.auc_error(float(np.mean(aucs)), 200, 300)  # exponential scores: Hanley-McNeil's own model
     assert abs(np.std(aucs) / predicted - 1) < 0.15
     with pytest.raises(ValueError, match="auc"):
@@ -259,3 +260,15 @@ def test_ship_run_writes_weights_provenance_and_log_and_the_override_loads_it(tm
     out.write_bytes(out.read_bytes() + b"tampered")
     with pytest.raises(ValueError, match="sha256"):
         ddp.load_pretrained()
+
+
+def test_the_command_line_module_loads_once_and_ht_ddp_loads_lazily():
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-m", "hepsig_tutorial.ddp", "--help"],
+                         capture_output=True, text=True, check=False)
+    assert res.returncode == 0 and "found in sys.modules" not in res.stderr, res.stderr
+    code = ("import sys, hepsig_tutorial as ht; assert 'hepsig_tutorial.ddp' not in sys.modules; "
+            "assert ht.ddp.PAPER_PARAMETERS == 73941 and 'hepsig_tutorial.ddp' in sys.modules")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

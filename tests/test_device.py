@@ -396,7 +396,7 @@ def test_configure_device_switches_tf32_off_on_cuda(monkeypatch):
 # ------------------------------------------------------------------------------------------------
 # batching.accumulated_backward: the data go to the device once
 # ------------------------------------------------------------------------------------------------
-def test_fit_accumulated_uploads_once():
+def test_fit_with_micro_batches_uploads_once():
     from hepsig_tutorial import batching
 
     rng = np.random.default_rng(0)
@@ -412,8 +412,8 @@ def test_fit_accumulated_uploads_once():
 
     torch.manual_seed(0)
     model = ht.models.mlp(2, (3,), "tanh")
-    hist = batching.fit_accumulated(model, data, sums_fn, lambda t: batching.punzi_loss_from_sums(t, 50.0),
-                                    epochs=3, micro_batch_size=100, lr=1e-2, device="cpu")
+    hist = ht.train.fit(model, batching.SumsLoss(sums_fn, lambda t: batching.punzi_loss_from_sums(t, 50.0)), data,
+                        epochs=3, micro_batch_size=100, lr=1e-2, device="cpu")
     assert len(seen) == 3 * 2 * 4 and len(set(seen)) == 1              # one storage for every step
     assert np.isfinite(hist["loss"]).all()
     # tensors already on the device are used as they are (no copy) by accumulated_backward itself
@@ -439,8 +439,7 @@ def _value_and_grad(fn, x, device):
 
 
 def _loss_cases():
-    from hepsig_tutorial.losses import (MassWindows, asimov_loss, lovasz_z_loss, punzi_loss, relaxed_counts,
-                                        s_over_sqrt_s_plus_b_loss)
+    from hepsig_tutorial.losses import MassWindows, asimov_loss, lovasz_z_loss, punzi_loss, s_over_sqrt_s_plus_b_loss
 
     rng = np.random.default_rng(0)
     n, k = 3000, 5
@@ -456,18 +455,16 @@ def _loss_cases():
     def t(a, device, dtype=torch.float64):
         return torch.as_tensor(a, dtype=dtype, device=device)
 
-    def counts(p, d):
-        return relaxed_counts(torch.sigmoid(p), {"y": t(y, d), "w": t(w, d)}, expected_signal=30.0,
-                              expected_background=900.0)
+    yields = {"expected_signal": 30.0, "expected_background": 900.0}
 
     cases = {
-        "punzi-dense": lambda p, d: punzi_loss(torch.sigmoid(p), t(y, d), t(w, d), t(M, d), luminosity=50.0,
-                                               fraction=0.5, reduction="none"),
+        "punzi-dense": lambda p, d: punzi_loss(torch.sigmoid(p), t(y, d), t(w, d), membership=t(M, d),
+                                               luminosity=50.0, fraction=0.5, reduction="none"),
         "punzi-compact": lambda p, d: punzi_loss(torch.sigmoid(p), t(y, d), t(w, d), windows=mw,
                                                  cells=torch.as_tensor(cells, device=d), luminosity=50.0,
                                                  fraction=0.5, reduction="none"),
-        "s/sqrt(s+b)": lambda p, d: s_over_sqrt_s_plus_b_loss(*counts(p, d)),
-        "asimov": lambda p, d: asimov_loss(*counts(p, d), 0.1),
+        "s/sqrt(s+b)": lambda p, d: s_over_sqrt_s_plus_b_loss(torch.sigmoid(p), t(y, d), t(w, d), **yields),
+        "asimov": lambda p, d: asimov_loss(torch.sigmoid(p), t(y, d), t(w, d), sigma_b_rel=0.1, **yields),
         "stats.punzi_sensitivity": lambda p, d: ht.stats.punzi_sensitivity(torch.sigmoid(p[:10]), p[10:20] ** 2),
         "stats.asimov_significance": lambda p, d: ht.stats.asimov_significance(p[:10] ** 2 + 1, p[10:20] ** 2 + 2,
                                                                                0.1 * (p[10:20] ** 2 + 2)),
@@ -500,7 +497,7 @@ def test_losses_and_stats_agree_with_cpu(device, dtype, monkeypatch):
 @needs_cuda
 @pytest.mark.parametrize("device", DEVICES)
 def test_lovasz_reference_and_training_on_device(device):
-    from hepsig_tutorial.losses import lovasz_z_loss, make_punzi_loss_fn, naive_lovasz_z_loss, toy_cells
+    from hepsig_tutorial.losses import lovasz_z_loss, make_punzi_loss, naive_lovasz_z_loss, toy_cells
 
     rng = np.random.default_rng(1)
     y = (rng.random(40) < 0.5).astype(float)
@@ -518,6 +515,6 @@ def test_lovasz_reference_and_training_on_device(device):
     for dev in ("cpu", device):
         torch.manual_seed(0)
         model = ht.models.mlp(x.shape[1], (4,), "tanh")
-        fn = make_punzi_loss_fn(luminosity=toy.luminosity, windows=mw, data=data)
+        fn = make_punzi_loss(luminosity=toy.luminosity, windows=mw, data=data)
         curves.append(ht.train.fit(model, fn, data, epochs=3, batch_size=500, lr=1e-2, device=dev)["loss"])
     np.testing.assert_allclose(curves[1], curves[0], rtol=1e-4)

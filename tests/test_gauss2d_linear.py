@@ -9,9 +9,9 @@ import pytest
 import torch
 
 import hepsig_tutorial.linear as lin
-from hepsig_tutorial.data import GAUSS2D_CASES, make_gauss2d
-from hepsig_tutorial.losses import process_weights
-from hepsig_tutorial.train import bce_with_logits_loss, predict
+from hepsig_tutorial.data import GAUSS2D_CASES, Scaler, make_gauss2d
+from hepsig_tutorial.losses import make_bce_loss, process_weights
+from hepsig_tutorial.train import predict
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +55,10 @@ def test_weighted_logistic_regression_is_the_minimum(toy):
 
 def test_fit_linear_converges_to_the_exact_bce_minimum(toy):
     d, w = toy
-    sc = lin.StandardScaler().fit(d["x"])
+    sc = Scaler("standard").fit(d["x"])
     ws = lin.sigma_weights(d["y"], w)
     data = {"x": sc.transform(d["x"]), "y": d["y"], "w": ws}
-    model, hist = lin.fit_linear(bce_with_logits_loss, data, data, seed=1, epochs=400, patience=5,
+    model, hist = lin.fit_linear(make_bce_loss(), data, data, seed=1, epochs=400, patience=5,
                                  batch_size=2048, lr=0.1)
     ref = lin.weighted_logistic_regression(d["x"], d["y"], ws)
     assert lin.angle_deg(lin.direction(model, sc.scale_), ref["a"]) < 2.0
@@ -74,7 +74,7 @@ def test_linear_model_is_seeded():
 
 def test_direction_angle_and_cut_in_x_units(toy):
     d, _ = toy
-    sc = lin.StandardScaler().fit(d["x"])
+    sc = Scaler("standard").fit(d["x"])
     model = lin.linear_model(2, seed=2)
     u = lin.direction(model, sc.scale_)
     assert np.linalg.norm(u) == pytest.approx(1.0)
@@ -95,11 +95,11 @@ def test_direction_angle_and_cut_in_x_units(toy):
 
 def test_standard_scaler():
     x = np.random.default_rng(1).normal([3.0, -2.0], [2.0, 0.5], size=(500, 2))
-    z = lin.StandardScaler().fit(x).transform(x)
+    z = Scaler("standard").fit(x).transform(x)
     np.testing.assert_allclose(z.mean(0), 0.0, atol=1e-6)
     np.testing.assert_allclose(z.std(0), 1.0, atol=1e-5)
     with pytest.raises(ValueError, match="2-D"):
-        lin.StandardScaler().fit(np.ones(3))
+        Scaler("standard").fit(np.ones(3))
 
 
 def test_xsec_ratio_models_small():

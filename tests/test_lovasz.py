@@ -22,7 +22,7 @@ from hepsig_tutorial.losses.lovasz import (
     lovasz_z_extension,
     lovasz_z_gradient,
     lovasz_z_loss,
-    lovasz_z_loss_fn,
+    make_lovasz_z_loss,
     naive_lovasz_z_loss,
     process_weights,
 )
@@ -67,9 +67,9 @@ def test_delta_z_formula_and_empty_set():
 
 def test_delta_z_bad_input():
     y, w = np.array([1, 0.0]), np.array([1.0, 1.0])
-    with pytest.raises(ValueError, match="labels"):
+    with pytest.raises(ValueError, match="target"):
         delta_z([True, False], np.array([1, 2.0]), w)
-    with pytest.raises(ValueError, match="weights"):
+    with pytest.raises(ValueError, match="weight"):
         delta_z([True, False], y, np.array([1.0, -1.0]))
     with pytest.raises(ValueError, match="epsilon"):
         delta_z([True, False], y, w, epsilon=0.0)
@@ -247,7 +247,7 @@ def test_autograd_gradient_equals_algorithm_1(seed, p):
     rng = np.random.default_rng(seed)
     y, w, eps = ground_set(seed, p)
     F = torch.tensor(rng.normal(0, 1.5, p), requires_grad=True)
-    lovasz_z_loss(F, y, w, eps).backward()
+    lovasz_z_loss(F, y, w, epsilon=eps).backward()
     m = np.maximum(1 - (2 * y - 1) * F.detach().numpy(), 0)
     g = lovasz_z_gradient(m, y, w, eps)
     # chain rule through the hinge: dm/dF = −ỹ where m > 0
@@ -255,7 +255,7 @@ def test_autograd_gradient_equals_algorithm_1(seed, p):
     scale = max(1.0, float(np.abs(g).max()))
     np.testing.assert_allclose(F.grad.numpy(), -(2 * y - 1) * g * (m > 0), rtol=1e-10, atol=1e-12 * scale)
     # and g·m reproduces the loss (the extension is linear where the order is fixed)
-    assert float(g @ m) == pytest.approx(float(lovasz_z_loss(F.detach(), y, w, eps)), rel=1e-10)
+    assert float(g @ m) == pytest.approx(float(lovasz_z_loss(F.detach(), y, w, epsilon=eps)), rel=1e-10)
 
 
 def test_paper_algorithm_1_with_corrections_is_a_rescaling():
@@ -282,13 +282,14 @@ def test_finite_difference_gradient_all_errors():
     y, w, eps = ground_set(7, p)
     for error in ERRORS:
         F = torch.tensor(rng.normal(0, 1, p), requires_grad=True)
-        lovasz_z_loss(F, y, w, eps, error=error).backward()
+        lovasz_z_loss(F, y, w, epsilon=eps, error=error).backward()
         h = 1e-7
         for i in range(0, p, 6):
             Fp, Fm = F.detach().clone(), F.detach().clone()
             Fp[i] += h
             Fm[i] -= h
-            fd = (float(lovasz_z_loss(Fp, y, w, eps, error=error)) - float(lovasz_z_loss(Fm, y, w, eps, error=error)))
+            fd = (float(lovasz_z_loss(Fp, y, w, epsilon=eps, error=error))
+                  - float(lovasz_z_loss(Fm, y, w, epsilon=eps, error=error)))
             assert fd / (2 * h) == pytest.approx(float(F.grad[i]), rel=1e-4, abs=1e-8), (error, i)
 
 
@@ -313,10 +314,10 @@ def test_trivial_classifier_value_and_slope():
     y, w, eps = ground_set(11, 50)
     S = float(np.sum(w * y))
     zero = torch.zeros(50, dtype=torch.float64)
-    assert float(lovasz_z_loss(zero, y, w, eps)) == pytest.approx(S / math.sqrt(eps), rel=1e-12)
+    assert float(lovasz_z_loss(zero, y, w, epsilon=eps)) == pytest.approx(S / math.sqrt(eps), rel=1e-12)
     h = np.random.default_rng(1).normal(size=50)
     lam = 0.5 / np.abs(h).max()
-    fd = (float(lovasz_z_loss(torch.tensor(lam * h), y, w, eps)) - S / math.sqrt(eps)) / lam
+    fd = (float(lovasz_z_loss(torch.tensor(lam * h), y, w, epsilon=eps)) - S / math.sqrt(eps)) / lam
     assert hinge_slope_at_zero(h, y, w, eps) == pytest.approx(fd, rel=1e-9)
     # perfect direction (h = ỹ) always decreases the loss
     assert hinge_slope_at_zero(2 * y - 1, y, w, eps) < 0
@@ -327,8 +328,8 @@ def test_normalisation_conventions_are_an_epsilon_rescaling():
     y, w, eps = ground_set(2, 40)
     F = torch.tensor(np.random.default_rng(0).normal(size=40))
     f = 0.03
-    assert float(lovasz_z_loss(F, y, w / f, eps)) == pytest.approx(
-        float(lovasz_z_loss(F, y, w, eps * f)) / math.sqrt(f), rel=1e-10)
+    assert float(lovasz_z_loss(F, y, w / f, epsilon=eps)) == pytest.approx(
+        float(lovasz_z_loss(F, y, w, epsilon=eps * f)) / math.sqrt(f), rel=1e-10)
 
 
 def test_float32_finite_at_tiny_yields():
@@ -345,22 +346,22 @@ def test_float32_finite_at_tiny_yields():
 
 def test_loss_bad_input():
     F = torch.zeros(3)
-    with pytest.raises(ValueError, match="labels"):
+    with pytest.raises(ValueError, match="target"):
         lovasz_z_loss(F, [1, 0, 2], [1, 1, 1])
-    with pytest.raises(ValueError, match="weights"):
+    with pytest.raises(ValueError, match="weight"):
         lovasz_z_loss(F, [1, 0, 0], [1, 0, 1])
     with pytest.raises(ValueError, match="shape"):
         lovasz_z_loss(F, [1, 0], [1, 1])
-    with pytest.raises(ValueError, match="scores"):
+    with pytest.raises(ValueError, match="pred"):
         lovasz_z_loss(torch.tensor([0.0, float("nan")]), [1, 0], [1, 1])
     with pytest.raises(ValueError, match="epsilon"):
         lovasz_z_loss(F, [0, 0, 0], [1, 1, 1])
     with pytest.raises(ValueError, match="error"):
-        lovasz_z_loss_fn(1.0, error="nope")
+        make_lovasz_z_loss(epsilon=1.0, error="nope")
     with pytest.raises(ValueError, match="normalisation"):
-        lovasz_z_loss_fn(1.0, normalisation="batchwise")
+        make_lovasz_z_loss(epsilon=1.0, normalisation="batchwise")
     with pytest.raises(ValueError, match="epsilon"):
-        lovasz_z_loss_fn(-1.0)
+        make_lovasz_z_loss(epsilon=-1.0)
 
 
 def test_loss_fn_trains_with_fit():
@@ -368,18 +369,18 @@ def test_loss_fn_trains_with_fit():
 
     d = make_gauss2d(300, seed=0)
     w = process_weights(d["process"], GAUSS2D_CASES[1], 3000.0)
-    x = ht.data.MinMaxScaler().fit_transform(d["x"])
+    x = ht.data.Scaler().fit_transform(d["x"])
     torch.manual_seed(0)
     model = ht.models.mlp(2, (), output="linear")
-    loss_fn = lovasz_z_loss_fn(100 * 300.0, "hinge", "scaled")
+    loss_fn = make_lovasz_z_loss(epsilon=100 * 300.0, error="hinge", normalisation="scaled")
     hist = ht.train.fit(model, loss_fn, {"x": x, "y": d["y"], "w": w}, epochs=15, batch_size=300, lr=0.05,
                         optimizer="radam", device="cpu")
     assert all(math.isfinite(v) for v in hist["loss"])
     assert hist["loss"][-1] < hist["loss"][0]  # κ = 100: the trivial classifier is not the minimum here
     batch = {"y": torch.as_tensor(d["y"]), "w": torch.as_tensor(w), "fraction": 0.5}
     out = torch.zeros(len(w))
-    scaled = lovasz_z_loss_fn(300.0, normalisation="scaled")(out, batch)
-    dataset = lovasz_z_loss_fn(300.0, normalisation="dataset")(out, batch)
+    scaled = make_lovasz_z_loss(epsilon=300.0, normalisation="scaled")(out, batch)
+    dataset = make_lovasz_z_loss(epsilon=300.0, normalisation="dataset")(out, batch)
     assert float(scaled) == pytest.approx(float(np.sum(w * d["y"])) / 0.5 / math.sqrt(300.0), rel=1e-5)
     assert float(dataset) == pytest.approx(float(np.sum(w * d["y"])) / math.sqrt(300.0), rel=1e-5)
 
@@ -454,9 +455,9 @@ def test_loss_makes_no_host_round_trip():
         # device there; on a GPU S stays on the device: the gpu tests of tests/test_device.py run that path)
         S = float(np.sum(w * y))
         for epsilon in (eps, None):
-            lovasz_z_loss(F, yt, wt, epsilon, signal_total=S, validate=False).backward()
+            lovasz_z_loss(F, yt, wt, epsilon=epsilon, signal_total=S, validate=False).backward()
         with pytest.raises(AssertionError, match="host"):
-            lovasz_z_loss(F, yt, wt, eps)                            # validation does synchronise
+            lovasz_z_loss(F, yt, wt, epsilon=eps)                            # validation does synchronise
     finally:
         for name, fn in saved.items():
             setattr(torch.Tensor, name, fn)
@@ -464,11 +465,11 @@ def test_loss_makes_no_host_round_trip():
 
 
 def test_loss_fn_checks_values_on_first_call_only():
-    fn = lovasz_z_loss_fn(1.0)
+    fn = make_lovasz_z_loss(epsilon=1.0)
     good = {"y": torch.tensor([1.0, 0.0, 0.0]), "w": torch.tensor([1.0, 2.0, 3.0]), "fraction": 1.0}
     bad = dict(good, y=torch.tensor([1.0, 0.0, 2.0]))
-    with pytest.raises(ValueError, match="labels"):
-        lovasz_z_loss_fn(1.0)(torch.zeros(3), bad)                   # first call: checked
+    with pytest.raises(ValueError, match="target"):
+        make_lovasz_z_loss(epsilon=1.0)(torch.zeros(3), bad)                   # first call: checked
     fn(torch.zeros(3), good)
     assert isinstance(fn(torch.zeros(3), bad), torch.Tensor)         # later calls: not checked (no sync)
 
@@ -477,6 +478,6 @@ def test_naive_loss_accepts_scores_on_any_device():
     """naive_lovasz_z_loss copies scores to the CPU itself (it used to mix devices and call .numpy())."""
     y, w, eps = ground_set(2, 12)
     F = torch.randn(12, dtype=torch.float64, requires_grad=True)
-    want = float(lovasz_z_loss(F, y, w, eps).detach())
-    assert naive_lovasz_z_loss(F, y, w, eps) == pytest.approx(want, rel=1e-10)   # F requires grad: fine
+    want = float(lovasz_z_loss(F, y, w, epsilon=eps).detach())
+    assert naive_lovasz_z_loss(F, y, w, epsilon=eps) == pytest.approx(want, rel=1e-10)   # F requires grad: fine
     # (on a GPU, tests/test_device.py runs it with CUDA scores)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import hepsig_tutorial as ht
 from hepsig_tutorial import stats
-from hepsig_tutorial.losses import PunziLoss, make_punzi_loss_fn, punzi_loss, sigma_min_from_yields
+from hepsig_tutorial.losses import make_punzi_loss, punzi_loss, sigma_min_from_yields
 
 
 def _toy(n=400, k=6, seed=0, dtype=torch.float64):
@@ -44,12 +44,12 @@ def _counted(sel, y, w, M, **kw):
 def test_hard_outputs_equal_counting(refined, a, b):
     p, y, w, M = _toy()
     hard = (p > 0.4).to(p.dtype)
-    got = punzi_loss(hard, y, w, M, a=a, b=b, luminosity=50.0, refined=refined, reduction="none")
+    got = punzi_loss(hard, y, w, membership=M, a=a, b=b, luminosity=50.0, refined=refined, reduction="none")
     want = _counted(hard.numpy(), y.numpy(), w.numpy(), M.numpy(), a=a, b=b, luminosity=50.0, refined=refined)
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
-    mean = punzi_loss(hard, y, w, M, a=a, b=b, luminosity=50.0, refined=refined)
+    mean = punzi_loss(hard, y, w, membership=M, a=a, b=b, luminosity=50.0, refined=refined)
     assert float(mean) == pytest.approx(want.mean(), rel=1e-12)
-    assert float(punzi_loss(hard, y, w, M, a=a, b=b, luminosity=50.0, refined=refined,
+    assert float(punzi_loss(hard, y, w, membership=M, a=a, b=b, luminosity=50.0, refined=refined,
                             reduction="sum")) == pytest.approx(want.sum(), rel=1e-12)
 
 
@@ -62,14 +62,14 @@ def test_hard_outputs_equal_counting_property(seed, n, k, cut, lumi):
     M[0, :] = True                               # ... in every window, so none is left out
     p[0] = 0.999                                 # and it passes the cut (ε > 0 everywhere)
     hard = (p > cut).to(p.dtype)
-    got = punzi_loss(hard, y, w, M, luminosity=lumi, reduction="none").numpy()
+    got = punzi_loss(hard, y, w, membership=M, luminosity=lumi, reduction="none").numpy()
     want = _counted(hard.numpy(), y.numpy(), w.numpy(), M.numpy(), luminosity=lumi)
     np.testing.assert_allclose(got, want, rtol=1e-10)
 
 
 def test_relaxed_value_is_eq9_of_weighted_sums():
     p, y, w, M = _toy(seed=3)
-    got = punzi_loss(p, y, w, M, luminosity=10.0, reduction="none")
+    got = punzi_loss(p, y, w, membership=M, luminosity=10.0, reduction="none")
     Mf = M.to(p.dtype)
     eff = (y * p * w) @ Mf
     B = ((1 - y) * p * w) @ Mf
@@ -80,21 +80,21 @@ def test_relaxed_value_is_eq9_of_weighted_sums():
 def test_fraction_scales_sums_up():
     """A batch holding a share f of the data with weights w equals the full sample with weights w/f."""
     p, y, w, M = _toy(seed=4)
-    a = punzi_loss(p, y, w, M, fraction=0.25, luminosity=50.0)
-    b = punzi_loss(p, y, w / 0.25, M, fraction=1.0, luminosity=50.0)
+    a = punzi_loss(p, y, w, membership=M, fraction=0.25, luminosity=50.0)
+    b = punzi_loss(p, y, w / 0.25, membership=M, fraction=1.0, luminosity=50.0)
     assert float(a) == pytest.approx(float(b), rel=1e-12)
     # and the n_batches scaling matters: without it σ_min is larger (ε smaller)
-    assert float(punzi_loss(p, y, w, M, luminosity=50.0)) > float(a)
+    assert float(punzi_loss(p, y, w, membership=M, luminosity=50.0)) > float(a)
 
 
-def test_module_and_closure_match_function():
+def test_closure_matches_function():
     p, y, w, M = _toy(seed=5)
-    ref = punzi_loss(p, y, w, M, a=3.0, b=1.28, luminosity=50.0, fraction=0.5, refined=True)
-    mod = PunziLoss(a=3.0, b=1.28, luminosity=50.0, refined=True)
-    assert float(mod(p, y, w, M, fraction=0.5)) == pytest.approx(float(ref), rel=1e-12)
-    fn = make_punzi_loss_fn(a=3.0, b=1.28, luminosity=50.0, refined=True)
+    ref = punzi_loss(p, y, w, membership=M, a=3.0, b=1.28, luminosity=50.0, fraction=0.5, refined=True)
+    fn = make_punzi_loss(a=3.0, b=1.28, luminosity=50.0, refined=True)
     assert float(fn(p, {"y": y, "w": w, "membership": M, "fraction": 0.5})) == pytest.approx(float(ref), rel=1e-12)
-    assert "refined=True" in repr(mod)
+    other = make_punzi_loss(a=3.0, b=1.28, luminosity=50.0, refined=True, weight_key="w_eff")   # weights elsewhere
+    batch = {"y": y, "w": torch.ones_like(w), "w_eff": w, "membership": M, "fraction": 0.5}
+    assert float(other(p, batch)) == pytest.approx(float(ref), rel=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -103,15 +103,15 @@ def test_module_and_closure_match_function():
 def test_gradcheck_float64():
     p, y, w, M = _toy(n=30, k=3, seed=6)
     p = p.clone().requires_grad_(True)
-    assert torch.autograd.gradcheck(lambda q: punzi_loss(q, y, w, M, luminosity=50.0, fraction=0.5), (p,))
-    assert torch.autograd.gradcheck(lambda q: punzi_loss(q, y, w, M, refined=True, reduction="none"), (p,))
+    assert torch.autograd.gradcheck(lambda q: punzi_loss(q, y, w, membership=M, luminosity=50.0, fraction=0.5), (p,))
+    assert torch.autograd.gradcheck(lambda q: punzi_loss(q, y, w, membership=M, refined=True, reduction="none"), (p,))
 
 
 def test_gradient_signs():
     """More output on signal lowers σ_min, more output on background raises it."""
     p, y, w, M = _toy(seed=7)
     p = p.clone().requires_grad_(True)
-    punzi_loss(p, y, w, M, luminosity=50.0).backward()
+    punzi_loss(p, y, w, membership=M, luminosity=50.0).backward()
     in_some = M.any(dim=1)
     g = p.grad
     assert (g[(y == 1) & in_some] < 0).all()
@@ -125,12 +125,12 @@ def test_no_background_is_finite(dtype):
     bkg_in_window = (y == 0)[:, None] & M
     M = M & ~bkg_in_window                       # windows hold signal only: B = 0
     p = p.clone().requires_grad_(True)
-    loss = punzi_loss(p, y, w, M, luminosity=50.0)
+    loss = punzi_loss(p, y, w, membership=M, luminosity=50.0)
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(p.grad).all()
     # at B = 0, σ_min = (b²/2 + b²/2)/(εL) = b²/(εL)
     eff = (y * p.detach() * w) @ M.to(dtype)
-    torch.testing.assert_close(punzi_loss(p.detach(), y, w, M, luminosity=50.0, reduction="none"),
+    torch.testing.assert_close(punzi_loss(p.detach(), y, w, membership=M, luminosity=50.0, reduction="none"),
                                1.28 ** 2 / (eff * 50.0), rtol=1e-5, atol=0)
 
 
@@ -138,7 +138,7 @@ def test_background_only_selected_near_zero_float32():
     """Outputs ~1e-30 on every event (ε → 0, B → 0) in float32: finite value and gradient."""
     p, y, w, M = _toy(seed=9, dtype=torch.float32)
     tiny = torch.full_like(p, 1e-30).requires_grad_(True)
-    loss = punzi_loss(tiny, y, w, M, luminosity=50.0)
+    loss = punzi_loss(tiny, y, w, membership=M, luminosity=50.0)
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(tiny.grad).all()
     # ε is floored at 1e-6: σ_min = (b²/2 + b²/2)/(1e-6 L) at B ≈ 0
@@ -148,13 +148,14 @@ def test_background_only_selected_near_zero_float32():
 def test_empty_window_is_left_out_of_the_mean():
     p, y, w, M = _toy(seed=10)
     M[:, 2] = M[:, 2] & (y == 0)                 # window 2: background only, no signal at all
-    per = punzi_loss(p, y, w, M, luminosity=50.0, reduction="none")
+    per = punzi_loss(p, y, w, membership=M, luminosity=50.0, reduction="none")
     assert torch.isfinite(per).all()
     assert float(per[2]) > 1e4 * float(per[[0, 1, 3, 4, 5]].max())   # the floored value is huge ...
     keep = [0, 1, 3, 4, 5]
-    assert float(punzi_loss(p, y, w, M, luminosity=50.0)) == pytest.approx(float(per[keep].mean()), rel=1e-12)
+    assert float(punzi_loss(p, y, w, membership=M, luminosity=50.0)) == pytest.approx(float(per[keep].mean()),
+                                                                                      rel=1e-12)
     pg = p.clone().requires_grad_(True)
-    punzi_loss(pg, y, w, M, luminosity=50.0).backward()
+    punzi_loss(pg, y, w, membership=M, luminosity=50.0).backward()
     assert torch.isfinite(pg.grad).all()
     # ... and contributes no gradient: events only in window 2 get zero gradient
     only2 = M[:, 2] & ~M[:, keep].any(dim=1)
@@ -165,7 +166,7 @@ def test_all_windows_empty_gives_zero_with_graph():
     p, y, w, M = _toy(seed=11)
     y = torch.zeros_like(y)                       # no signal at all
     pg = p.clone().requires_grad_(True)
-    loss = punzi_loss(pg, y, w, M)
+    loss = punzi_loss(pg, y, w, membership=M)
     loss.backward()
     assert float(loss.detach()) == 0.0 and (pg.grad == 0).all()
 
@@ -184,22 +185,22 @@ def test_sigma_min_from_yields_allows_eff_above_one_and_zero():
 # bad input
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("change,match", [
-    (lambda p, y, w, M: (p[:-1], y, w, M), "y_true"),
-    (lambda p, y, w, M: (p, y[:-1], w, M), "y_true"),
+    (lambda p, y, w, M: (p[:-1], y, w, M), "target"),
+    (lambda p, y, w, M: (p, y[:-1], w, M), "target"),
     (lambda p, y, w, M: (p, y, w[:-1], M), "weight"),
     (lambda p, y, w, M: (p, y, w, M[:-1]), "membership"),
     (lambda p, y, w, M: (p, y, w, M[:, 0]), "membership"),
     (lambda p, y, w, M: (p, y, -w, M), "weight"),
     (lambda p, y, w, M: (p, y, w * float("nan"), M), "weight"),
-    (lambda p, y, w, M: (p * 2.0, y, w, M), "y_pred"),
-    (lambda p, y, w, M: (p[:, None], y, w, M), "y_pred"),
-    (lambda p, y, w, M: (p.numpy(), y, w, M), "y_pred"),
-    (lambda p, y, w, M: (p, y * 2.0, w, M), "y_true"),
+    (lambda p, y, w, M: (p * 2.0, y, w, M), "pred"),
+    (lambda p, y, w, M: (p[:, None], y, w, M), "pred"),
+    (lambda p, y, w, M: (p.numpy(), y, w, M), "pred"),
+    (lambda p, y, w, M: (p, y * 2.0, w, M), "target"),
 ])
 def test_bad_arrays_raise(change, match):
-    args = change(*_toy(n=50, k=3))
+    p, y, w, M = change(*_toy(n=50, k=3))
     with pytest.raises(ValueError, match=match):
-        punzi_loss(*args)
+        punzi_loss(p, y, w, membership=M)
 
 
 @pytest.mark.parametrize("kwargs,match", [
@@ -210,14 +211,16 @@ def test_bad_arrays_raise(change, match):
 def test_bad_options_raise(kwargs, match):
     p, y, w, M = _toy(n=50, k=3)
     with pytest.raises(ValueError, match=match):
-        punzi_loss(p, y, w, M, **kwargs)
+        punzi_loss(p, y, w, membership=M, **kwargs)
 
 
-def test_module_rejects_bad_constants():
+def test_factory_rejects_bad_constants():
     with pytest.raises(ValueError, match="luminosity"):
-        PunziLoss(luminosity=-1.0)
-    with pytest.raises(ValueError, match="keys"):
-        make_punzi_loss_fn(keys=("y", "w"))
+        make_punzi_loss(luminosity=-1.0)
+    with pytest.raises(ValueError, match="eff_floor"):
+        make_punzi_loss(eff_floor=1.0)
+    with pytest.raises(TypeError):
+        make_punzi_loss(3.0)        # everything is keyword-only
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,7 +236,7 @@ def test_the_evaluation_scan_equals_the_loss_on_hard_outputs():
     S = sigma_min_from_yields(scan.s, scan.b_raw, luminosity=50.0, refined=True)
     for c, t in enumerate(cuts):
         hard = (p >= t).to(p.dtype)
-        np.testing.assert_allclose(S[:, c], punzi_loss(hard, y, w, M, luminosity=50.0, refined=True,
+        np.testing.assert_allclose(S[:, c], punzi_loss(hard, y, w, membership=M, luminosity=50.0, refined=True,
                                                        reduction="none").numpy(), rtol=1e-10)
 
 
@@ -251,7 +254,7 @@ def test_training_with_fit_lowers_the_loss():
     w = np.where(y > 0, 1.0 / (0.3 * n * 0.6), 0.02).astype(np.float32)
     torch.manual_seed(0)
     model = ht.models.mlp(2, (4,), "tanh")
-    loss_fn = make_punzi_loss_fn(luminosity=50.0)
+    loss_fn = make_punzi_loss(luminosity=50.0)
     data = {"x": x, "y": y, "w": w, "membership": M}
     full = dict(ht.train.as_tensors(data, "cpu"), fraction=1.0)
     with torch.no_grad():
@@ -441,7 +444,7 @@ def test_compact_equals_dense_property(seed, k, grid):
     cells = torch.as_tensor(mw.cells(m2, y.numpy(), mass_index))
     np.testing.assert_array_equal(mw.membership(cells), dense)
     for reduction in ("none", "mean", "sum"):
-        want = punzi_loss(p, y, w, dense, luminosity=20.0, fraction=0.5, reduction=reduction)
+        want = punzi_loss(p, y, w, membership=dense, luminosity=20.0, fraction=0.5, reduction=reduction)
         got = punzi_loss(p, y, w, windows=mw, cells=cells, luminosity=20.0, fraction=0.5, reduction=reduction)
         torch.testing.assert_close(got, want, rtol=1e-12, atol=0)
 
@@ -460,14 +463,14 @@ def test_compact_equals_dense_on_the_belle_toy_float32(refined):
     p64 = torch.as_tensor(rng.uniform(0.01, 0.99, len(toy)))
     y, w = toy.label.astype(np.float32), toy.weight.astype(np.float32)
     kw = dict(luminosity=toy.luminosity, fraction=0.3, refined=refined)
-    ref = punzi_loss(p64, y.astype(np.float64), w.astype(np.float64), M, **kw, reduction="none")
+    ref = punzi_loss(p64, y.astype(np.float64), w.astype(np.float64), membership=M, **kw, reduction="none")
     p32 = p64.to(torch.float32).requires_grad_(True)
-    dense = punzi_loss(p32, y, w, M, **kw, reduction="none")
+    dense = punzi_loss(p32, y, w, membership=M, **kw, reduction="none")
     compact = punzi_loss(p32, y, w, windows=mw, cells=cells, **kw, reduction="none")
     assert compact.dtype == torch.float32
     torch.testing.assert_close(compact.double(), ref, rtol=1e-6, atol=0)
     torch.testing.assert_close(compact, dense, rtol=1e-6, atol=0)
-    (g_dense,) = torch.autograd.grad(punzi_loss(p32, y, w, M, **kw), p32)
+    (g_dense,) = torch.autograd.grad(punzi_loss(p32, y, w, membership=M, **kw), p32)
     (g_comp,) = torch.autograd.grad(punzi_loss(p32, y, w, windows=mw, cells=cells, **kw), p32)
     torch.testing.assert_close(g_comp, g_dense, rtol=1e-5, atol=1e-6 * float(g_dense.abs().max()))
     # m2 and mass_index instead of cells (computed in the call) give the same value
@@ -496,7 +499,8 @@ def test_compact_edge_cases_match_dense():
     no_sig = cells.clone()
     no_sig[(cells == 3)] = mw.n_windows                              # signal of mass 3 counts nowhere
     d = torch.as_tensor(mw.membership(no_sig))
-    assert float(punzi_loss(p, y, w, windows=mw, cells=no_sig)) == pytest.approx(float(punzi_loss(p, y, w, d)),
+    assert float(punzi_loss(p, y, w, windows=mw, cells=no_sig)) == pytest.approx(
+        float(punzi_loss(p, y, w, membership=d)),
                                                                                 rel=1e-12)
     # no signal anywhere: 0 with a zero gradient
     nothing = torch.where(y > 0, torch.full_like(cells, mw.n_windows), cells)
@@ -521,7 +525,7 @@ def test_no_host_sync_in_a_training_step():
     with no_host_sync():
         loss = punzi_loss(q, y, w, windows=mw, cells=cells, luminosity=50.0, fraction=0.5, validate=False)
         loss.backward()
-        loss2 = punzi_loss(q, y, w, M, luminosity=50.0, fraction=0.5, validate=False)
+        loss2 = punzi_loss(q, y, w, membership=M, luminosity=50.0, fraction=0.5, validate=False)
         loss2.backward()
     # the guard works: the validating call synchronises
     with no_host_sync(), pytest.raises(AssertionError, match="host"):
@@ -530,7 +534,7 @@ def test_no_host_sync_in_a_training_step():
 
 
 def test_loss_fn_validates_once(monkeypatch):
-    """make_punzi_loss_fn checks the data at construction (data=) or on its first call, then never again."""
+    """make_punzi_loss checks the data at construction (data=) or on its first call, then never again."""
     from hepsig_tutorial.losses import punzi as punzi_module
 
     p, y, w, m2, mass_index, windows, _ = _window_toy(n=300, k=4, seed=6)
@@ -541,22 +545,22 @@ def test_loss_fn_validates_once(monkeypatch):
     calls = []
     real = punzi_module._check_values
     monkeypatch.setattr(punzi_module, "_check_values", lambda *a: (calls.append(1), real(*a)))
-    fn = make_punzi_loss_fn(luminosity=50.0, windows=mw, data=data)
+    fn = make_punzi_loss(luminosity=50.0, windows=mw, data=data)
     assert len(calls) == 1
     batch = dict(ht.train.as_tensors(dict(data, x=np.zeros((300, 1))), "cpu"), fraction=1.0)   # float32 cells
     for _ in range(3):
         v = fn(p.float(), batch)
     assert len(calls) == 1
     assert float(v) == pytest.approx(want, rel=1e-6)
-    fn2 = make_punzi_loss_fn(luminosity=50.0, windows=mw)          # no data: the first call checks
+    fn2 = make_punzi_loss(luminosity=50.0, windows=mw)          # no data: the first call checks
     for _ in range(3):
         fn2(p.float(), batch)
     assert len(calls) == 2
     bad = dict(data, w=-data["w"])
     with pytest.raises(ValueError, match="weight"):
-        make_punzi_loss_fn(luminosity=50.0, windows=mw, data=bad)
+        make_punzi_loss(luminosity=50.0, windows=mw, data=bad)
     with pytest.raises(ValueError, match="data"):
-        make_punzi_loss_fn(luminosity=50.0, windows=mw, data={"y": data["y"]})
+        make_punzi_loss(luminosity=50.0, windows=mw, data={"y": data["y"]})
 
 
 def test_training_with_fit_compact_matches_dense():
@@ -572,10 +576,10 @@ def test_training_with_fit_compact_matches_dense():
         torch.manual_seed(0)
         model = ht.models.mlp(x.shape[1], (4,), "tanh")
         if form == "dense":
-            data, fn = dict(base, membership=toy.window_matrix()[keep]), make_punzi_loss_fn(luminosity=50.0)
+            data, fn = dict(base, membership=toy.window_matrix()[keep]), make_punzi_loss(luminosity=50.0)
         else:
             data = dict(base, cell=cells[keep])
-            fn = make_punzi_loss_fn(luminosity=50.0, windows=mw, data=data)
+            fn = make_punzi_loss(luminosity=50.0, windows=mw, data=data)
         hists.append(ht.train.fit(model, fn, data, epochs=4, batch_size=1000, lr=1e-2, device="cpu")["loss"])
     np.testing.assert_allclose(hists[1], hists[0], rtol=1e-4)
     assert hists[1][-1] < hists[1][0]
@@ -597,7 +601,7 @@ def test_bad_compact_arguments_raise():
     mw = MassWindows(windows)
     cells = torch.as_tensor(mw.cells(m2, y.numpy(), mass_index))
     with pytest.raises(ValueError, match="membership"):
-        punzi_loss(p, y, w, dense, windows=mw, cells=cells)
+        punzi_loss(p, y, w, membership=dense, windows=mw, cells=cells)
     with pytest.raises(ValueError, match="membership"):
         punzi_loss(p, y, w)
     with pytest.raises(ValueError, match="windows"):
@@ -618,10 +622,10 @@ def test_bad_compact_arguments_raise():
         mw.cells(np.full(len(y), np.nan), y.numpy(), mass_index)
     with pytest.raises(ValueError, match="mass_index"):
         mw.cells(m2, y.numpy(), mass_index + 0.5)
-    with pytest.raises(ValueError, match="y_true"):
+    with pytest.raises(ValueError, match="target"):
         mw.cells(m2, 2 * y.numpy(), mass_index)
     with pytest.raises(ValueError, match="columns"):
         toy_cells(ht.data.make_belle_toy(masses=[1.0, 2.0], n_signal_per_mass=20, n_background=100, seed=0),
                   np.zeros(2, bool))
-    with pytest.raises(ValueError, match="cells"):
-        PunziLoss()(p, y, w, cells=cells)
+    with pytest.raises(KeyError, match="cell"):
+        make_punzi_loss(windows=mw)(p, {"y": y, "w": w, "membership": dense})   # the compact form reads "cell"

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import hepsig_tutorial as ht
-from hepsig_tutorial import metrics, punzinet
+from hepsig_tutorial import cutbased, metrics, punzinet
 from hepsig_tutorial.data import belle
 
 
@@ -55,7 +55,7 @@ def test_evaluate_cuts_uses_the_protocol(halves):
         assert ev[key].shape == (K,)
     assert ev["per_mass_boot"].shape == (30, K) and ev["global_boot"].shape == (30, K)
     # the values are metrics' σ_min of the eval scan at the chosen thresholds, with the floor rule
-    scan = belle.window_scan(test, s_te, cuts=ev["scan"].cuts)
+    scan = cutbased.window_scan(test, s_te, cuts=ev["scan"].cuts)
     sig, _ = metrics.punzi_sigma_min(scan, luminosity=test.luminosity)
     j = np.searchsorted(scan.cuts, ev["per_mass_cut"])
     np.testing.assert_allclose(ev["per_mass"], sig[np.arange(K), j])
@@ -82,7 +82,7 @@ def test_validation_monitor(halves):
     with torch.no_grad():
         for prm in const.parameters():
             prm.zero_()
-    nocut, _ = metrics.punzi_sigma_min(belle.window_scan(test), luminosity=test.luminosity)
+    nocut, _ = metrics.punzi_sigma_min(cutbased.window_scan(test), luminosity=test.luminosity)
     mask = punzinet.every_second_mass(len(test.masses))
     assert mon(const) == pytest.approx(-nocut[mask, 0].mean())
     with pytest.raises(ValueError, match="scaler"):

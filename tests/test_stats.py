@@ -269,6 +269,31 @@ def test_punzi_is_monotone():
     assert np.all(np.diff(stats.punzi_sensitivity(e, 3.0)) < 0)
 
 
+def test_punzi_with_background_uncertainty_solves_its_condition():
+    a, bb, B = 3.0, 1.28, np.array([0.0, 0.7, 5.0, 400.0])
+    assert np.array_equal(stats.punzi_sensitivity(0.3, B, sigma_b=0.0), stats.punzi_sensitivity(0.3, B))
+    for sigma in (0.5, 0.2 * B + 0.1, 30.0):
+        S = stats.punzi_sensitivity(1.0, B, a=a, b=bb, sigma_b=sigma)  # ε L = 1: σ_min is the signal S
+        # the defining condition S = a√(B + σ_b²) + b√(S + B)
+        np.testing.assert_allclose(S, a * np.sqrt(B + sigma**2) + bb * np.sqrt(S + B), rtol=1e-12)
+        assert np.all(S > stats.punzi_sensitivity(1.0, B, a=a, b=bb))
+    # σ_b = r·B: σ_min grows like a·r·B at large B, not like √B
+    r, B_big = 0.2, 1e8
+    assert stats.punzi_sensitivity(1.0, B_big, sigma_b=r * B_big) == pytest.approx(a * r * B_big, rel=1e-3)
+
+
+def test_punzi_with_background_uncertainty_gradient_is_finite_at_zero():
+    B = torch.tensor([0.0, 3.0], dtype=torch.float64, requires_grad=True)
+    sigma = torch.tensor([0.0, 0.6], dtype=torch.float64, requires_grad=True)
+    val = stats.punzi_sensitivity(torch.tensor(0.5, dtype=torch.float64), B, sigma_b=sigma)
+    val.sum().backward()
+    assert torch.isfinite(B.grad).all() and torch.isfinite(sigma.grad).all() and sigma.grad[1] > 0
+    assert torch.autograd.gradcheck(lambda s: stats.punzi_sensitivity(0.5, torch.tensor([2.0, 9.0], dtype=torch.float64),
+                                                                       sigma_b=s), (sigma.detach()[1:].clone().requires_grad_(),))
+    with pytest.raises(ValueError, match="sigma_b"):
+        stats.punzi_sensitivity(0.5, 1.0, sigma_b=-0.1)
+
+
 def test_discovery_probability_near_cl_at_large_background():
     for B in (300.0, 3000.0):
         S = stats.punzi_sensitivity(1.0, B)

@@ -51,7 +51,7 @@ def test_lovasz_loss_tends_to_the_weighted_hinge_loss(seed):
     rel = []
     for kappa in (30.0, 300.0, 3000.0, 30_000.0):
         eps = kappa * S
-        exact = float(lovasz_z_loss(F, y, w, eps))
+        exact = float(lovasz_z_loss(F, y, w, epsilon=eps))
         hinge = float(np.sum(np.where(y == 1, w / math.sqrt(eps), S * w / (2 * eps ** 1.5)) * m))
         rel.append(abs(exact - hinge) / exact)
     assert all(a > b for a, b in zip(rel, rel[1:]))

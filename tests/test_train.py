@@ -18,6 +18,9 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from hepsig_tutorial import models, plots, train  # noqa: E402
+from hepsig_tutorial.losses import make_bce_loss  # noqa: E402
+
+_BCE = make_bce_loss()  # one closure: it checks its inputs on the first call only
 
 
 def _problem(n=400, seed=0, noise=1.0):
@@ -57,36 +60,10 @@ def _accuracy_monitor(data):
 
 
 # ------------------------------------------------------------------------------------------------
-# BCE on logits
-# ------------------------------------------------------------------------------------------------
-def test_bce_with_logits_matches_the_probability_version_and_the_weighted_mean():
-    torch.manual_seed(0)
-    logits = torch.randn(50, dtype=torch.float64)
-    y = (torch.rand(50) > 0.5).double()
-    w = torch.rand(50, dtype=torch.float64) + 0.1
-    ref = -(y * torch.log(torch.sigmoid(logits)) + (1 - y) * torch.log(1 - torch.sigmoid(logits)))
-    assert torch.allclose(train.bce_with_logits_loss(logits, {"y": y, "w": w}), (w * ref).sum() / w.sum())
-    assert torch.allclose(train.bce_with_logits_loss(logits, {"y": y}), ref.mean())
-    assert torch.allclose(train.bce_with_logits_loss(logits, {"y": y, "w": w}),
-                          train.bce_loss(torch.sigmoid(logits), {"y": y, "w": w}))
-
-
-@pytest.mark.parametrize("logit,label", [(30.0, 0.0), (-30.0, 1.0)])
-def test_bce_on_logits_keeps_its_gradient_where_the_clamped_one_vanishes(logit, label):
-    batch = {"y": torch.tensor([label])}
-    f1 = torch.tensor([logit], requires_grad=True)
-    train.bce_with_logits_loss(f1, batch).backward()
-    f2 = torch.tensor([logit], requires_grad=True)
-    train.bce_loss(torch.sigmoid(f2), batch).backward()
-    assert abs(float(f1.grad)) == pytest.approx(1.0, rel=1e-6)  # σ(F) - y = ±1 for a confidently wrong score
-    assert float(f2.grad) == 0.0
-
-
-# ------------------------------------------------------------------------------------------------
 # the plain loop is unchanged; non-finite loss detected per epoch
 # ------------------------------------------------------------------------------------------------
 def test_history_has_the_new_keys_and_counts_steps():
-    h = train.fit(_model(), train.bce_with_logits_loss, TRAIN, epochs=3, batch_size=128, device="cpu")
+    h = train.fit(_model(), make_bce_loss(), TRAIN, epochs=3, batch_size=128, device="cpu")
     assert h["steps"] == 3 * 4
     assert len(h["loss"]) == 3 and h["val_loss"] == [] and h["monitor"] == []
     assert h["best_epoch"] is None and h["stopped_epoch"] is None and "lr" not in h
@@ -98,7 +75,7 @@ def test_non_finite_loss_is_detected_in_its_epoch():
     def loss_fn(out, batch):
         calls.append(1)
         bad = len(calls) == 6  # second batch of epoch 1 (4 batches per epoch)
-        return train.bce_with_logits_loss(out, batch) * (math.nan if bad else 1.0)
+        return _BCE(out, batch) * (math.nan if bad else 1.0)
 
     with pytest.raises(FloatingPointError, match="epoch 1"):
         train.fit(_model(), loss_fn, TRAIN, epochs=4, batch_size=100, device="cpu")
@@ -117,7 +94,7 @@ def test_early_stopping_stops_and_restores_the_best_epoch():
         return values[len(states) - 1]
 
     model = _model()
-    h = train.fit(model, train.bce_with_logits_loss, TRAIN, epochs=8, batch_size=200, monitor=monitor,
+    h = train.fit(model, make_bce_loss(), TRAIN, epochs=8, batch_size=200, monitor=monitor,
                   patience=3, device="cpu")
     assert h["best_epoch"] == 1 and h["stopped_epoch"] == 4
     assert len(h["loss"]) == 5 and h["monitor"] == values[:5] and h["steps"] == 5 * 2
@@ -133,7 +110,7 @@ def test_restore_best_false_keeps_the_last_weights():
         return -len(states)  # gets worse every epoch
 
     model = _model()
-    h = train.fit(model, train.bce_with_logits_loss, TRAIN, epochs=4, monitor=monitor, restore_best=False,
+    h = train.fit(model, make_bce_loss(), TRAIN, epochs=4, monitor=monitor, restore_best=False,
                   device="cpu")
     assert h["best_epoch"] == 0 and h["stopped_epoch"] is None
     assert _same(_params(model), states[-1])
@@ -141,13 +118,13 @@ def test_restore_best_false_keeps_the_last_weights():
 
 def test_val_loss_monitor_restores_the_lowest_validation_loss():
     model = _model()
-    h = train.fit(model, train.bce_with_logits_loss, TRAIN, epochs=12, batch_size=50, lr=0.3, val_data=VAL,
+    h = train.fit(model, make_bce_loss(), TRAIN, epochs=12, batch_size=50, lr=0.3, val_data=VAL,
                   monitor="val_loss", device="cpu")
     best = int(np.argmin(h["val_loss"]))
     assert h["best_epoch"] == best and h["monitor"] == h["val_loss"]
     with torch.no_grad():
         vb = {k: torch.as_tensor(v) for k, v in VAL.items()}
-        now = float(train.bce_with_logits_loss(model(vb["x"]), vb))
+        now = float(_BCE(model(vb["x"]), vb))
     assert now == pytest.approx(h["val_loss"][best], rel=1e-6)
 
 
@@ -196,11 +173,82 @@ def test_early_stopping_rule_matches_a_reference(values, patience, eval_every, m
     ({"epochs": 1.5}, "epochs"),
     ({"epochs": -1}, "epochs"),
     ({"lr": 0.0}, "lr"),
+    ({"micro_batch_size": 0}, "micro_batch_size"),
+    ({"optimizer": "adamw"}, "optimizer"),
 ])
 def test_bad_arguments_raise_value_errors_naming_them(kwargs, name):
     kwargs = {"epochs": 2, **kwargs}
     with pytest.raises(ValueError, match=name):
-        train.fit(_model(), train.bce_with_logits_loss, TRAIN, device="cpu", **kwargs)
+        train.fit(_model(), make_bce_loss(), TRAIN, device="cpu", **kwargs)
+
+
+# ------------------------------------------------------------------------------------------------
+# gradient accumulation (micro-batches) and the one optimizer table
+# ------------------------------------------------------------------------------------------------
+def _mean_bce(out, batch):  # an unweighted per-event mean: micro-batches reproduce the batch gradient
+    return torch.nn.functional.binary_cross_entropy_with_logits(out, batch["y"])
+
+
+@pytest.mark.parametrize("batch_size,micro", [(128, 40), (None, 150), (100, 100)])
+def test_micro_batches_reproduce_the_batch_training_of_a_mean_loss(batch_size, micro):
+    m_one, m_acc = _model(3), _model(3)
+    h_one = train.fit(m_one, _mean_bce, TRAIN, epochs=4, batch_size=batch_size, lr=1e-2, device="cpu")
+    h_acc = train.fit(m_acc, _mean_bce, TRAIN, epochs=4, batch_size=batch_size, micro_batch_size=micro, lr=1e-2,
+                      device="cpu")
+    assert h_acc["steps"] == h_one["steps"]
+    np.testing.assert_allclose(h_acc["loss"], h_one["loss"], rtol=1e-5)
+    for p, q in zip(m_acc.parameters(), m_one.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6)
+
+
+def test_a_loss_with_a_micro_backward_hook_computes_the_step_gradient_itself():
+    calls = []
+
+    class Hooked:
+        def __call__(self, out, batch):
+            return _mean_bce(out, batch)
+
+        def micro_backward(self, model, parts, fraction):
+            calls.append(([len(p["x"]) for p in parts], fraction))
+            loss = sum(_mean_bce(model(p["x"]), p) * len(p["x"]) for p in parts) / sum(len(p["x"]) for p in parts)
+            loss.backward()
+            return loss.detach()
+
+    h = train.fit(_model(), Hooked(), TRAIN, epochs=2, batch_size=200, micro_batch_size=150, device="cpu")
+    assert calls == [([150, 50], 0.5)] * 4 and h["steps"] == 4
+    calls.clear()
+    train.fit(_model(), Hooked(), TRAIN, epochs=1, batch_size=200, device="cpu")  # no micro-batches: no hook
+    assert calls == []
+
+
+@pytest.mark.parametrize("ordered", [False, True])
+def test_a_run_halted_by_its_step_callback_continues_exactly_from_start_step(ordered):
+    order = (lambda epoch: torch.randperm(400, generator=torch.Generator().manual_seed(100 + epoch))) if ordered else None
+    kw = dict(epochs=3, batch_size=128, lr=1e-2, device="cpu", batch_order=order, seed=4)
+    whole = _model(2)
+    seen = []
+    h_whole = train.fit(whole, _mean_bce, TRAIN, step_callback=lambda k, m, loss: seen.append((k, loss.ndim)), **kw)
+    assert seen == [(k, 0) for k in range(1, 13)] and h_whole["steps"] == 12
+    part = _model(2)
+    opt = torch.optim.Adam(part.parameters(), lr=1e-2)
+    h = train.fit(part, _mean_bce, TRAIN, optimizer=opt, step_callback=lambda k, m, loss: k == 6, **kw)
+    assert h["steps"] == 6 and h["stopped_epoch"] == 1 and len(h["loss"]) == 2     # halfway through epoch 1
+    h_rest = train.fit(part, _mean_bce, TRAIN, optimizer=opt, start_step=6, **kw)
+    assert h_rest["steps"] == 12 and len(h_rest["loss"]) == 2                       # the rest of epoch 1, epoch 2
+    assert _same(_params(part), _params(whole))
+    assert h_rest["loss"][-1] == h_whole["loss"][-1]
+    with pytest.raises(ValueError, match="start_step"):
+        train.fit(_model(), _mean_bce, TRAIN, epochs=1, start_step=2, checkpoint="x.pt", device="cpu")
+
+
+def test_one_optimizer_table():
+    model = _model()
+    assert isinstance(train.make_optimizer("sgd", model.parameters(), 0.1), torch.optim.SGD)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    assert train.make_optimizer(opt, None, 1.0) is opt
+    assert set(train.OPTIMIZERS) == {"adam", "radam", "sgd"}
+    with pytest.raises(ValueError, match="optimizer"):
+        train.make_optimizer("adamw", model.parameters(), 0.1)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -209,7 +257,7 @@ def test_bad_arguments_raise_value_errors_naming_them(kwargs, name):
 def test_cosine_schedule_is_stepped_per_step_and_reaches_zero():
     model = _model()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    h = train.fit(model, train.bce_with_logits_loss, TRAIN, epochs=5, batch_size=100, optimizer=opt,
+    h = train.fit(model, make_bce_loss(), TRAIN, epochs=5, batch_size=100, optimizer=opt,
                   schedule="cosine", device="cpu")
     steps = 5 * 4
     expected = [0.05 * (1 + math.cos(math.pi * 4 * e / steps)) for e in range(5)]
@@ -226,7 +274,7 @@ def test_callable_schedule_per_epoch_reaches_its_final_rate():
 
     model = _model()
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    h = train.fit(model, train.bce_with_logits_loss, TRAIN, epochs=6, batch_size=100, optimizer=opt,
+    h = train.fit(model, make_bce_loss(), TRAIN, epochs=6, batch_size=100, optimizer=opt,
                   schedule=schedule, schedule_interval="epoch", device="cpu")
     assert total_seen == [6]
     assert h["lr"][0] == pytest.approx(1e-2) and h["lr"][1] < h["lr"][0]
@@ -248,7 +296,7 @@ def _resumable_run(tmp_path, interrupt_after=None, checkpoint=True):
         if interrupt_after is not None and epoch == interrupt_after:
             raise KeyboardInterrupt
 
-    h = train.fit(model, train.bce_with_logits_loss, TRAIN, epochs=8, batch_size=64, lr=3e-2, val_data=VAL,
+    h = train.fit(model, make_bce_loss(), TRAIN, epochs=8, batch_size=64, lr=3e-2, val_data=VAL,
                   monitor=_accuracy_monitor(VAL), patience=None, schedule="cosine", seed=5, device="cpu",
                   callback=callback, checkpoint=tmp_path / "run.pt" if checkpoint else None, checkpoint_every=0)
     return model, h
@@ -278,7 +326,7 @@ def test_resume_with_early_stopping_restores_the_same_best_state(tmp_path):
             if interrupt is not None and epoch == interrupt:
                 raise KeyboardInterrupt
 
-        h = train.fit(model, train.bce_with_logits_loss, TRAIN, epochs=30, batch_size=100, lr=0.5,
+        h = train.fit(model, make_bce_loss(), TRAIN, epochs=30, batch_size=100, lr=0.5,
                       optimizer="sgd", val_data=VAL, monitor="val_loss", patience=2, min_delta=1e-3,
                       device="cpu", callback=cb, checkpoint=path, checkpoint_every=0)
         return model, h
@@ -293,9 +341,9 @@ def test_resume_with_early_stopping_restores_the_same_best_state(tmp_path):
 
 def test_a_checkpoint_from_another_run_is_refused(tmp_path):
     path = tmp_path / "c.pt"
-    train.fit(_model(), train.bce_with_logits_loss, TRAIN, epochs=2, device="cpu", checkpoint=path)
+    train.fit(_model(), make_bce_loss(), TRAIN, epochs=2, device="cpu", checkpoint=path)
     with pytest.raises(ValueError, match="checkpoint"):
-        train.fit(_model(), train.bce_with_logits_loss, TRAIN, epochs=3, device="cpu", checkpoint=path)
+        train.fit(_model(), make_bce_loss(), TRAIN, epochs=3, device="cpu", checkpoint=path)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -313,7 +361,7 @@ def test_search_picks_the_rate_with_the_best_monitor_and_survives_divergence():
         return _accuracy_monitor(VAL)(model) - 1e-3 * float(model[0].weight.detach().abs().sum())
 
     def loss_fn(out, batch):  # the third rate's run diverges
-        return train.bce_with_logits_loss(out, batch) * (math.inf if len(starts) == 3 else 1.0)
+        return _BCE(out, batch) * (math.inf if len(starts) == 3 else 1.0)
 
     res = train.search(build, loss_fn, TRAIN, val_data=VAL, monitor=monitor, lrs=(1e-3, 1e-1, 10.0),
                        epochs=4, patience=2, batch_size=100, seed=7, device="cpu")
@@ -334,12 +382,12 @@ def test_search_picks_the_rate_with_the_best_monitor_and_survives_divergence():
 
 def test_search_rejects_bad_input():
     with pytest.raises(ValueError, match="lrs"):
-        train.search(_model, train.bce_with_logits_loss, TRAIN, val_data=VAL, monitor="val_loss", lrs=(),
+        train.search(_model, make_bce_loss(), TRAIN, val_data=VAL, monitor="val_loss", lrs=(),
                      epochs=1)
     with pytest.raises(ValueError, match="monitor"):
-        train.search(_model, train.bce_with_logits_loss, TRAIN, val_data=VAL, monitor=None, epochs=1)
+        train.search(_model, make_bce_loss(), TRAIN, val_data=VAL, monitor=None, epochs=1)
     with pytest.raises(ValueError, match="build_model"):
-        train.search(lambda seed: "net", train.bce_with_logits_loss, TRAIN, val_data=VAL, monitor="val_loss",
+        train.search(lambda seed: "net", make_bce_loss(), TRAIN, val_data=VAL, monitor="val_loss",
                      epochs=1, device="cpu")
 
 
@@ -349,7 +397,7 @@ def test_search_rejects_bad_input():
 def test_learning_curves_draws_one_panel_per_run_and_marks_the_best_epoch():
     hists = {}
     for name, lr in (("BCE", 0.1), ("slow", 1e-3), ("third", 0.03), ("fourth", 0.3)):
-        hists[name] = train.fit(_model(), train.bce_with_logits_loss, TRAIN, epochs=5, lr=lr, val_data=VAL,
+        hists[name] = train.fit(_model(), make_bce_loss(), TRAIN, epochs=5, lr=lr, val_data=VAL,
                                 monitor=_accuracy_monitor(VAL), eval_every=2, device="cpu")
     assert plots.learning_curves is plots.plot_learning_curves
     fig = plots.plot_learning_curves(hists, ncols=3, monitor_label="validation accuracy")

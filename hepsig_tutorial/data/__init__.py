@@ -11,29 +11,76 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MinMaxScaler", "train_test_split"]
+__all__ = ["Scaler", "train_test_split"]
 
 
-class MinMaxScaler:
-    """Scale each feature to [0, 1] using the training set's minimum and maximum (reversible)."""
+class Scaler:
+    """Linear rescaling fitted on the training sample, ``x -> (x - shift_) / scale_`` (reversible).
+
+    ``kind="minmax"``: shift = minimum, scale = maximum - minimum (values to [0, 1]);
+    ``kind="standard"``: shift = mean, scale = standard deviation (zero mean, unit variance).
+    ``per_feature=True``: one (shift, scale) per column of a 2-D ``(events, features)`` array;
+    ``False``: one pair for *all* values, e.g. the DDP paper's "all samples are then globally scaled to the
+    interval [0, 1] under a linear transformation" (Chapter 7). A zero span or deviation gives scale 1.
+    ``transform`` returns float32, ``inverse_transform`` float64.
+    """
+
+    def __init__(self, kind: str = "minmax", per_feature: bool = True):
+        if kind not in ("minmax", "standard"):
+            raise ValueError(f"kind must be 'minmax' or 'standard', got {kind!r}")
+        self.kind, self.per_feature = kind, bool(per_feature)
 
     def fit(self, x):
         x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 2 or len(x) == 0:
-            raise ValueError(f"x must be a non-empty 2D array (events, features), got shape {x.shape}")
-        self.min_ = x.min(axis=0)
-        span = x.max(axis=0) - self.min_
-        self.scale_ = np.where(span > 0, span, 1.0)
+        if self.per_feature and (x.ndim != 2 or len(x) == 0):
+            raise ValueError(f"x must be a non-empty 2-D array (events, features), got shape {x.shape}")
+        if x.size == 0 or not np.all(np.isfinite(x)):
+            raise ValueError("x must be a non-empty finite array")
+        axis = 0 if self.per_feature else None
+        if self.kind == "minmax":
+            shift, span = x.min(axis=axis), x.max(axis=axis) - x.min(axis=axis)
+        else:
+            shift, span = x.mean(axis=axis), x.std(axis=axis)
+        self.shift_, self.scale_ = shift, np.where(span > 0, span, 1.0)
+        if not self.per_feature:
+            self.shift_, self.scale_ = float(self.shift_), float(self.scale_)
         return self
 
+    def _check(self):
+        if not hasattr(self, "shift_"):
+            raise ValueError("scaler is not fitted: call fit(x) first")
+
     def transform(self, x):
-        return ((np.asarray(x, dtype=np.float64) - self.min_) / self.scale_).astype(np.float32)
+        self._check()
+        return ((np.asarray(x, dtype=np.float64) - self.shift_) / self.scale_).astype(np.float32)
 
     def fit_transform(self, x):
         return self.fit(x).transform(x)
 
     def inverse_transform(self, z):
-        return np.asarray(z, dtype=np.float64) * self.scale_ + self.min_
+        self._check()
+        return np.asarray(z, dtype=np.float64) * self.scale_ + self.shift_
+
+    def state_dict(self) -> dict:
+        self._check()
+        return {"kind": self.kind, "per_feature": self.per_feature, "shift": self.shift_, "scale": self.scale_}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "Scaler":
+        """Inverse of :meth:`state_dict`; also reads ``{"min", "scale"}``, the global min-max state of
+        networks saved before the scalers were merged (e.g. the shipped DDP network)."""
+        if "min" in state:
+            state = {"kind": "minmax", "per_feature": False, "shift": state["min"], "scale": state["scale"]}
+        out = cls(state["kind"], state["per_feature"])
+        conv = np.asarray if out.per_feature else float
+        out.shift_, out.scale_ = conv(state["shift"]), conv(state["scale"])
+        return out
+
+    def __repr__(self):
+        args = f"{self.kind!r}, per_feature={self.per_feature}"
+        if not hasattr(self, "shift_") or self.per_feature:
+            return f"Scaler({args})"
+        return f"Scaler({args}; shift={self.shift_:.6g}, scale={self.scale_:.6g})"
 
 
 def train_test_split(n: int, test_fraction: float = 0.5, seed: int = 0):

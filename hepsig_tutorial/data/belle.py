@@ -1,8 +1,7 @@
 """Belle II-like toy: e⁺e⁻ → μ⁺μ⁻Z′ with Z′ → invisible, and its backgrounds (Chapters 2-4).
 
-Taught in Chapter 2 (``sec-cut-based``), which also introduces the per-mass Punzi sensitivity
-(:func:`window_scan` with :mod:`hepsig_tutorial.metrics`) and the cut-based baseline
-(:func:`optimise_cuts`, :func:`apply_cuts`).
+Taught in Chapter 2 (``sec-cut-based``); the per-mass Punzi sensitivity and the cut-based baseline of
+that chapter are in :mod:`hepsig_tutorial.cutbased`.
 
 A *toy* Monte Carlo for the benchmark of punzi-loss.txt (Sec. 6): the search for a peak in the
 squared mass recoiling against two muons at √s = 10.58 GeV. Every event is generated as
@@ -64,18 +63,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..config import scaled
-from ..stats import punzi_sensitivity
 
 __all__ = [
     "BelleToy",
     "make_belle_toy",
     "belle_features",
-    "recoil_mass2",
-    "window_scan",
-    "CutResult",
-    "optimise_cuts",
-    "apply_cuts",
     "SQRT_S",
     "BELLE_FEATURES",
     "BELLE_PROCESSES",
@@ -83,6 +75,7 @@ __all__ = [
     "PAPER_SAMPLE_LUMINOSITY",
     "PUBLIC_CODE_SAMPLE_LUMINOSITY",
     "AUTHORS_SIGMA_M2",
+    "PAPER_MASSES",
     "PRESELECTION_PT",
     "GENERATOR_FILTER_PT",
 ]
@@ -129,7 +122,9 @@ _AUTHORS_W = [
     0.0971608, 0.0926608, 0.0757172, 0.0845161, 0.0814931, 0.0657694, 0.0634444, 0.0654147, 0.0669022,
 ]
 #: The authors' signal M²_rec widths: ``{"mass": (89,) GeV, "sigma_m2": (89,) GeV²}``.
-AUTHORS_SIGMA_M2 = {"mass": np.round(np.arange(1, 90) * 0.1, 1), "sigma_m2": np.array(_AUTHORS_W)}
+#: The paper's 89 Z′ mass hypotheses, 0.1 ... 8.9 GeV in 0.1 GeV steps (punzi-loss.txt, Sec. 6).
+PAPER_MASSES = np.round(np.arange(1, 90) * 0.1, 1)
+AUTHORS_SIGMA_M2 = {"mass": PAPER_MASSES, "sigma_m2": np.array(_AUTHORS_W)}
 
 _ACC_THETA = (math.radians(17.0), math.radians(150.0))
 #: Default split of an integer ``n_background`` over μμ(γ), ττ, eeμμ (kept events). With the
@@ -228,19 +223,10 @@ def _check_p4(name, v):
     return v
 
 
-def recoil_mass2(mu_plus, mu_minus):
-    """Squared recoil mass M²_rec = (p_beams − p_μ⁺ − p_μ⁻)² in GeV², CM four-vectors (n, 4).
-
-    In the CM frame p_beams = (√s, 0): M²_rec = s − 2√s E_μμ + M²_μμ (punzi-loss.txt, Sec. 6:
-    the analysis variable). It can be negative after smearing.
-    """
-    a, b = _check_p4("mu_plus", mu_plus), _check_p4("mu_minus", mu_minus)
-    if a.shape != b.shape:
-        raise ValueError("mu_plus and mu_minus must have the same shape")
-    return _recoil_m2_t(a.T, b.T)
-
-
 def _recoil_m2_t(a, b):
+    """Squared recoil mass M²_rec = (p_beams − p_μ⁺ − p_μ⁻)² in GeV² from CM four-vectors (4, n); with
+    p_beams = (√s, 0) it is s − 2√s E_μμ + M²_μμ (punzi-loss.txt, Sec. 6: the analysis variable), negative
+    after smearing at times."""
     rec = -(a + b)
     rec[0] += SQRT_S
     return _m2(rec)
@@ -748,23 +734,21 @@ def _check_positive_int(name, value):
     return int(value)
 
 
-def make_belle_toy(masses=None, n_signal_per_mass=None, n_background=None, luminosity=50.0, seed=0,
-                   keep_truth=False, preselection_pt=None, generator_filter_pt=None):
+def make_belle_toy(masses, n_signal_per_mass, n_background, *, luminosity=50.0, seed=0, keep_truth=False,
+                   preselection_pt=None, generator_filter_pt=None):
     """Generate the Belle II-like toy of punzi-loss.txt Sec. 6 (physics in the module docstring).
 
     Parameters
     ----------
-    masses : array of float, optional
-        Z′ masses in GeV, each in (0, √s − 2m_μ). Default ``ht.scaled(fast=0.1, 0.5, ..., 8.9
-        (every 0.4 GeV, 23 masses), full=0.1 ... 8.9 in 0.1 steps (89, as in the paper))``.
-    n_signal_per_mass : int, optional
-        Signal events kept per mass (inside the detector acceptance and the preselection). Default
-        ``scaled(2_000, 20_000)`` (the paper: 20 000 generated). Their weights are 1/N_generated, so
-        the efficiencies include acceptance and preselection (punzi-loss.txt, Eq. 10).
-    n_background : int or sequence of 3 ints, optional
+    masses : array of float
+        Z′ masses in GeV, each in (0, √s − 2m_μ); the paper's are :data:`PAPER_MASSES` (89).
+    n_signal_per_mass : int
+        Signal events kept per mass (inside the detector acceptance and the preselection; the paper:
+        20 000 generated). Their weights are 1/N_generated, so the efficiencies include acceptance and
+        preselection (punzi-loss.txt, Eq. 10).
+    n_background : int or sequence of 3 ints
         Simulated background events kept (acceptance and preselection): a total, split
-        15 % / 55 % / 30 % over μμ(γ), ττ, eeμμ, or one count per process. Default
-        ``scaled(200_000, 2_000_000)`` in total.
+        15 % / 55 % / 30 % over μμ(γ), ττ, eeμμ, or one count per process.
     luminosity : float
         Target luminosity in fb⁻¹ (paper: 50).
     seed : int
@@ -800,8 +784,6 @@ def make_belle_toy(masses=None, n_signal_per_mass=None, n_background=None, lumin
     if generator_filter_pt > 0 and generator_filter_pt > preselection_pt - FILTER_MARGIN + 1e-12:
         raise ValueError(f"generator_filter_pt must be ≤ preselection_pt − {FILTER_MARGIN} GeV (smearing margin), "
                          f"got {generator_filter_pt!r} with preselection_pt = {preselection_pt!r}")
-    if masses is None:
-        masses = scaled(fast=np.round(np.arange(0.1, 8.95, 0.4), 1), full=np.round(np.arange(0.1, 8.95, 0.1), 1))
     masses = np.atleast_1d(np.asarray(masses, dtype=np.float64))
     if masses.ndim != 1 or len(masses) == 0 or not np.all(np.isfinite(masses)):
         raise ValueError("masses must be a non-empty 1D array of finite numbers")
@@ -809,10 +791,7 @@ def make_belle_toy(masses=None, n_signal_per_mass=None, n_background=None, lumin
         raise ValueError(f"masses must lie in (0, √s − 2m_μ) = (0, {SQRT_S - 2 * M_MU:.3f}) GeV, got {masses}")
     if len(np.unique(np.round(masses * 1000))) != len(masses):
         raise ValueError("masses must be distinct (to 1 MeV)")
-    n_sig = _check_positive_int("n_signal_per_mass",
-                                scaled(fast=2_000, full=20_000) if n_signal_per_mass is None else n_signal_per_mass)
-    if n_background is None:
-        n_background = scaled(fast=200_000, full=2_000_000)
+    n_sig = _check_positive_int("n_signal_per_mass", n_signal_per_mass)
     if isinstance(n_background, (int, np.integer)) and not isinstance(n_background, bool):
         total = _check_positive_int("n_background", n_background)
         if total < 3:
@@ -884,178 +863,3 @@ def make_belle_toy(masses=None, n_signal_per_mass=None, n_background=None, lumin
         visible_cross_section=vis, sample_luminosity=lsam, signal_acceptance=acc,
         truth=None if truth is None else truth[order], preselection_pt=pre, generator_filter_pt=filters,
     )
-
-
-# --------------------------------------------------------------------------------------------
-# the cut-based baseline (Chapter 2), evaluated with the book's protocol (hepsig_tutorial.metrics)
-# --------------------------------------------------------------------------------------------
-def window_scan(toy, scores=None, *, cuts=None, n_bootstrap=0, seed=0, n_cuts=201):
-    """:func:`hepsig_tutorial.metrics.cut_scan` of ``scores`` over the K mass windows of ``toy``.
-
-    Group k holds the events that count for hypothesis k (background in window k, signal of mass k in
-    it), the floor rule is applied per background process (μμ(γ), ττ, eeμμ). Without ``scores`` the
-    scan has one cut that keeps every event (the windows alone). Signal weights are 1/N_generated, so
-    ``metrics.punzi_sigma_min(scan, luminosity=toy.luminosity)`` gives σ_min with ε including acceptance.
-    """
-    if not isinstance(toy, BelleToy):
-        raise ValueError("toy must be a BelleToy")
-    if scores is None:
-        scores, cuts = np.zeros(len(toy)), np.array([-np.inf])
-    return _metrics().cut_scan(scores, toy.label, toy.weight, process=toy.process, cuts=cuts,
-                               groups=toy.window_groups(), n_bootstrap=n_bootstrap, seed=seed, n_cuts=n_cuts)
-
-
-def _metrics():
-    from .. import metrics  # local import: the data package must not import the evaluation at import time
-    return metrics
-
-
-@dataclass
-class CutResult:
-    """Per-mass optimum of a rectangular-cut scan (:func:`optimise_cuts`).
-
-    lower, upper : (K, F) cut values (−inf / +inf where a feature is not cut); an event passes
-    hypothesis k if lower[k] ≤ x < upper[k] for every feature. ``sigma_min``, ``efficiency``,
-    ``background`` (floored, the book's rule) and ``n_background`` (simulated events) (K,) at the optimum
-    on the sample it was chosen on; ``sigma_min_nocut`` with the window alone.
-    """
-
-    masses: np.ndarray
-    lower: np.ndarray
-    upper: np.ndarray
-    sigma_min: np.ndarray
-    efficiency: np.ndarray
-    background: np.ndarray
-    n_background: np.ndarray
-    sigma_min_nocut: np.ndarray
-    feature_names: list
-
-    def passes(self, toy, k):
-        """(N,) bool: the events of ``toy`` that pass the cuts of hypothesis ``k`` (window not applied)."""
-        x = toy.features.astype(np.float64)
-        return np.all((x >= self.lower[k]) & (x < self.upper[k]), axis=1)
-
-
-_DEFAULT_LEVELS = (0.01, 0.03, 0.07, 0.15, 0.3, 0.5, 0.7, 0.85, 0.93, 0.97, 0.99)
-
-
-def optimise_cuts(toy, levels=_DEFAULT_LEVELS, a=3.0, b=1.28, features=None, min_background_events=None):
-    """Cut-based baseline: per mass, the rectangular cuts on the Table-1 features minimising σ_min.
-
-    For every mass hypothesis k a full grid scan over one-sided cuts is made: on each feature
-    either no cut, a lower cut x ≥ t or an upper cut x < t, with thresholds t at the quantiles
-    ``levels`` of that mass's signal inside its window (11 levels → 23 options per feature,
-    23⁴ ≈ 280 000 selections per mass, computed at once from 4D histograms with cumulative sums).
-    σ_min is punzi-loss.txt Eq. 9 with ε and B of Eqs. 10-11 restricted to window k, and B follows the
-    book's rule for simulated backgrounds that run out (``sec-conventions``): each process contributes
-    ``max(b_p, 1.14·w̄_p)`` (:data:`hepsig_tutorial.metrics.FLOOR_EVENTS` times its mean event weight in
-    ``toy``), and only selections that keep at least ``min_background_events`` simulated background
-    events (default :data:`hepsig_tutorial.metrics.MIN_BACKGROUND_EVENTS`) can be chosen.
-
-    Optimise on a training half and evaluate with :func:`apply_cuts` on an independent half: a scan
-    over 280 000 selections finds the places where the simulated background happens to be thin.
-
-    Returns
-    -------
-    CutResult
-    """
-    if not isinstance(toy, BelleToy):
-        raise ValueError("toy must be a BelleToy")
-    metrics = _metrics()
-    levels = np.sort(np.asarray(levels, float))
-    if levels.ndim != 1 or len(levels) == 0 or np.any((levels <= 0) | (levels >= 1)):
-        raise ValueError("levels must be a non-empty sequence of quantiles in (0, 1)")
-    feats = list(range(toy.features.shape[1])) if features is None else [int(f) for f in features]
-    if not feats or any(f < 0 or f >= toy.features.shape[1] for f in feats):
-        raise ValueError(f"features must be column indices in [0, {toy.features.shape[1]})")
-    n_min = metrics.MIN_BACKGROUND_EVENTS if min_background_events is None else min_background_events
-    if isinstance(n_min, bool) or int(n_min) != n_min or n_min < 0:
-        raise ValueError(f"min_background_events must be a non-negative integer, got {n_min!r}")
-    procs = np.unique(toy.process[toy.label == 0])
-    floor = np.array([metrics.FLOOR_EVENTS * toy.weight[toy.process == p].mean() for p in procs])
-    K, T = len(toy.masses), len(levels)
-    nb = T + 1
-    # option matrix per axis: rows = [no cut, lower at t_1..t_T, upper at t_1..t_T]; columns = bins
-    bins = np.arange(nb)
-    opt = np.vstack([np.ones(nb), (bins[None, :] >= np.arange(1, T + 1)[:, None]),
-                     (bins[None, :] < np.arange(1, T + 1)[:, None])]).astype(np.float64)
-    n_opt = len(opt)
-    x_all = toy.features.astype(np.float64)
-    F = toy.features.shape[1]
-    lower, upper = np.full((K, F), -np.inf), np.full((K, F), np.inf)
-    best, nocut = np.full(K, np.inf), np.full(K, np.inf)
-    eff_best, bkg_best, nb_best = np.zeros(K), np.zeros(K), np.zeros(K)
-
-    def grid(idx, weights, sel):
-        h = np.bincount(idx[sel], weights=None if weights is None else weights[sel],
-                        minlength=nb ** len(feats)).astype(np.float64).reshape((nb,) * len(feats))
-        for _ in feats:  # contract each axis with the option matrix (axes rotate)
-            h = np.tensordot(h, opt, axes=([0], [1]))
-        return h.ravel()
-
-    for k in range(K):
-        rows = np.flatnonzero(toy.window_column(k))
-        x, w, lab, proc = x_all[rows][:, feats], toy.weight[rows], toy.label[rows], toy.process[rows]
-        sig = lab == 1
-        if not sig.any():
-            continue
-        thr = np.quantile(x[sig], levels, axis=0)  # (T, F)
-        idx = np.zeros(len(rows), dtype=np.int64)
-        for j in range(len(feats)):
-            idx = idx * nb + np.searchsorted(thr[:, j], x[:, j], side="right")
-        s_grid = grid(idx, w, sig)
-        b_floored = sum(np.maximum(grid(idx, w, proc == p), f) for p, f in zip(procs, floor))
-        n_grid = grid(idx, None, ~sig)
-        ok = (s_grid > 0) & (n_grid >= n_min)
-        sig_grid = np.full(len(s_grid), np.inf)
-        sig_grid[ok] = _stats_punzi(np.minimum(s_grid[ok], 1.0), b_floored[ok], a, b, toy.luminosity)
-        nocut[k] = _stats_punzi(min(s_grid[0], 1.0), b_floored[0], a, b, toy.luminosity) if s_grid[0] > 0 else np.inf
-        if not np.any(ok):
-            raise ValueError(f"min_background_events: no selection of mass {toy.masses[k]:g} GeV keeps "
-                             f"{n_min} simulated background events")
-        i = int(np.argmin(sig_grid))
-        best[k], eff_best[k], bkg_best[k], nb_best[k] = sig_grid[i], s_grid[i], b_floored[i], n_grid[i]
-        choice = np.unravel_index(i, (n_opt,) * len(feats))
-        for j, c in zip(feats, choice):
-            if 1 <= c <= T:
-                lower[k, j] = thr[c - 1, feats.index(j)]
-            elif c > T:
-                upper[k, j] = thr[c - 1 - T, feats.index(j)]
-    return CutResult(masses=toy.masses.copy(), lower=lower, upper=upper, sigma_min=best, efficiency=eff_best,
-                     background=bkg_best, n_background=nb_best, sigma_min_nocut=nocut,
-                     feature_names=list(toy.feature_names))
-
-
-def _stats_punzi(eff, bkg, a, b, lum):
-        return punzi_sensitivity(eff, bkg, a=a, b=b, luminosity=lum)
-
-
-def apply_cuts(toy, cuts, *, n_bootstrap=0, seed=0):
-    """The per-mass cuts of a :class:`CutResult` on a toy, as a :class:`hepsig_tutorial.metrics.CutScan`.
-
-    The scan has K groups (the windows) and one threshold: group k holds window k and the selection
-    of hypothesis k is its own rectangular cut. Yields, the floor rule and the Poisson-bootstrap
-    replicates are those of :func:`hepsig_tutorial.metrics.cut_scan` on the full arrays of ``toy`` with
-    ``seed``, so a network scanned on the same toy with the same seed sees the *same* replicates (paired
-    MC errors). Use ``metrics.punzi_sigma_min(scan, luminosity=toy.luminosity)`` and
-    ``metrics.at_cut(..., 0)`` for σ_min per mass.
-    """
-    if not isinstance(toy, BelleToy) or not isinstance(cuts, CutResult):
-        raise ValueError("apply_cuts needs a BelleToy and a CutResult")
-    if len(cuts.masses) != len(toy.masses) or not np.allclose(cuts.masses, toy.masses):
-        raise ValueError("cuts: the mass hypotheses differ from the toy's")
-    metrics = _metrics()
-    parts = []
-    for k, idx in enumerate(toy.window_groups()):
-        score = cuts.passes(toy, k).astype(np.float64)
-        parts.append(metrics.cut_scan(score, toy.label, toy.weight, process=toy.process, cuts=[0.5], groups=[idx],
-                                      n_bootstrap=n_bootstrap, seed=seed))
-    first = parts[0]
-    boot = first.boot_s is not None
-    return metrics.CutScan(
-        cuts=np.array([0.5]), s=np.concatenate([p.s for p in parts]),
-        b_process=np.concatenate([p.b_process for p in parts]), floor=first.floor,
-        n_background=np.concatenate([p.n_background for p in parts]), processes=first.processes,
-        boot_s=np.concatenate([p.boot_s for p in parts], axis=1) if boot else None,
-        boot_b_process=np.concatenate([p.boot_b_process for p in parts], axis=1) if boot else None,
-        squeeze=False)

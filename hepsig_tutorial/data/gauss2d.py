@@ -28,7 +28,7 @@ GAUSS2D_CASES = {1: (0.1, 1.0, 100.0), 2: (0.1, 100.0, 1.0)}
 GAUSS2D_LUMINOSITY = 3000.0
 
 
-def make_gauss2d(n_per_process=50_000, *, means=GAUSS2D_MEANS, sigma=1.0, seed=0):
+def make_gauss2d(n_per_process, *, means=GAUSS2D_MEANS, sigma=1.0, seed=0):
     """Draw the three-process 2D Gaussian toy.
 
     Parameters

@@ -248,7 +248,7 @@ class StopToy:
 
         The weights are rescaled so that each class of the subset sums to the full expected yield
         (so s and b computed on either subset are expected events at ``luminosity``). ``scaler`` (e.g. a
-        fitted :class:`~hepsig_tutorial.data.MinMaxScaler`) transforms ``x`` when given.
+        fitted :class:`~hepsig_tutorial.data.Scaler`) transforms ``x`` when given.
         """
         if which not in ("train", "val", "test"):
             raise ValueError(f"which must be 'train', 'val' or 'test', got {which!r}")
@@ -266,18 +266,17 @@ class StopToy:
         return {"x": np.asarray(x, dtype=np.float32), "y": y.astype(np.float32), "w": w.astype(np.float32)}
 
 
-def make_stop_toy(benchmark: str = "compressed", n_signal: int | None = None, n_background: int | None = None,
-                  luminosity: float = 30.0, seed: int = 0, test_fraction: float = 0.3,
-                  val_fraction: float = 0.0) -> StopToy:
+def make_stop_toy(benchmark: str, n_signal: int, n_background: int, *, luminosity: float = 30.0, seed: int = 0,
+                  test_fraction: float = 0.3, val_fraction: float = 0.0) -> StopToy:
     """Generate the toy stop search for one benchmark point (Chapter 5; significance-asimov-losses.txt, Sec. 2).
 
     Parameters
     ----------
     benchmark : {"uncompressed", "compressed"}
         (m_t̃, m_χ) = (900, 100) GeV or (600, 400) GeV.
-    n_signal, n_background : int, optional
-        Simulated events of each class after the pre-selection. Default 1 000 000 each: with
-        ``test_fraction = 0.3`` this is the paper's 1.4 × 10⁶ training and 6 × 10⁵ test events, 50 % signal.
+    n_signal, n_background : int
+        Simulated events of each class after the pre-selection. The paper: 1 000 000 each, which with
+        ``test_fraction = 0.3`` gives its 1.4 × 10⁶ training and 6 × 10⁵ test events, 50 % signal.
     luminosity : float
         Integrated luminosity in fb⁻¹ (the paper: 30 fb⁻¹ at 14 TeV).
     seed : int
@@ -295,8 +294,6 @@ def make_stop_toy(benchmark: str = "compressed", n_signal: int | None = None, n_
     """
     if benchmark not in STOP_BENCHMARKS:
         raise ValueError(f"benchmark must be one of {sorted(STOP_BENCHMARKS)}, got {benchmark!r}")
-    n_signal = 1_000_000 if n_signal is None else n_signal
-    n_background = 1_000_000 if n_background is None else n_background
     for name, v in (("n_signal", n_signal), ("n_background", n_background)):
         if isinstance(v, bool) or int(v) != v or v < 2:
             raise ValueError(f"{name} must be an integer ≥ 2, got {v!r}")

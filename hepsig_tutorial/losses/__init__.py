@@ -1,16 +1,46 @@
-"""Differentiable significance losses: plain functions on tensors (plus thin ``nn.Module`` wrappers).
+"""Differentiable significance losses: plain functions on tensors, one convention for all of them.
 
 Each loss lives in a submodule and is re-exported here:
 
-* :mod:`.punzi` -- the Punzi loss (punzi-loss.txt, Eqs. 10-12), Chapter 3;
+* :mod:`.bce` -- weighted binary cross-entropy on logits, the baseline of every chapter;
+* :mod:`.punzi` -- the Punzi loss (punzi-loss.txt, Eqs. 10-12), Chapters 3-4;
 * :mod:`.significance` -- ℓ_s/√(s+b) and ℓ_Asimov (significance-asimov-losses.txt, Eqs. 4.1-4.6), Chapter 5;
 * :mod:`.lovasz` -- the Lovász Z-score loss (lovasz-z-score-loss.txt), Chapter 6.
+
+The convention (as in :mod:`torch.nn.functional`):
+
+* every loss is a plain function ``name_loss(pred, target, weight, *, ...)``: ``pred`` the network output
+  (N,), ``target`` the labels (1 signal, 0 background), ``weight`` the per-event weights; everything
+  after them is keyword-only. No loss has an ``nn.Module`` wrapper.
+* ``validate=True`` (the default) checks the input *values*; each check waits for the device, so a
+  training loop checks once and then passes ``False``. Options and shapes are always checked, and bad
+  input raises a ``ValueError`` that names the argument.
+* every loss has a factory ``make_name_loss(*, ...)`` returning ``loss_fn(output, batch)`` for
+  :func:`hepsig_tutorial.train.fit`. It reads ``batch["y"]`` (target), ``batch[weight_key]`` (weight;
+  ``weight_key="w"`` by default) and ``batch["fraction"]`` (the batch's share of the data set, set by
+  ``fit``), plus ``batch["membership"]`` or ``batch["cell"]`` for the Punzi loss; it checks the values on
+  its first call only.
+
+What ``pred`` is, per loss (each chapter's choice), and the factory and counts-level form of each:
+
+* :func:`bce_loss` -- logits F; :func:`make_bce_loss`;
+* :func:`punzi_loss` -- probabilities ŷ; :func:`make_punzi_loss`; σ_min from yields:
+  :func:`sigma_min_from_yields`;
+* :func:`s_over_sqrt_s_plus_b_loss` -- probabilities ŷ; :func:`make_s_over_sqrt_s_plus_b_loss`; on counts:
+  :func:`s_over_sqrt_s_plus_b_loss_from_counts` (the counts themselves: :func:`relaxed_counts`);
+* :func:`asimov_loss` -- probabilities ŷ; :func:`make_asimov_loss`; on counts: :func:`asimov_loss_from_counts`;
+* :func:`lovasz_z_loss` -- logits F; :func:`make_lovasz_z_loss`; the set function: :func:`delta_z`.
+
+A loss on probabilities trains a network with a sigmoid output, or takes ``torch.sigmoid`` of logits
+(:mod:`hepsig_tutorial.compare` does).
 """
 
 from __future__ import annotations
 
 __all__: list[str] = []
 
+from .bce import *  # noqa: E402,F401,F403
+from .bce import __all__ as _bce  # noqa: E402
 from .lovasz import *  # noqa: E402,F401,F403
 from .lovasz import __all__ as _lovasz  # noqa: E402
 from .punzi import *  # noqa: E402,F401,F403
@@ -18,4 +48,4 @@ from .punzi import __all__ as _punzi  # noqa: E402
 from .significance import *  # noqa: E402,F401,F403
 from .significance import __all__ as _significance  # noqa: E402
 
-__all__ += _punzi + _significance + _lovasz
+__all__ += _bce + _punzi + _significance + _lovasz

@@ -6,7 +6,7 @@ Lovász extension of Δ_Z (Eq. 4) evaluated on a vector of per-event errors m (E
 
 Notation used throughout (one ground set = one batch of p events):
 
-* ``labels`` y_i ∈ {0, 1} (1 = signal), ``weights`` w_i > 0 = expected events per simulated event,
+* ``target`` y_i ∈ {0, 1} (1 = signal), ``weight`` w_i > 0 = expected events per simulated event,
   w_i = σ_k L / v_k for an event of process k (:func:`process_weights`);
 * a *misprediction set* M holds false negatives (signal events in M) and false positives (background
   events in M); FN(M) = Σ_{i∈M, y_i=1} w_i and FP(M) = Σ_{i∈M, y_i=0} w_i are their expected yields;
@@ -39,6 +39,8 @@ import numpy as np
 import torch
 import torch.nn.functional as tnf
 
+from ._common import as_numpy, as_tensor, batch_loss, check_pred, check_target, check_weight
+
 __all__ = [
     "ERRORS",
     "process_weights",
@@ -50,7 +52,7 @@ __all__ = [
     "min_hinge_slope_linear",
     "lovasz_errors",
     "lovasz_z_loss",
-    "lovasz_z_loss_fn",
+    "make_lovasz_z_loss",
     "naive_lovasz_z_loss",
 ]
 
@@ -61,28 +63,19 @@ ERRORS = ("hinge", "sigmoid", "cross_entropy", "focal")
 # --------------------------------------------------------------------------------------------
 # input checks
 # --------------------------------------------------------------------------------------------
-def _np1d(x, name, dtype=np.float64):
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    try:
-        a = np.asarray(x, dtype=dtype)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be numeric, got {x!r}") from exc
-    if a.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {a.shape}")
-    if a.dtype.kind == "f" and not np.isfinite(a).all():
-        raise ValueError(f"{name} contains NaN or inf")
-    return a
+def _np1d(x, name):
+    """A finite float64 NumPy vector (the set-function side of this module works in NumPy)."""
+    return as_numpy(x, name, one_dim=True, finite=True)
 
 
-def _check_labels(y, name="labels"):
-    if not np.isin(y, (0.0, 1.0)).all():
-        raise ValueError(f"{name} must contain only 0 (background) and 1 (signal)")
-
-
-def _check_weights(w, name="weights"):
-    if not (w > 0).all():
-        raise ValueError(f"{name} must be positive (expected events per simulated event)")
+def _target_weight(target, weight):
+    """Checked float64 NumPy labels and positive weights of the same length."""
+    y, w = _np1d(target, "target"), _np1d(weight, "weight")
+    check_target(y)
+    check_weight(w, positive=True)
+    if len(y) != len(w):
+        raise ValueError(f"target and weight must have the same length, got {len(y)} and {len(w)}")
+    return y, w
 
 
 def _resolve_epsilon(epsilon, signal_total):
@@ -128,7 +121,7 @@ def process_weights(process, cross_sections, luminosity):
     -------
     numpy.ndarray, shape (N,), float64.
     """
-    proc = _np1d(process, "process", dtype=np.float64)
+    proc = _np1d(process, "process")
     if not (proc == np.round(proc)).all() or (proc < 0).any():
         raise ValueError("process must hold non-negative integer process indices")
     proc = proc.astype(np.int64)
@@ -145,7 +138,7 @@ def process_weights(process, cross_sections, luminosity):
     return per_process[proc]
 
 
-def delta_z(mispredicted, labels, weights, epsilon=None, *, signal_total=None):
+def delta_z(mispredicted, target, weight, epsilon=None, *, signal_total=None):
     """The set function Δ_Z of lovasz-z-score-loss.txt, Eq. (5), on one or many misprediction sets.
 
     Δ_Z(M) = S/√ε − (S − FN(M)) / √(ε + FP(M)), with FN(M) and FP(M) the expected yields (weights summed)
@@ -155,9 +148,9 @@ def delta_z(mispredicted, labels, weights, epsilon=None, *, signal_total=None):
     ----------
     mispredicted : bool array, shape (p,) or (k, p)
         Membership mask(s) of M over the ground set of p events (one row per set).
-    labels : array, shape (p,)
+    target : array, shape (p,)
         1 for signal, 0 for background.
-    weights : array, shape (p,)
+    weight : array, shape (p,)
         w_i > 0, expected events per simulated event (:func:`process_weights`).
     epsilon : float > 0, optional
         The regulator ε; default S, the expected signal of the ground set (σ_s L when the weights are
@@ -170,12 +163,7 @@ def delta_z(mispredicted, labels, weights, epsilon=None, *, signal_total=None):
     -------
     float for one set, numpy array of shape (k,) for k sets.
     """
-    y = _np1d(labels, "labels")
-    w = _np1d(weights, "weights")
-    _check_labels(y)
-    _check_weights(w)
-    if len(y) != len(w):
-        raise ValueError(f"labels and weights must have the same length, got {len(y)} and {len(w)}")
+    y, w = _target_weight(target, weight)
     if isinstance(mispredicted, torch.Tensor):
         mispredicted = mispredicted.detach().cpu().numpy()
     mask = np.asarray(mispredicted)
@@ -247,10 +235,10 @@ def _sorted_increments(m_sorted_labels, m_sorted_weights, S, eps, xp):
     return g
 
 
-def lovasz_z_gradient(m, labels, weights, epsilon=None, *, signal_total=None):
+def lovasz_z_gradient(m, target, weight, epsilon=None, *, signal_total=None):
     """Algorithm 1 of the paper, corrected: the (sub)gradient g(m) of the Lovász extension of Δ_Z.
 
-    1. π ← decreasing sort of m; permute labels δ ∈ {0,1} and weights with it;
+    1. π ← decreasing sort of m; permute the labels δ ∈ {0,1} (``target``) and the weights with it;
     2. FN_i ← cumsum(δ_π w_π), FP_i ← cumsum((1 − δ_π) w_π);
     3. Δ_i ← S/√ε − (S − FN_i)/√(ε + FP_i)   (the paper's line 5, divided by √ε/S, with its "σ" = 1);
     4. g_1 ← Δ_1, g_i ← Δ_i − Δ_{i−1};
@@ -259,12 +247,9 @@ def lovasz_z_gradient(m, labels, weights, epsilon=None, *, signal_total=None):
     Since the extension is linear wherever the order of m is fixed, ``Δ̄_Z(m) = g(m)·m``. NumPy, float64.
     """
     mm = _np1d(m, "m")
-    y = _np1d(labels, "labels")
-    w = _np1d(weights, "weights")
-    _check_labels(y)
-    _check_weights(w)
-    if not (len(mm) == len(y) == len(w)):
-        raise ValueError(f"m, labels and weights must have the same length, got {len(mm)}, {len(y)}, {len(w)}")
+    y, w = _target_weight(target, weight)
+    if len(mm) != len(y):
+        raise ValueError(f"m and target must have the same length, got {len(mm)} and {len(y)}")
     S = _resolve_signal_total(signal_total, y, w)
     eps = _resolve_epsilon(epsilon, S)
     order = np.argsort(-mm, kind="stable")
@@ -274,13 +259,13 @@ def lovasz_z_gradient(m, labels, weights, epsilon=None, *, signal_total=None):
     return g
 
 
-def lovasz_z_extension(m, labels, weights, epsilon=None, *, signal_total=None):
+def lovasz_z_extension(m, target, weight, epsilon=None, *, signal_total=None):
     """Δ̄_Z(m) = g(m)·m, the Lovász extension of Eq. (5) at any real vector m (NumPy, float64, O(p log p))."""
     mm = _np1d(m, "m")
-    return float(lovasz_z_gradient(mm, labels, weights, epsilon, signal_total=signal_total) @ mm)
+    return float(lovasz_z_gradient(mm, target, weight, epsilon, signal_total=signal_total) @ mm)
 
 
-def hinge_slope_at_zero(direction_scores, labels, weights, epsilon=None, *, signal_total=None):
+def hinge_slope_at_zero(direction_scores, target, weight, epsilon=None, *, signal_total=None):
     """Slope of the hinge Lovász-Z loss along F = λ·h at the trivial classifier F ≡ 0 (λ → 0⁺).
 
     For λ·max|h| < 1 every hinge error is m_i = 1 − λ ỹ_i h_i > 0, and since the extension satisfies
@@ -293,17 +278,17 @@ def hinge_slope_at_zero(direction_scores, labels, weights, epsilon=None, *, sign
     ----------
     direction_scores : array (p,)
         h_i, the scores of the direction (e.g. a·x_i + c for a linear model).
-    labels, weights, epsilon, signal_total
+    target, weight, epsilon, signal_total
         As in :func:`delta_z`.
     """
     h = _np1d(direction_scores, "direction_scores")
-    y = _np1d(labels, "labels")
+    y = _np1d(target, "target")
     if len(h) != len(y):
-        raise ValueError(f"direction_scores and labels must have the same length, got {len(h)} and {len(y)}")
-    return lovasz_z_extension(-(2.0 * y - 1.0) * h, y, weights, epsilon, signal_total=signal_total)
+        raise ValueError(f"direction_scores and target must have the same length, got {len(h)} and {len(y)}")
+    return lovasz_z_extension(-(2.0 * y - 1.0) * h, y, weight, epsilon, signal_total=signal_total)
 
 
-def min_hinge_slope_linear(x, labels, weights, epsilon=None, *, n_angles=24,
+def min_hinge_slope_linear(x, target, weight, epsilon=None, *, n_angles=24,
                            offsets=(-2, -1.5, -1, -0.5, 0, 0.5, 1, 1.5, 2)):
     """Smallest slope of the hinge Lovász-Z loss away from F ≡ 0 over linear directions h = u·x̂ + c (2D x).
 
@@ -314,10 +299,10 @@ def min_hinge_slope_linear(x, labels, weights, epsilon=None, *, n_angles=24,
     xx = np.asarray(x, dtype=np.float64)
     if xx.ndim != 2 or xx.shape[1] != 2:
         raise ValueError(f"x must have shape (N, 2), got {xx.shape}")
-    y = _np1d(labels, "labels")
-    w = _np1d(weights, "weights")
+    y = _np1d(target, "target")
+    w = _np1d(weight, "weight")
     if not (len(xx) == len(y) == len(w)):
-        raise ValueError("x, labels and weights must have the same length")
+        raise ValueError("x, target and weight must have the same length")
     if int(n_angles) != n_angles or n_angles < 1:
         raise ValueError(f"n_angles must be a positive integer, got {n_angles!r}")
     xs = (xx - xx.mean(0)) / np.where(xx.std(0) > 0, xx.std(0), 1.0)
@@ -334,7 +319,7 @@ def min_hinge_slope_linear(x, labels, weights, epsilon=None, *, n_angles=24,
     return best, arg
 
 
-def lovasz_errors(scores, labels, error="hinge", gamma=2.0):
+def lovasz_errors(pred, target, error="hinge", gamma=2.0):
     """The error vector m ≥ 0 of the paper (Eq. 6 / Eq. 27 and Appendix B) from raw scores F.
 
     With signed labels ỹ = 2y − 1 and p_t = sigmoid(ỹ·F) (the predicted probability of the true class):
@@ -344,12 +329,13 @@ def lovasz_errors(scores, labels, error="hinge", gamma=2.0):
     * ``"cross_entropy"``: m = −log p_t;
     * ``"focal"``: m = −(1 − p_t)^γ log p_t (Lin et al. 2017; γ = 2).
 
-    ``scores`` are raw scores (logits) for every choice; the sigmoid is applied here, stably.
+    ``pred`` are raw scores F (logits) for every choice, ``target`` the 0/1 labels as a tensor; the sigmoid
+    is applied here, stably.
     """
     if error not in ERRORS:
         raise ValueError(f"error must be one of {ERRORS}, got {error!r}")
-    signed = 2.0 * labels - 1.0
-    margin = signed * scores
+    signed = 2.0 * target - 1.0
+    margin = signed * pred
     if error == "hinge":
         return torch.clamp(1.0 - margin, min=0.0)
     if error == "sigmoid":
@@ -361,31 +347,6 @@ def lovasz_errors(scores, labels, error="hinge", gamma=2.0):
     return torch.sigmoid(-margin) ** gamma * tnf.softplus(-margin)
 
 
-def _one_dim_tensor(x, name):
-    """``x`` as a 1-D tensor (arrays become float64; tensors are returned as they are)."""
-    if isinstance(x, torch.Tensor):
-        t = x
-    else:
-        try:
-            t = torch.as_tensor(np.asarray(x, dtype=np.float64))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{name} must be numeric, got {x!r}") from exc
-    if t.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {tuple(t.shape)}")
-    return t
-
-
-def _as_tensor(x, name, ref=None):
-    t = _one_dim_tensor(x, name)
-    if ref is not None:
-        t = t.to(device=ref.device)
-    if not t.is_floating_point():
-        t = t.to(torch.get_default_dtype())
-    if not torch.isfinite(t.detach()).all():
-        raise ValueError(f"{name} contains NaN or inf")
-    return t
-
-
 def _torch_increments(y_sorted, w_sorted, S, eps):
     """:func:`_sorted_increments` in torch on the tensors' device (float64; S, eps floats or 0-d tensors)."""
     fn = torch.cumsum(w_sorted * y_sorted, 0)
@@ -395,23 +356,23 @@ def _torch_increments(y_sorted, w_sorted, S, eps):
     return torch.cat((delta[:1], delta[1:] - delta[:-1]))
 
 
-def lovasz_z_loss(scores, labels, weights, epsilon=None, error="hinge", *, signal_total=None, gamma=2.0,
-                  validate=True):
+def lovasz_z_loss(pred, target, weight, *, epsilon=None, error="hinge", signal_total=None, gamma=2.0,
+                  fraction=1.0, validate=True):
     """The Lovász Z-score loss Δ̄_Z(m(F)): the Lovász extension of Eq. (5) at the error vector m.
 
     O(p log p): one sort and two cumulative sums (Algorithm 1, corrected -- see :func:`lovasz_z_gradient`).
     The increments g are computed in float64 without gradient (they are piecewise constant in m), and the
     loss is the dot product g·m_sorted, so autograd's gradient with respect to m is exactly g(m).
-    Everything runs in torch on the device of ``scores``: labels and weights are moved there once and
+    Everything runs in torch on the device of ``pred``: target and weight are moved there once and
     nothing (sort order, increments) goes back to the host.
 
     Parameters
     ----------
-    scores : tensor, shape (p,)
-        Raw model scores F (e.g. ``ht.models.mlp(2, (), output="linear")``); may require grad.
-    labels : tensor or array, shape (p,)
+    pred : tensor, shape (p,)
+        Raw model scores F, logits (e.g. ``ht.models.mlp(2, (), output="linear")``); may require grad.
+    target : tensor or array, shape (p,)
         1 for signal, 0 for background.
-    weights : tensor or array, shape (p,)
+    weight : tensor or array, shape (p,)
         Expected events per simulated event w_i > 0 (:func:`process_weights`).
     epsilon : float > 0, optional
         The regulator; default S = Σ w_i y_i (= σ_s L for weights normalised on this ground set).
@@ -421,36 +382,36 @@ def lovasz_z_loss(scores, labels, weights, epsilon=None, error="hinge", *, signa
         The constant S of Eq. (5); default Σ w_i y_i over the ground set.
     gamma : float
         Focusing parameter of the focal error.
+    fraction : float in (0, 1]
+        The weights are divided by it: a batch holding this share of a data set whose weights sum to the
+        expected yields then carries the full expected yields (``make_lovasz_z_loss``'s "scaled").
     validate : bool
         Check the *values* of the inputs (finite scores, 0/1 labels, positive finite weights, S > 0 when
         it is the default ε). Each check waits for the device; a training loop checks its data once and
-        passes ``False`` (:func:`lovasz_z_loss_fn` does). Shapes and options are always checked.
+        passes ``False`` (:func:`make_lovasz_z_loss` does). Shapes and options are always checked.
 
     Returns
     -------
-    Scalar tensor in the dtype of ``scores``. At F ≡ 0 with the hinge error it equals S/√ε.
+    Scalar tensor in the dtype of ``pred``. At F ≡ 0 with the hinge error it equals S/√ε.
     """
-    if not isinstance(scores, torch.Tensor):
-        scores = torch.as_tensor(_np1d(scores, "scores"))
-    F = scores if scores.is_floating_point() else scores.to(torch.get_default_dtype())
+    if not isinstance(pred, torch.Tensor):
+        pred = torch.as_tensor(_np1d(pred, "pred"))
+    F = pred if pred.is_floating_point() else pred.to(torch.get_default_dtype())
     dev = F.device
-    y = _as_device_tensor(labels, "labels", dev)
-    w = _as_device_tensor(weights, "weights", dev)
+    y = as_tensor(target, "target", F, torch.float64).detach()
+    w = as_tensor(weight, "weight", F).detach()
+    if fraction != 1.0:
+        w = w / float(fraction)
+    w = w.to(torch.float64)
     if F.ndim != 1 or not (tuple(F.shape) == tuple(y.shape) == tuple(w.shape)):
-        raise ValueError(f"scores, labels and weights must have the same shape, got "
+        raise ValueError(f"pred, target and weight must have the same shape, got "
                          f"{tuple(F.shape)}, {tuple(y.shape)}, {tuple(w.shape)}")
     if F.shape[0] == 0:
-        raise ValueError("scores must not be empty")
+        raise ValueError("pred must not be empty")
     if validate:
-        if not bool(torch.isfinite(F.detach()).all()):
-            raise ValueError("scores contains NaN or inf")
-        for name, t in (("labels", y), ("weights", w)):
-            if not bool(torch.isfinite(t).all()):
-                raise ValueError(f"{name} contains NaN or inf")
-        if not bool(((y == 0) | (y == 1)).all()):
-            raise ValueError("labels must contain only 0 (background) and 1 (signal)")
-        if not bool((w > 0).all()):
-            raise ValueError("weights must be positive (expected events per simulated event)")
+        check_pred(F, probability=False)
+        check_target(y)
+        check_weight(w, positive=True)
     if signal_total is None:
         if dev.type == "cpu":   # NumPy's pairwise sum, as lovasz_z_gradient: bit-identical to the reference
             S = float(np.sum(w.numpy() * y.numpy()))  # device-ok: CPU tensors, no copy
@@ -472,20 +433,14 @@ def lovasz_z_loss(scores, labels, weights, epsilon=None, error="hinge", *, signa
     return (m_sorted * g.to(m_sorted.dtype)).sum()
 
 
-def _as_device_tensor(x, name, dev):
-    """A float64 1-D tensor on ``dev`` (a no-op for float64 tensors already there; no value checks, no sync)."""
-    return _one_dim_tensor(x, name).detach().to(device=dev, dtype=torch.float64)
-
-
-def naive_lovasz_z_loss(scores, labels, weights, epsilon=None, error="hinge", *, signal_total=None, gamma=2.0):
+def naive_lovasz_z_loss(pred, target, weight, *, epsilon=None, error="hinge", signal_total=None, gamma=2.0):
     """The same loss value by Eq. (4) literally: Δ_Z re-evaluated on every prefix set (O(p²), NumPy).
 
     For tests and ``benchmarks/bench_lovasz.py`` only. Scores on any device are copied to the CPU.
     """
-    F = _as_tensor(scores, "scores").detach().cpu().to(torch.float64)
-    y = _np1d(labels, "labels")
-    w = _np1d(weights, "weights")
-    m = lovasz_errors(F, torch.as_tensor(y), error=error, gamma=gamma).cpu().numpy()
+    F = torch.as_tensor(_np1d(pred, "pred"), device="cpu")
+    y, w = _target_weight(target, weight)
+    m = lovasz_errors(F, torch.as_tensor(y, device="cpu"), error=error, gamma=gamma).cpu().numpy()
     S = _resolve_signal_total(signal_total, y, w)
     eps = _resolve_epsilon(epsilon, S)
     return lovasz_extension(lambda mask: delta_z(mask, y, w, eps, signal_total=S), m)
@@ -497,11 +452,11 @@ def naive_lovasz_z_loss(scores, labels, weights, epsilon=None, error="hinge", *,
 _NORMALISATIONS = ("scaled", "dataset")
 
 
-def lovasz_z_loss_fn(epsilon, error="hinge", normalisation="scaled", gamma=2.0):
-    """A ``loss_fn(output, batch)`` closure for :func:`hepsig_tutorial.train.fit`.
+def make_lovasz_z_loss(*, epsilon, error="hinge", normalisation="scaled", gamma=2.0, weight_key="w"):
+    """A ``loss_fn(output, batch)`` closure for :func:`hepsig_tutorial.train.fit`: :func:`lovasz_z_loss`.
 
-    ``batch`` must hold ``"y"`` (0/1), ``"w"`` (per-event weights σ_k L / v_k with v_k counted in the
-    **whole training set**) and ``"fraction"`` (added by ``fit``); ``output`` are raw scores.
+    ``batch`` must hold ``"y"`` (0/1), ``weight_key`` (per-event weights σ_k L / v_k with v_k counted in the
+    **whole training set**) and ``"fraction"`` (added by ``fit``); ``output`` are raw scores (logits).
 
     The closure checks the values of its inputs (:func:`lovasz_z_loss`'s ``validate``) on its first call only,
     so later training steps never wait for the device.
@@ -518,24 +473,15 @@ def lovasz_z_loss_fn(epsilon, error="hinge", normalisation="scaled", gamma=2.0):
         the random process mix of a batch, to counting v_k in the batch. ``"dataset"``: the dataset-level weights
         are used as they are, so a batch carries only ``fraction``·σ_s L of signal, the effective regulator is
         ε/fraction and the result depends on the batch size (Chapter 6 shows this).
-
+    gamma : float
+        Focusing parameter of the focal error.
+    weight_key : str
+        The batch key of the weights.
     """
     eps = _resolve_epsilon(epsilon, None)
     if error not in ERRORS:
         raise ValueError(f"error must be one of {ERRORS}, got {error!r}")
     if normalisation not in _NORMALISATIONS:
         raise ValueError(f"normalisation must be one of {_NORMALISATIONS}, got {normalisation!r}")
-
-    state = {"checked": False}
-
-    def loss_fn(output, batch):
-        w = batch["w"]
-        if normalisation == "scaled":
-            w = w / float(batch["fraction"])
-        # the values of the data are checked on the first call only: no device sync in later steps
-        out = lovasz_z_loss(output, batch["y"], w, eps, error=error, gamma=gamma, validate=not state["checked"])
-        state["checked"] = True
-        return out
-
-    loss_fn.__name__ = f"lovasz_z_{error}_{normalisation}"
-    return loss_fn
+    return batch_loss(lovasz_z_loss, weight_key=weight_key, fraction=normalisation == "scaled",
+                      name=f"lovasz_z_{error}_{normalisation}", epsilon=eps, error=error, gamma=gamma)

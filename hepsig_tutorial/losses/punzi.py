@@ -27,7 +27,7 @@ Two ways to say which event counts for which window, with the same values and gr
   ``torch.sparse`` incidence-matrix implementation.
 
 Input values are checked once (``validate=True``, the default of :func:`punzi_loss`); every check waits
-for the device, so the training closure of :func:`make_punzi_loss_fn` checks the data once, at
+for the device, so the training closure of :func:`make_punzi_loss` checks the data once, at
 construction (``data=``) or on its first call, and its steps never synchronise with the host.
 
 Trained networks are evaluated with hard cuts by :mod:`hepsig_tutorial.metrics` (the book's one
@@ -36,20 +36,17 @@ evaluation protocol), not here.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
-from torch import nn
 
 from .. import stats
+from ._common import as_numpy, as_tensor, batch_loss, check_number, check_pred, check_target, check_weight
 
 __all__ = [
     "MassWindows",
     "toy_cells",
     "punzi_loss",
-    "PunziLoss",
-    "make_punzi_loss_fn",
+    "make_punzi_loss",
     "sigma_min_from_yields",
 ]
 
@@ -61,9 +58,7 @@ _REDUCTIONS = ("mean", "sum", "none")
 # --------------------------------------------------------------------------------------------
 def _check_constants(a, b, luminosity, eff_floor):
     for name, val in (("a", a), ("b", b), ("luminosity", luminosity), ("eff_floor", eff_floor)):
-        if (not isinstance(val, (int, float, np.integer, np.floating)) or isinstance(val, bool)
-                or not val > 0 or math.isinf(val)):
-            raise ValueError(f"{name} must be a positive finite number, got {val!r}")
+        check_number(name, val, strict=True)
     if not eff_floor < 1:
         raise ValueError(f"eff_floor must be below 1, got {eff_floor!r}")
 
@@ -145,7 +140,7 @@ class MassWindows:
     --------
     >>> mw = MassWindows(toy.windows)                                  # doctest: +SKIP
     >>> cells = mw.cells(toy.m2_rec, toy.label, toy.mass_index)         # doctest: +SKIP
-    >>> punzi_loss(y_pred, y, w, windows=mw, cells=cells)               # doctest: +SKIP
+    >>> punzi_loss(pred, target, weight, windows=mw, cells=cells)       # doctest: +SKIP
     """
 
     def __init__(self, windows):
@@ -184,14 +179,14 @@ class MassWindows:
     def __repr__(self):
         return f"MassWindows(K={self.n_windows}, {self.cover.shape[0]} atoms)"
 
-    def cells(self, m2, y_true, mass_index):
+    def cells(self, m2, target, mass_index):
         """The cell code of every event (see the class docstring), computed in float64.
 
         Parameters
         ----------
         m2 : array or tensor (N,)
             The mass variable the windows cut on (M²_rec in the toy).
-        y_true : array or tensor (N,)
+        target : array or tensor (N,)
             1 signal, 0 background.
         mass_index : array or tensor (N,) of int
             Window index of a signal event's generated mass (ignored for background; any value
@@ -203,17 +198,16 @@ class MassWindows:
         """
         torch_in = isinstance(m2, torch.Tensor)
         dev = m2.device if torch_in else None
-        x = _np(m2, "m2")
-        y = _np(y_true, "y_true")
-        k = _np(mass_index, "mass_index")
+        x = as_numpy(m2, "m2")
+        y = as_numpy(target, "target")
+        k = as_numpy(mass_index, "mass_index")
         n = len(x)
         if x.ndim != 1 or y.shape != (n,) or k.shape != (n,):
-            raise ValueError(f"m2, y_true and mass_index must all have shape ({n},); got {x.shape}, {y.shape}, "
+            raise ValueError(f"m2, target and mass_index must all have shape ({n},); got {x.shape}, {y.shape}, "
                              f"{k.shape}")
         if np.isnan(x).any():
             raise ValueError("m2 contains NaN")
-        if not np.isin(y, (0.0, 1.0)).all():
-            raise ValueError("y_true must contain only 0 (background) and 1 (signal)")
+        check_target(y)
         if not (k == np.round(k)).all():
             raise ValueError("mass_index must hold integers")
         K = self.n_windows
@@ -230,14 +224,14 @@ class MassWindows:
 
     def counts(self, cells):
         """Boolean (N,): the event counts for at least one window (NumPy array in, NumPy array out)."""
-        c = _np(cells, "cells", dtype=np.int64)
+        c = as_numpy(cells, "cells", dtype=np.int64)
         K = self.n_windows
         atom = np.clip(c - K - 1, 0, self.cover.shape[0] - 1)
         return np.where(c > K, self.cover.any(axis=1)[atom], c < K)
 
     def membership(self, cells):
         """The dense (N, K) bool matrix these cells describe (for checks; equals ``toy.window_matrix()``)."""
-        c = _np(cells, "cells", dtype=np.int64)
+        c = as_numpy(cells, "cells", dtype=np.int64)
         K = self.n_windows
         out = np.zeros((len(c), K), dtype=bool)
         sig = c < K
@@ -296,33 +290,18 @@ def toy_cells(toy, columns=None):
 # --------------------------------------------------------------------------------------------
 # the loss
 # --------------------------------------------------------------------------------------------
-def _as_tensor_like(x, ref, name):
-    if isinstance(x, torch.Tensor):
-        return x.to(device=ref.device)
-    try:
-        return torch.as_tensor(np.asarray(x), device=ref.device)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be an array or tensor, got {type(x).__name__}") from exc
-
-
 def _check_options(a, b, luminosity, eff_floor, fraction, reduction):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     _check_constants(a, b, luminosity, eff_floor)
-    if (isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.integer, np.floating))
-            or not 0 < fraction <= 1):
-        raise ValueError(f"fraction must be a number in (0, 1], got {fraction!r}")
+    check_number("fraction", fraction, strict=True, high=1.0)
 
 
-def _check_values(y_pred, y, w):
+def _check_values(pred, y, w):
     """The value checks of :func:`punzi_loss` (each one waits for the device)."""
-    yp = y_pred.detach()
-    if torch.isnan(yp).any() or (yp < 0).any() or (yp > 1).any():
-        raise ValueError("y_pred must lie in [0, 1] (use a sigmoid output)")
-    if not ((y == 0) | (y == 1)).all():
-        raise ValueError("y_true must contain only 0 (background) and 1 (signal)")
-    if torch.isnan(w).any() or (w < 0).any() or torch.isinf(w).any():
-        raise ValueError("weight must be finite and non-negative")
+    check_pred(pred, probability=True)
+    check_target(y)
+    check_weight(w)
 
 
 def _reduce(sigma, has_signal, reduction, dtype):
@@ -336,8 +315,8 @@ def _reduce(sigma, has_signal, reduction, dtype):
     return total / has_signal.sum().clamp(min=1).to(dtype)
 
 
-def punzi_loss(y_pred, y_true, weight, membership=None, a=3.0, b=1.28, luminosity=1.0, fraction=1.0,
-               refined=False, eff_floor=1e-6, reduction="mean", *, windows=None, cells=None, m2=None,
+def punzi_loss(pred, target, weight, *, membership=None, a=3.0, b=1.28, luminosity=1.0, fraction=1.0,
+               refined=False, eff_floor=1e-6, reduction="mean", windows=None, cells=None, m2=None,
                mass_index=None, validate=True):
     r"""The Punzi loss: mean relaxed σ_min over mass hypotheses (punzi-loss.txt, Eqs. 10-12).
 
@@ -357,9 +336,9 @@ def punzi_loss(y_pred, y_true, weight, membership=None, a=3.0, b=1.28, luminosit
 
     Parameters
     ----------
-    y_pred : tensor (N,)
-        Network output ŷ ∈ [0, 1] (the relaxed selection; a 0/1 vector gives the hard-cut σ_min).
-    y_true : tensor or array (N,)
+    pred : tensor (N,)
+        Network output ŷ ∈ [0, 1], a probability (the relaxed selection; a 0/1 vector gives the hard-cut σ_min).
+    target : tensor or array (N,)
         Labels, 1 signal, 0 background.
     weight : tensor or array (N,), ≥ 0
         Signal: 1/N_gen of its mass hypothesis (so Σ y·w·M is the window efficiency); background:
@@ -386,7 +365,7 @@ def punzi_loss(y_pred, y_true, weight, membership=None, a=3.0, b=1.28, luminosit
     windows : MassWindows or array (K, 2), optional
         Compact form: the windows [lo_k, hi_k] (keep one :class:`MassWindows` for a whole training).
     cells : int tensor or array (N,), optional
-        Compact form: each event's cell, ``windows.cells(m2, y_true, mass_index)`` (a float tensor
+        Compact form: each event's cell, ``windows.cells(m2, target, mass_index)`` (a float tensor
         holding integers, as ``train.fit`` delivers it, is accepted).
     m2, mass_index : tensor or array (N,), optional
         Compact form without precomputed cells (M² of each event, window index of a signal event's mass).
@@ -397,13 +376,13 @@ def punzi_loss(y_pred, y_true, weight, membership=None, a=3.0, b=1.28, luminosit
     validate : bool
         Check the input *values* (ŷ ∈ [0, 1], 0/1 labels, finite non-negative weights, cell codes).
         Each check waits for the device; a training loop checks its data once and passes ``False``
-        (:func:`make_punzi_loss_fn` does). Shapes and options are always checked (no device wait).
+        (:func:`make_punzi_loss` does). Shapes and options are always checked (no device wait).
 
     Returns
     -------
     tensor
-        Scalar (or (K,) for ``reduction="none"``), differentiable with respect to ``y_pred``, in
-        ``y_pred``'s dtype (the compact form accumulates the sums and σ_min in float64).
+        Scalar (or (K,) for ``reduction="none"``), differentiable with respect to ``pred``, in
+        ``pred``'s dtype (the compact form accumulates the sums and σ_min in float64).
 
     Notes
     -----
@@ -420,11 +399,11 @@ def punzi_loss(y_pred, y_true, weight, membership=None, a=3.0, b=1.28, luminosit
     *No host synchronisation* with ``validate=False``: nothing in the computation reads a device value
     back to Python (the "no window has signal" case is a ``torch.where``, not an ``if``).
     """
-    if not isinstance(y_pred, torch.Tensor):
-        raise ValueError(f"y_pred must be a torch tensor (the network output), got {type(y_pred).__name__}")
+    if not isinstance(pred, torch.Tensor):
+        raise ValueError(f"pred must be a torch tensor (the network output), got {type(pred).__name__}")
     _check_options(a, b, luminosity, eff_floor, fraction, reduction)
-    if y_pred.ndim != 1:
-        raise ValueError(f"y_pred must have shape (N,), got {tuple(y_pred.shape)}")
+    if pred.ndim != 1:
+        raise ValueError(f"pred must have shape (N,), got {tuple(pred.shape)}")
     compact = windows is not None or cells is not None or m2 is not None or mass_index is not None
     if compact and membership is not None:
         raise ValueError("membership: give either the dense membership matrix or windows= with cells= "
@@ -432,25 +411,23 @@ def punzi_loss(y_pred, y_true, weight, membership=None, a=3.0, b=1.28, luminosit
     if not compact and membership is None:
         raise ValueError("membership must be given (an (N, K) matrix), or windows= with cells= "
                          "(or m2= and mass_index=)")
-    dtype = y_pred.dtype if y_pred.is_floating_point() else torch.get_default_dtype()
-    y_pred = y_pred.to(dtype)
-    y = _as_tensor_like(y_true, y_pred, "y_true").to(dtype)
-    w = _as_tensor_like(weight, y_pred, "weight").to(dtype)
-    n = y_pred.shape[0]
+    dtype = pred.dtype if pred.is_floating_point() else torch.get_default_dtype()
+    pred = pred.to(dtype)
+    y = as_tensor(target, "target", pred, dtype)
+    w = as_tensor(weight, "weight", pred, dtype)
+    n = pred.shape[0]
     if tuple(y.shape) != (n,):
-        raise ValueError(f"y_true must have shape ({n},) like y_pred, got {tuple(y.shape)}")
+        raise ValueError(f"target must have shape ({n},) like pred, got {tuple(y.shape)}")
     if tuple(w.shape) != (n,):
-        raise ValueError(f"weight must have shape ({n},) like y_pred, got {tuple(w.shape)}")
+        raise ValueError(f"weight must have shape ({n},) like pred, got {tuple(w.shape)}")
     if compact:
-        return _punzi_loss_compact(y_pred, y, w, windows, cells, m2, mass_index, a, b, luminosity, fraction,
+        return _punzi_loss_compact(pred, y, w, windows, cells, m2, mass_index, a, b, luminosity, fraction,
                                    refined, eff_floor, reduction, validate, dtype)
-    M = _as_tensor_like(membership, y_pred, "membership")
-    if M.dtype != dtype:
-        M = M.to(dtype)
+    M = as_tensor(membership, "membership", pred, dtype)
     if M.ndim != 2 or M.shape[0] != n or M.shape[1] < 1:
         raise ValueError(f"membership must have shape ({n}, K) with K ≥ 1, got {tuple(M.shape)}")
     if validate:
-        _check_values(y_pred, y, w)
+        _check_values(pred, y, w)
         if not (M.detach().amin() >= 0):   # one pass; also catches NaN
             raise ValueError("membership must be non-negative (a 0/1 matrix) without NaN")
 
@@ -458,40 +435,40 @@ def punzi_loss(y_pred, y_true, weight, membership=None, a=3.0, b=1.28, luminosit
     bkg_w = (1.0 - y) * w
     # One matrix product for all windows: rows (signal·ŷ, background·ŷ, signal) @ M → (3, K).
     # The last row does not depend on the network: it says which windows hold any signal.
-    stacked = torch.stack((sig_w * y_pred, bkg_w * y_pred, sig_w.detach()))
+    stacked = torch.stack((sig_w * pred, bkg_w * pred, sig_w.detach()))
     yields = stacked @ M
     eff, B = yields[0] / fraction, yields[1] / fraction
     sigma = _sigma_min_tensor(eff, B, a, b, luminosity, refined, eff_floor)
     return _reduce(sigma, yields[2].detach() > 0, reduction, dtype)
 
 
-def _punzi_loss_compact(y_pred, y, w, windows, cells, m2, mass_index, a, b, luminosity, fraction, refined,
+def _punzi_loss_compact(pred, y, w, windows, cells, m2, mass_index, a, b, luminosity, fraction, refined,
                         eff_floor, reduction, validate, dtype):
-    n = y_pred.shape[0]
+    n = pred.shape[0]
     if windows is None:
         raise ValueError("windows must be given with cells= (or m2= and mass_index=): the (K, 2) window edges")
     mw = windows if isinstance(windows, MassWindows) else MassWindows(windows)
     if cells is None:
         if m2 is None or mass_index is None:
             raise ValueError("cells must be given, or both m2 and mass_index")
-        cells = mw.cells(_as_tensor_like(m2, y_pred, "m2"), y, _as_tensor_like(mass_index, y_pred, "mass_index"))
+        cells = mw.cells(as_tensor(m2, "m2", pred), y, as_tensor(mass_index, "mass_index", pred))
     elif m2 is not None or mass_index is not None:
         raise ValueError("cells: give either cells= or m2= and mass_index=, not both")
-    c = _as_tensor_like(cells, y_pred, "cells")
+    c = as_tensor(cells, "cells", pred)
     if c.ndim != 1 or c.shape[0] != n:
-        raise ValueError(f"cells must have shape ({n},) like y_pred, got {tuple(c.shape)}")
+        raise ValueError(f"cells must have shape ({n},) like pred, got {tuple(c.shape)}")
     if validate:
-        _check_values(y_pred, y, w)
+        _check_values(pred, y, w)
         if c.is_floating_point() and not bool((c == torch.round(c)).all()):
             raise ValueError("cells must hold integer cell codes (MassWindows.cells)")
         if not bool(((c >= 0) & (c < mw.n_cells)).all()):
             raise ValueError(f"cells must lie in [0, {mw.n_cells}) for these windows (MassWindows.cells)")
         if not bool(((c <= mw.n_windows) == (y == 1)).all()):
-            raise ValueError("cells do not match y_true (signal cells are < K + 1, background cells > K)")
+            raise ValueError("cells do not match target (signal cells are < K + 1, background cells > K)")
     if c.dtype != torch.int64:
         c = c.to(torch.int64)
     # per-event ŷ·w summed into the cells (float64), and w alone: which windows hold any signal
-    sig, bkg = mw.yields(y_pred * w, c)
+    sig, bkg = mw.yields(pred * w, c)
     eff, B = sig / fraction, bkg / fraction
     with torch.no_grad():   # only the sign matters: a sum of non-negative weights, in their own dtype
         has_signal = mw.yields(w, c, dtype=w.dtype)[0] > 0
@@ -499,49 +476,17 @@ def _punzi_loss_compact(y_pred, y, w, windows, cells, m2, mass_index, a, b, lumi
     return _reduce(sigma, has_signal, reduction, dtype)
 
 
-class PunziLoss(nn.Module):
-    """``nn.Module`` wrapper of :func:`punzi_loss` (the constants, and compact windows, fixed at construction).
-
-    Dense: ``PunziLoss(a=3, b=1.28, luminosity=50)(y_pred, y_true, weight, membership, fraction=1.0)``.
-    Compact: ``PunziLoss(luminosity=50, windows=mw)(y_pred, y_true, weight, cells=cells, fraction=1.0)``.
-    """
-
-    def __init__(self, a=3.0, b=1.28, luminosity=1.0, refined=False, eff_floor=1e-6, reduction="mean",
-                 windows=None):
-        super().__init__()
-        _check_constants(a, b, luminosity, eff_floor)
-        if reduction not in _REDUCTIONS:
-            raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-        self.a, self.b, self.luminosity = float(a), float(b), float(luminosity)
-        self.refined, self.eff_floor, self.reduction = bool(refined), float(eff_floor), reduction
-        self.windows = None if windows is None else MassWindows(windows)
-
-    def forward(self, y_pred, y_true, weight, membership=None, fraction=1.0, *, cells=None, validate=True):
-        kw = {} if self.windows is None else {"windows": self.windows, "cells": cells}
-        if self.windows is None and cells is not None:
-            raise ValueError("cells: this PunziLoss has no windows (construct it with windows=)")
-        return punzi_loss(y_pred, y_true, weight, membership, a=self.a, b=self.b, luminosity=self.luminosity,
-                          fraction=fraction, refined=self.refined, eff_floor=self.eff_floor,
-                          reduction=self.reduction, validate=validate, **kw)
-
-    def extra_repr(self):
-        win = "" if self.windows is None else f", windows={self.windows!r}"
-        return (f"a={self.a}, b={self.b}, luminosity={self.luminosity}, refined={self.refined}, "
-                f"eff_floor={self.eff_floor}, reduction={self.reduction!r}{win}")
-
-
-def make_punzi_loss_fn(a=3.0, b=1.28, luminosity=1.0, refined=False, eff_floor=1e-6, keys=None, *,
-                       windows=None, data=None):
+def make_punzi_loss(*, a=3.0, b=1.28, luminosity=1.0, refined=False, eff_floor=1e-6, windows=None, data=None,
+                    weight_key="w"):
     """A ``loss_fn(output, batch)`` for :func:`hepsig_tutorial.train.fit` computing :func:`punzi_loss`.
 
-    Dense (default): ``batch[keys[0]]`` are the labels, ``batch[keys[1]]`` the weights,
-    ``batch[keys[2]]`` the (N, K) window-membership matrix; ``keys`` defaults to
-    ``("y", "w", "membership")``. Compact (``windows`` given, a :class:`MassWindows` or (K, 2) array):
-    ``batch[keys[2]]`` holds each event's cell (:meth:`MassWindows.cells`, :func:`toy_cells`); ``keys``
-    defaults to ``("y", "w", "cell")``. ``batch["fraction"]`` (set by ``fit``) scales the batch sums up.
+    ``output`` are probabilities ŷ. Reads ``batch["y"]`` (labels), ``batch[weight_key]`` (weights),
+    ``batch["fraction"]`` (set by ``fit``; scales the batch sums up) and the window membership: dense
+    (default) ``batch["membership"]``, the (N, K) matrix; compact (``windows`` given, a :class:`MassWindows`
+    or (K, 2) array) ``batch["cell"]``, each event's cell (:meth:`MassWindows.cells`, :func:`toy_cells`).
 
     The input values are checked once: at construction for the whole training set when ``data``
-    (a mapping with the three keys) is given, otherwise on the first call. Later calls run with
+    (a mapping with those keys) is given, otherwise on the first call. Later calls run with
     ``validate=False`` and never wait for the device.
 
     Examples
@@ -550,50 +495,13 @@ def make_punzi_loss_fn(a=3.0, b=1.28, luminosity=1.0, refined=False, eff_floor=1
 
         mw, cells = toy_cells(train_toy, train_masses)
         data = {"x": x, "y": y, "w": w, "cell": cells}
-        loss_fn = make_punzi_loss_fn(luminosity=train_toy.luminosity, windows=mw, data=data)
+        loss_fn = make_punzi_loss(luminosity=train_toy.luminosity, windows=mw, data=data)
         ht.train.fit(model, loss_fn, data, epochs=..., batch_size=...)
     """
-    loss = PunziLoss(a=a, b=b, luminosity=luminosity, refined=refined, eff_floor=eff_floor, windows=windows)
-    if keys is None:
-        keys = ("y", "w", "membership") if windows is None else ("y", "w", "cell")
-    if len(keys) != 3:
-        raise ValueError(f"keys must name (labels, weights, membership or cell), got {keys!r}")
-    ky, kw, km = keys
-    compact = loss.windows is not None
-    state = {"checked": False}
-
-    def call(output, batch, validate):
-        frac = float(batch.get("fraction", 1.0))
-        if compact:
-            return loss(output, batch[ky], batch[kw], fraction=frac, cells=batch[km], validate=validate)
-        return loss(output, batch[ky], batch[kw], batch[km], fraction=frac, validate=validate)
-
-    if data is not None:
-        missing = [k for k in keys if k not in data]
-        if missing:
-            raise ValueError(f"data is missing {missing} (keys={keys!r})")
-        n = len(data[ky])
-        # a 0/1 output of the right length stands in for the network: it checks everything but ŷ
-        probe = torch.ones(n, dtype=torch.float64)
-        call(probe, {ky: data[ky], kw: data[kw], km: data[km]}, True)
-        state["checked"] = True
-
-    def loss_fn(output, batch):
-        out = call(output, batch, not state["checked"])
-        state["checked"] = True
-        return out
-
-    loss_fn.punzi = loss  # the module, for inspection
-    return loss_fn
-
-
-# --------------------------------------------------------------------------------------------
-# hard cuts: yields and σ_min for a grid of cuts, best cuts
-# --------------------------------------------------------------------------------------------
-def _np(x, name, dtype=np.float64):
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    try:
-        return np.asarray(x, dtype=dtype)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be numeric") from exc
+    _check_constants(a, b, luminosity, eff_floor)
+    options = dict(a=a, b=b, luminosity=luminosity, refined=refined, eff_floor=eff_floor)
+    if windows is None:
+        return batch_loss(punzi_loss, weight_key=weight_key, extra=(("membership", "membership"),), data=data,
+                          **options)
+    return batch_loss(punzi_loss, weight_key=weight_key, extra=(("cells", "cell"),), data=data,
+                      windows=MassWindows(windows), **options)

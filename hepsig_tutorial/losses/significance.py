@@ -5,7 +5,8 @@ its training recipe is :mod:`hepsig_tutorial.asimov` and its evaluation :mod:`he
 Equation numbers refer to significance-asimov-losses.txt. Trained classifiers are evaluated with hard cuts
 by :func:`hepsig_tutorial.metrics.cut_scan` (the book's one protocol), not here.
 
-Relaxed counts (Eqs. 4.1-4.4). For a batch with sigmoid outputs ŷᵢ, labels yᵢ and weights wᵢ,
+Relaxed counts (Eqs. 4.1-4.4, :func:`relaxed_counts`). For a batch with sigmoid outputs ŷᵢ (``pred``),
+labels yᵢ (``target``) and weights wᵢ (``weight``),
 
 * ``normalisation="batch"`` (the paper's; the default): s = S · Σ_sig wᵢŷᵢ / Σ_sig wᵢ and
   b = B · Σ_bkg wᵢŷᵢ / Σ_bkg wᵢ, with S and B the full expected yields. With equal weights inside a
@@ -19,12 +20,14 @@ Relaxed counts (Eqs. 4.1-4.4). For a batch with sigmoid outputs ŷᵢ, labels y�
 
 Both coincide for the full data set (one batch). Neither needs the events to be balanced.
 
-Losses. ``s_over_sqrt_s_plus_b_loss`` is Eq. 4.5, ℓ = (s+b)/s². ``asimov_loss`` is Eq. 4.6,
+Losses. :func:`s_over_sqrt_s_plus_b_loss` is Eq. 4.5, ℓ = (s+b)/s². :func:`asimov_loss` is Eq. 4.6,
 ℓ = 1/Z_A with ``power=1`` (the paper) or 1/Z_A² with ``power=2`` (what the authors' public code
-returns), with σ_b = ``sigma_b_rel`` · b. Z_A is evaluated in float64 by
-:func:`hepsig_tutorial.stats.asimov_significance` and differentiated in closed form (``_AsimovZ``:
-∂(Z_A²/2)/∂s = ln(1 + s/(b(1 + k(s+b)))), k = (σ_b/b)², no cancellation), so the loss is exact for any
-input dtype and costs a few microseconds per batch.
+returns), with σ_b = ``sigma_b_rel`` · b. Both take the network output and compute the relaxed counts;
+:func:`s_over_sqrt_s_plus_b_loss_from_counts` and :func:`asimov_loss_from_counts` are the same formulas on
+given counts (s, b). Z_A is evaluated in float64 with the arithmetic of :func:`hepsig_tutorial.stats.asimov_significance`
+and differentiated in closed form (``_AsimovZ``: ∂(Z_A²/2)/∂s = ln(1 + s/(b(1 + k(s+b)))), k = (σ_b/b)²,
+no cancellation), so the loss is exact for any input dtype; on a GPU it runs there, with no value read
+back to the host.
 
 Floors. Z_A diverges at b = 0 (an empty background selection looks infinitely significant) and both
 losses diverge at s = 0. The losses therefore use s + ``s_floor`` and b + ``b_floor`` (both in expected
@@ -37,23 +40,21 @@ every s, b ≥ 0 and σ_b ≥ 0 (tests/test_significance_losses.py).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
-from torch import nn
 
-from ..stats import asimov_significance
+from ..stats import _XP, _asimov_z
+from ._common import as_tensor, batch_loss, check_number, check_pred, check_target, check_weight
 
 __all__ = [
     "relaxed_counts",
     "s_over_sqrt_s_plus_b_loss",
+    "s_over_sqrt_s_plus_b_loss_from_counts",
     "asimov_loss",
+    "asimov_loss_from_counts",
     "naive_asimov_significance",
-    "s_over_sqrt_s_plus_b_loss_fn",
-    "asimov_loss_fn",
-    "SOverSqrtSPlusBLoss",
-    "AsimovLoss",
+    "make_s_over_sqrt_s_plus_b_loss",
+    "make_asimov_loss",
 ]
 
 S_FLOOR = 1e-3
@@ -61,119 +62,124 @@ B_FLOOR = 0.1
 _NORMALISATIONS = ("batch", "fraction")
 
 
-def _check_nonneg(name, value):
-    if isinstance(value, bool) or not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number ≥ 0, got {value!r}")
+# ------------------------------------------------------------------------------------------------
+# relaxed counts
+# ------------------------------------------------------------------------------------------------
+def _check_counts_options(normalisation, expected_signal, expected_background):
+    if normalisation not in _NORMALISATIONS:
+        raise ValueError(f"normalisation must be one of {_NORMALISATIONS}, got {normalisation!r}")
+    if normalisation == "batch":
+        if expected_signal is None or expected_background is None:
+            raise ValueError("normalisation='batch' needs expected_signal and expected_background")
+        check_number("expected_signal", expected_signal)
+        check_number("expected_background", expected_background)
 
 
-# ------------------------------------------------------------------------------------------------
-# relaxed counts and the two losses
-# ------------------------------------------------------------------------------------------------
-def relaxed_counts(output: torch.Tensor, batch, *, normalisation: str = "batch",
-                   expected_signal: float | None = None, expected_background: float | None = None):
+def relaxed_counts(pred, target, weight=None, *, normalisation: str = "batch", expected_signal: float | None = None,
+                   expected_background: float | None = None, fraction: float = 1.0, validate: bool = True):
     """Differentiable expected signal and background selected by a batch (Eqs. 4.1-4.4).
 
     Parameters
     ----------
-    output : tensor (N,)
+    pred : tensor (N,)
         Sigmoid outputs ŷ ∈ [0, 1] (the relaxed selection).
-    batch : mapping
-        ``"y"`` (1 signal, 0 background), optional ``"w"`` (per-event weights; ones if absent) and, for
-        ``normalisation="fraction"``, ``"fraction"`` (as :func:`hepsig_tutorial.train.fit` provides).
+    target : tensor or array (N,)
+        1 signal, 0 background.
+    weight : tensor or array (N,), optional
+        Per-event weights (ones if ``None``).
     normalisation : {"batch", "fraction"}
         See the module docstring. ``"batch"`` needs ``expected_signal`` and ``expected_background``.
     expected_signal, expected_background : float
         Full expected yields S and B (``StopToy.expected_signal`` ...).
+    fraction : float in (0, 1]
+        Share of the data set in this batch (``batch["fraction"]``); used by ``normalisation="fraction"``.
+    validate : bool
+        Check the input *values* (ŷ ∈ [0, 1], 0/1 labels, finite weights ≥ 0); each check waits for the device.
 
     Returns
     -------
-    (s, b) : scalar tensors, in expected events.
+    (s, b) : scalar tensors, in expected events, in the dtype of ``pred``.
     """
-    if normalisation not in _NORMALISATIONS:
-        raise ValueError(f"normalisation must be one of {_NORMALISATIONS}, got {normalisation!r}")
-    y = batch["y"]
-    if output.shape != y.shape:
-        raise ValueError(f"output has shape {tuple(output.shape)} but batch['y'] has {tuple(y.shape)}")
-    w = batch.get("w")
-    w = torch.ones_like(output) if w is None else w
-    sig = y.to(output.dtype)
+    _check_counts_options(normalisation, expected_signal, expected_background)
+    check_number("fraction", fraction, strict=True, high=1.0)
+    sig = as_tensor(target, "target", pred, pred.dtype)
+    if sig.shape != pred.shape:
+        raise ValueError(f"pred has shape {tuple(pred.shape)} but target has {tuple(sig.shape)}")
+    w = torch.ones_like(pred) if weight is None else as_tensor(weight, "weight", pred)
+    if w.shape != pred.shape:
+        raise ValueError(f"weight must have the shape {tuple(pred.shape)} of pred, got {tuple(w.shape)}")
+    if validate:
+        check_pred(pred, probability=True)
+        check_target(sig)
+        check_weight(w)
     bkg = 1.0 - sig
     if normalisation == "batch":
-        if expected_signal is None or expected_background is None:
-            raise ValueError("normalisation='batch' needs expected_signal and expected_background")
-        _check_nonneg("expected_signal", expected_signal)
-        _check_nonneg("expected_background", expected_background)
         # a batch without events of a class selects none of it (s or b = 0), never 0/0
         n_s, n_b = (w * sig).sum(), (w * bkg).sum()
         n_s = torch.where(n_s > 0, n_s, torch.ones_like(n_s))
         n_b = torch.where(n_b > 0, n_b, torch.ones_like(n_b))
-        return expected_signal * (w * sig * output).sum() / n_s, expected_background * (w * bkg * output).sum() / n_b
-    fraction = batch.get("fraction", 1.0)
-    if not 0 < float(fraction) <= 1:
-        raise ValueError(f"batch['fraction'] must be in (0, 1], got {fraction!r}")
-    return (w * sig * output).sum() / fraction, (w * bkg * output).sum() / fraction
+        return expected_signal * (w * sig * pred).sum() / n_s, expected_background * (w * bkg * pred).sum() / n_b
+    return (w * sig * pred).sum() / fraction, (w * bkg * pred).sum() / fraction
 
 
-def s_over_sqrt_s_plus_b_loss(s, b, *, s_floor: float = S_FLOOR):
+# ------------------------------------------------------------------------------------------------
+# the two losses on counts
+# ------------------------------------------------------------------------------------------------
+def _counts(s, b, validate):
+    s = torch.as_tensor(s)
+    b = torch.as_tensor(b, dtype=s.dtype, device=s.device)
+    if validate and (bool((s.detach() < 0).any()) or bool((b.detach() < 0).any())):
+        raise ValueError("s and b must be non-negative")
+    return s, b
+
+
+def s_over_sqrt_s_plus_b_loss_from_counts(s, b, *, s_floor: float = S_FLOOR, validate: bool = True):
     """ℓ_s/√(s+b) = (s+b)/s² (Eq. 4.5), the inverse square of s/√(s+b), with s → s + ``s_floor``.
 
-    Finite, with finite gradients, for every s, b ≥ 0 in float32.
+    ``s``, ``b``: relaxed counts (tensors or floats, ≥ 0). Finite, with finite gradients, for every
+    s, b ≥ 0 in float32. ``validate`` checks s, b ≥ 0 (a device wait).
     """
-    _check_nonneg("s_floor", s_floor)
-    s = torch.as_tensor(s)
-    b = torch.as_tensor(b, dtype=s.dtype)
-    if s_floor == 0:
-        raise ValueError("s_floor must be positive (the loss diverges at s = 0)")
-    if bool((s.detach() < 0).any()) or bool((b.detach() < 0).any()):
-        raise ValueError("s and b must be non-negative")
+    check_number("s_floor", s_floor, strict=True)
+    s, b = _counts(s, b, validate)
     s_eff = s + s_floor
     return (s_eff + b) / (s_eff * s_eff)
 
 
-def asimov_loss(s, b, sigma_b_rel: float, *, power: int = 1, s_floor: float = S_FLOOR, b_floor: float = B_FLOOR):
+def asimov_loss_from_counts(s, b, *, sigma_b_rel: float, power: int = 1, s_floor: float = S_FLOOR,
+                            b_floor: float = B_FLOOR, use_naive: bool = False, validate: bool = True):
     """ℓ_Asimov = 1/Z_A (Eq. 4.6; ``power=2``: 1/Z_A² as in the authors' code) with σ_b = ``sigma_b_rel``·b.
 
-    Z_A is Eq. 3.1 (:func:`hepsig_tutorial.stats.asimov_significance`), evaluated at s + ``s_floor`` and
-    b + ``b_floor`` (the relative uncertainty applies to the floored b). Finite, with finite gradients,
-    at b → 0, s → 0 and σ_b → 0 in float32.
+    Z_A is Eq. 3.1 (the arithmetic of :func:`hepsig_tutorial.stats.asimov_significance`), evaluated at
+    s + ``s_floor`` and b + ``b_floor`` (the relative uncertainty applies to the floored b). Finite, with
+    finite gradients, at b → 0, s → 0 and σ_b → 0 in float32. ``use_naive=True`` swaps in
+    :func:`naive_asimov_significance` (same floors) -- only to show, in Chapter 5, what the printed formula
+    does in float32. ``validate`` checks s, b ≥ 0 (a device wait).
     """
-    _check_nonneg("sigma_b_rel", sigma_b_rel)
-    _check_nonneg("s_floor", s_floor)
-    _check_nonneg("b_floor", b_floor)
-    if b_floor == 0:
-        raise ValueError("b_floor must be positive (Z_A diverges at b = 0)")
-    if s_floor == 0:
-        raise ValueError("s_floor must be positive (1/Z_A diverges at s = 0)")
-    if power not in (1, 2):
-        raise ValueError(f"power must be 1 (the paper's 1/Z_A) or 2 (the code's 1/Z_A²), got {power!r}")
-    s = torch.as_tensor(s)
-    b = torch.as_tensor(b, dtype=s.dtype)
-    if bool((s.detach() < 0).any()) or bool((b.detach() < 0).any()):
-        raise ValueError("s and b must be non-negative")
-    z = _AsimovZ.apply(s + s_floor, b + b_floor, float(sigma_b_rel))
+    _check_asimov_options(sigma_b_rel, power, s_floor, b_floor, use_naive)
+    s, b = _counts(s, b, validate)
+    if use_naive:
+        b_eff = b + b_floor
+        z = naive_asimov_significance(s + s_floor, b_eff, sigma_b_rel * b_eff)
+        z = z.clamp_min(torch.finfo(z.dtype).tiny ** 0.5)
+    else:
+        z = _AsimovZ.apply(s + s_floor, b + b_floor, float(sigma_b_rel))
     return 1.0 / z if power == 1 else 1.0 / (z * z)
 
 
-def _log1p_minus_x(x):
-    """ln(1+x) − x without cancellation (series below 10⁻³), float64 arrays."""
-    series = x * x * (-0.5 + x * (1.0 / 3 - x * (0.25 - x * (0.2 - x / 6))))
-    return np.where(x < 1e-3, series, np.log1p(np.maximum(x, 1e-3)) - np.maximum(x, 1e-3))
+def _check_asimov_options(sigma_b_rel, power, s_floor, b_floor, use_naive):
+    check_number("sigma_b_rel", sigma_b_rel)
+    check_number("s_floor", s_floor, strict=True)
+    check_number("b_floor", b_floor, strict=True)
+    if power not in (1, 2):
+        raise ValueError(f"power must be 1 (the paper's 1/Z_A) or 2 (the code's 1/Z_A²), got {power!r}")
+    if use_naive and sigma_b_rel == 0:
+        raise ValueError("use_naive needs sigma_b_rel > 0 (the printed formula is 0/0 at σ_b = 0)")
 
 
-def _z_scalar(s: float, b: float, rel: float):
-    """Z_A of one (s, b) pair in float64 from Z²/2 = n ln(1+s/b) − (n + 1/k) ln(1 + ks/(1+kb)), n = s+b,
-    k = rel² (n ln(1+s/b) − s at k = 0); ``None`` where the two terms cancel to worse than 10⁻¹³ relative
-    (their rounding, ~2·10⁻¹⁶·n(1+kb)/s relative to Z²/2), left to the series of ``ht.stats``."""
-    if not (s > 0 and b > 0):
-        return None
-    k = rel * rel
-    if k * (s + b) < 1e-17:  # the σ_b terms are below float64 resolution (and 1/k may overflow): σ_b = 0
-        k = 0.0
-    if 4e-16 * (s + b) * (1.0 + k * b) / s > 1e-13:
-        return None
-    n = s + b
-    half_z2 = n * math.log1p(s / b) - (s if k == 0 else (n + 1.0 / k) * math.log1p(k * s / (1.0 + k * b)))
-    return math.sqrt(2.0 * max(half_z2, 0.0))
+def _on_host(device) -> bool:
+    """Whether ``_AsimovZ`` computes with NumPy (CPU tensors: zero-copy views, several times cheaper per
+    operation on scalars than torch) rather than with torch on ``device`` (a GPU: nothing leaves it)."""
+    return device.type == "cpu"
 
 
 class _AsimovZ(torch.autograd.Function):
@@ -184,46 +190,49 @@ class _AsimovZ(torch.autograd.Function):
     ∂(Z²/2)/∂s = ln A,   ∂(Z²/2)/∂b = ln A − s/(b(1+kb)),   ln A = ln(1 + s/(b(1+kn))),
 
     (σ_b follows b). ln A is a log1p and the difference in ∂/∂b is written as
-    [ln(1+x) − x] − k s²/(b(1+kn)(1+kb)) with x = s/(b(1+kn)), so nothing cancels; the value comes from
-    :func:`~hepsig_tutorial.stats.asimov_significance` (or, for one scalar pair where it cannot cancel, from
-    the closed form in ``_z_scalar``). The batch sums s and b are scalars, so doing this in float64 on the
-    host is several times cheaper than differentiating the series form of ``stats`` op by op
-    (benchmarks/bench_asimov_loss.py); the result has the dtype and device of ``s``.
+    [ln(1+x) − x] − k s²/(b(1+kn)(1+kb)) with x = s/(b(1+kn)), so nothing cancels. The value is the
+    cancellation-free arithmetic of :func:`~hepsig_tutorial.stats.asimov_significance` (which never forms
+    1/k, so σ_b → 0 is exact). One code path on two backends: the same float64 arithmetic runs in torch on
+    the device of ``s`` (a GPU: no value goes to the host and back) or, for CPU tensors, in NumPy on
+    zero-copy views (``_on_host``). The result has the dtype and device of ``s``.
     """
 
     @staticmethod
     def forward(ctx, s, b, rel):
-        s_t, b_t = torch.broadcast_tensors(s, b)
-        s64 = s_t.detach().cpu().double().numpy()
-        b64 = b_t.detach().cpu().double().numpy()
-        z = _z_scalar(float(s64), float(b64), rel) if s64.size == 1 else None
-        if z is None:
-            z = np.asarray(asimov_significance(s64, b64, rel * b64), dtype=np.float64)
-        else:
-            z = np.full(s64.shape, z)
-        ctx.save_for_backward(s_t, b_t)
-        ctx.rel, ctx.z, ctx.shapes = rel, z, (s.shape, b.shape)
+        host = _on_host(s.device)
+        s64, b64 = (t.detach().double() for t in torch.broadcast_tensors(s, b))
+        if host:
+            s64, b64 = s64.numpy(), b64.numpy()  # device-ok: CPU tensors, views
+        z = _asimov_z(s64, b64, rel * b64, _XP(not host))
+        ctx.values, ctx.host, ctx.rel, ctx.shapes = (s64, b64, z), host, rel, (s.shape, b.shape)
         return torch.as_tensor(z, dtype=s.dtype, device=s.device)
 
     @staticmethod
     def backward(ctx, grad):
-        s_t, b_t = ctx.saved_tensors
-        s = s_t.detach().cpu().double().numpy()
-        b = b_t.detach().cpu().double().numpy()
-        k, z = ctx.rel * ctx.rel, ctx.z
+        s, b, z = ctx.values
+        xp = _XP(not ctx.host)
+        k = ctx.rel * ctx.rel
         x = s / (b * (1.0 + k * (s + b)))
-        ln_a = np.log1p(x)
-        d_b = _log1p_minus_x(x) - k * s * s / (b * (1.0 + k * (s + b)) * (1.0 + k * b))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            dz_ds = np.where(z > 0, ln_a / z, 1.0 / np.sqrt(b * (1.0 + k * b)))
-            dz_db = np.where(z > 0, d_b / z, 0.0)
-        g = grad.detach().cpu().double().numpy()
+        d_b = _log1p_minus_x(x, xp) - k * s * s / (b * (1.0 + k * (s + b)) * (1.0 + k * b))
+        positive = z > 0
+        z_safe = xp.where(positive, z, xp.ones_like(z))
+        dz_ds = xp.where(positive, xp.log1p(x) / z_safe, 1.0 / xp.sqrt(b * (1.0 + k * b)))
+        dz_db = xp.where(positive, d_b / z_safe, xp.zeros_like(z))
+        g = grad.detach().double()
+        g = g.numpy() if ctx.host else g  # device-ok: CPU tensor, a view
         gs = torch.as_tensor(g * dz_ds, dtype=grad.dtype, device=grad.device)
         gb = torch.as_tensor(g * dz_db, dtype=grad.dtype, device=grad.device)
         s_shape, b_shape = ctx.shapes
         gs = gs.sum_to_size(s_shape) if gs.shape != s_shape else gs
         gb = gb.sum_to_size(b_shape) if gb.shape != b_shape else gb
         return gs, gb, None
+
+
+def _log1p_minus_x(x, xp):
+    """ln(1+x) − x without cancellation (series below 10⁻³), float64 arrays or tensors."""
+    series = x * x * (-0.5 + x * (1.0 / 3 - x * (0.25 - x * (0.2 - x / 6))))
+    xc = xp.where(x < 1e-3, xp.ones_like(x), x)
+    return xp.where(x < 1e-3, series, xp.log1p(xc) - xc)
 
 
 def naive_asimov_significance(s, b, sigma_b):
@@ -244,67 +253,58 @@ def naive_asimov_significance(s, b, sigma_b):
 
 
 # ------------------------------------------------------------------------------------------------
-# closures for hepsig_tutorial.train.fit, and nn.Module wrappers
+# the losses on the network output, and their factories for train.fit
 # ------------------------------------------------------------------------------------------------
-def s_over_sqrt_s_plus_b_loss_fn(*, normalisation: str = "batch", expected_signal: float | None = None,
-                                 expected_background: float | None = None, s_floor: float = S_FLOOR):
-    """``loss_fn(output, batch)`` for :func:`~hepsig_tutorial.train.fit`: Eq. 4.5 on the relaxed counts."""
-    if normalisation == "batch" and (expected_signal is None or expected_background is None):
-        raise ValueError("normalisation='batch' needs expected_signal and expected_background")
-
-    def loss_fn(output, batch):
-        s, b = relaxed_counts(output, batch, normalisation=normalisation, expected_signal=expected_signal,
-                              expected_background=expected_background)
-        return s_over_sqrt_s_plus_b_loss(s, b, s_floor=s_floor)
-
-    return loss_fn
+def s_over_sqrt_s_plus_b_loss(pred, target, weight=None, *, normalisation: str = "batch",
+                              expected_signal: float | None = None, expected_background: float | None = None,
+                              fraction: float = 1.0, s_floor: float = S_FLOOR, validate: bool = True):
+    """ℓ_s/√(s+b) (Eq. 4.5) on the relaxed counts of a batch: :func:`relaxed_counts`, then
+    :func:`s_over_sqrt_s_plus_b_loss_from_counts`. ``pred`` are probabilities ŷ ∈ [0, 1] (sigmoid outputs);
+    the other arguments as there."""
+    s, b = relaxed_counts(pred, target, weight, normalisation=normalisation, expected_signal=expected_signal,
+                          expected_background=expected_background, fraction=fraction, validate=validate)
+    return s_over_sqrt_s_plus_b_loss_from_counts(s, b, s_floor=s_floor, validate=False)
 
 
-def asimov_loss_fn(sigma_b_rel: float, *, power: int = 1, normalisation: str = "batch",
-                   expected_signal: float | None = None, expected_background: float | None = None,
-                   s_floor: float = S_FLOOR, b_floor: float = B_FLOOR, use_naive: bool = False):
-    """``loss_fn(output, batch)`` for :func:`~hepsig_tutorial.train.fit`: Eq. 4.6 on the relaxed counts.
+def asimov_loss(pred, target, weight=None, *, sigma_b_rel: float, power: int = 1, normalisation: str = "batch",
+                expected_signal: float | None = None, expected_background: float | None = None,
+                fraction: float = 1.0, s_floor: float = S_FLOOR, b_floor: float = B_FLOOR, use_naive: bool = False,
+                validate: bool = True):
+    """ℓ_Asimov (Eq. 4.6) on the relaxed counts of a batch: :func:`relaxed_counts`, then
+    :func:`asimov_loss_from_counts`. ``pred`` are probabilities ŷ ∈ [0, 1] (sigmoid outputs); the other
+    arguments as there."""
+    s, b = relaxed_counts(pred, target, weight, normalisation=normalisation, expected_signal=expected_signal,
+                          expected_background=expected_background, fraction=fraction, validate=validate)
+    return asimov_loss_from_counts(s, b, sigma_b_rel=sigma_b_rel, power=power, s_floor=s_floor, b_floor=b_floor,
+                                   use_naive=use_naive, validate=False)
 
-    ``use_naive=True`` swaps in :func:`naive_asimov_significance` (same floors) -- only to show, in
-    Chapter 5, what the printed formula does in float32.
+
+def make_s_over_sqrt_s_plus_b_loss(*, normalisation: str = "batch", expected_signal: float | None = None,
+                                   expected_background: float | None = None, s_floor: float = S_FLOOR,
+                                   weight_key: str = "w"):
+    """``loss_fn(output, batch)`` for :func:`~hepsig_tutorial.train.fit`: :func:`s_over_sqrt_s_plus_b_loss`.
+
+    Reads ``batch["y"]``, ``batch[weight_key]`` (ones if absent) and ``batch["fraction"]``; ``output`` are
+    probabilities. Options are checked here, the data's values on the first call.
     """
-    _check_nonneg("sigma_b_rel", sigma_b_rel)
-    if normalisation == "batch" and (expected_signal is None or expected_background is None):
-        raise ValueError("normalisation='batch' needs expected_signal and expected_background")
-    if use_naive and sigma_b_rel == 0:
-        raise ValueError("use_naive needs sigma_b_rel > 0 (the printed formula is 0/0 at σ_b = 0)")
-
-    def loss_fn(output, batch):
-        s, b = relaxed_counts(output, batch, normalisation=normalisation, expected_signal=expected_signal,
-                              expected_background=expected_background)
-        if use_naive:
-            b_eff = b + b_floor
-            z = naive_asimov_significance(s + s_floor, b_eff, sigma_b_rel * b_eff)
-            z = z.clamp_min(torch.finfo(z.dtype).tiny ** 0.5)
-            return 1.0 / z if power == 1 else 1.0 / (z * z)
-        return asimov_loss(s, b, sigma_b_rel, power=power, s_floor=s_floor, b_floor=b_floor)
-
-    return loss_fn
+    _check_counts_options(normalisation, expected_signal, expected_background)
+    check_number("s_floor", s_floor, strict=True)
+    return batch_loss(s_over_sqrt_s_plus_b_loss, weight_key=weight_key, normalisation=normalisation,
+                      expected_signal=expected_signal, expected_background=expected_background, s_floor=s_floor)
 
 
-class SOverSqrtSPlusBLoss(nn.Module):
-    """``nn.Module`` form of :func:`s_over_sqrt_s_plus_b_loss_fn`: ``criterion(output, batch)``."""
+def make_asimov_loss(*, sigma_b_rel: float, power: int = 1, normalisation: str = "batch",
+                     expected_signal: float | None = None, expected_background: float | None = None,
+                     s_floor: float = S_FLOOR, b_floor: float = B_FLOOR, use_naive: bool = False,
+                     weight_key: str = "w"):
+    """``loss_fn(output, batch)`` for :func:`~hepsig_tutorial.train.fit`: :func:`asimov_loss`.
 
-    def __init__(self, **kwargs):
-        super().__init__()
-        self._fn = s_over_sqrt_s_plus_b_loss_fn(**kwargs)
-
-    def forward(self, output, batch):
-        return self._fn(output, batch)
-
-
-class AsimovLoss(nn.Module):
-    """``nn.Module`` form of :func:`asimov_loss_fn`: ``AsimovLoss(0.5, expected_signal=S, ...)(output, batch)``."""
-
-    def __init__(self, sigma_b_rel: float, **kwargs):
-        super().__init__()
-        self.sigma_b_rel = sigma_b_rel
-        self._fn = asimov_loss_fn(sigma_b_rel, **kwargs)
-
-    def forward(self, output, batch):
-        return self._fn(output, batch)
+    Reads ``batch["y"]``, ``batch[weight_key]`` (ones if absent) and ``batch["fraction"]``; ``output`` are
+    probabilities. Options are checked here, the data's values on the first call.
+    """
+    _check_counts_options(normalisation, expected_signal, expected_background)
+    _check_asimov_options(sigma_b_rel, power, s_floor, b_floor, use_naive)
+    return batch_loss(asimov_loss, weight_key=weight_key, sigma_b_rel=sigma_b_rel, power=power,
+                      normalisation=normalisation, expected_signal=expected_signal,
+                      expected_background=expected_background, s_floor=s_floor, b_floor=b_floor,
+                      use_naive=use_naive)

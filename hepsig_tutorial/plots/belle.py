@@ -125,7 +125,7 @@ def plot_belle_window(toy, mass=2.0, cuts=None, signal_xs=10.0):
     ``signal_xs`` fb, the window, and (if ``cuts`` is a ``CutResult``) the same after the cuts of
     that mass, with ε, B (the book's floor rule, ``sec-conventions``) and σ_min printed."""
     from .. import metrics  # local imports: plots must not need data at import time
-    from ..data.belle import window_scan
+    from ..cutbased import window_scan
 
     k, m = _nearest_mass(toy, mass)
     lo, hi = toy.windows[k]

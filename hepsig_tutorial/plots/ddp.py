@@ -12,6 +12,8 @@ from matplotlib.colors import LogNorm
 import numpy as np
 
 from .. import bump
+from ..ddp import auc
+from ..metrics import roc_curve
 
 __all__ = [
     "plot_background_forms",
@@ -76,8 +78,8 @@ def plot_generation(sample: dict, i: int = 0, x_scaler=None, z_scaler=None):
     ax2.legend(fontsize=8)
     for ax, sc in ((ax1, x_scaler), (ax2, z_scaler)):
         if sc is not None:
-            sec = ax.secondary_yaxis("right", functions=(lambda v, s=sc: (v - s.min_) / s.scale_,
-                                                         lambda v, s=sc: v * s.scale_ + s.min_))
+            sec = ax.secondary_yaxis("right", functions=(lambda v, s=sc: (v - s.shift_) / s.scale_,
+                                                         lambda v, s=sc: v * s.scale_ + s.shift_))
             sec.set_ylabel("scaled")
     return _stamp(fig)
 
@@ -158,9 +160,10 @@ def plot_roc_curves(scores: dict):
     fig, ax = plt.subplots(figsize=(5.2, 4.6))
     styles = ["-", "--", "-.", ":"]
     for i, (name, (s, b)) in enumerate(scores.items()):
-        fpr, tpr = bump.roc_curve(s, b)
+        s, b = np.ravel(s), np.ravel(b)
+        fpr, tpr, _ = roc_curve(np.concatenate([s, b]), np.concatenate([np.ones(s.size), np.zeros(b.size)]))
         ax.plot(fpr, tpr, styles[i % 4], lw=1.8, color=_colors()[i % 8],
-                label=f"{name}: A = {bump.roc_auc(s, b):.3f}")
+                label=f"{name}: A = {auc(s, b):.3f}")
     ax.plot([0, 1], [0, 1], color="0.6", lw=0.8)
     ax.set_xlabel("false-positive rate (background-only samples)")
     ax.set_ylabel("efficiency for a 3σ bump")

@@ -84,7 +84,7 @@ def plot_loss_landscapes(gt=(1, 0), sigma=(1.0, 10.0), *, epsilon=None, span=3.0
     f = np.linspace(-span, span, n)
     fig, axes = plt.subplots(1, 4, figsize=(13, 3.4))
     for ax, err in zip(axes, ERRORS):
-        z = np.array([[float(lovasz_z_loss(torch.tensor([a, b], dtype=torch.float64), y, w, epsilon, error=err))
+        z = np.array([[float(lovasz_z_loss(torch.tensor([a, b], dtype=torch.float64), y, w, epsilon=epsilon, error=err))
                        for a in f] for b in f])
         cs = ax.contourf(f, f, z, levels=20, cmap="viridis")
         ax.contour(f, f, z, levels=10, colors="w", linewidths=0.4)
