@@ -22,11 +22,12 @@ import random
 import numpy as np
 
 __all__ = ["MODE_VARIABLE", "THREADS_VARIABLE", "DEVICE_VARIABLE", "mode", "is_fast", "scaled", "device",
-           "device_setting", "configure_device", "seed_everything", "progress_enabled", "configure_threads"]
+           "device_setting", "configure_device", "seed_everything", "progress_enabled", "configure_threads", "CHECKPOINT_VARIABLE", "checkpoint_dir"]
 
 MODE_VARIABLE = "HEPSIG_MODE"
 THREADS_VARIABLE = "HEPSIG_THREADS"
 DEVICE_VARIABLE = "HEPSIG_DEVICE"
+CHECKPOINT_VARIABLE = "HEPSIG_CHECKPOINT_DIR"
 _MODES = ("fast", "full")
 _DEVICES = ("auto", "cpu", "cuda")
 
@@ -183,3 +184,18 @@ def configure_threads(threads=None, cpu_default=1) -> int:
         raise ValueError(f"{name} must be a positive integer or 'auto', got {threads!r}")
     torch.set_num_threads(int(threads))
     return torch.get_num_threads()
+
+
+def checkpoint_dir():
+    """Where :func:`hepsig_tutorial.train.resumable` keeps its checkpoints, or ``None`` (no checkpoints).
+
+    ``$HEPSIG_CHECKPOINT_DIR`` when set (on Colab, a Google Drive folder survives a disconnect); otherwise
+    ``~/.cache/hepsig_tutorial/runs`` in FULL mode and ``None`` in FAST mode, whose trainings take seconds
+    and whose results must not depend on files left on disk.
+    """
+    from pathlib import Path
+
+    value = os.environ.get(CHECKPOINT_VARIABLE, "").strip()
+    if value:
+        return Path(value).expanduser()
+    return None if is_fast() else Path.home() / ".cache" / "hepsig_tutorial" / "runs"

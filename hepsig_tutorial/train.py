@@ -21,6 +21,7 @@ of the package (Punzi-net, Chapter 4's accumulation, the DDP network and its pap
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -33,9 +34,9 @@ import numpy as np
 import torch
 
 from .config import device as default_device
-from .config import progress_enabled
+from .config import checkpoint_dir, progress_enabled
 
-__all__ = ["OPTIMIZERS", "SearchResult", "as_tensors", "make_optimizer", "fit", "predict", "progress", "search"]
+__all__ = ["OPTIMIZERS", "SearchResult", "as_tensors", "make_optimizer", "fit", "predict", "progress", "resumable", "search"]
 
 _log = logging.getLogger(__name__)
 #: The one table of optimizer names (``fit(optimizer="adam")``, Punzi-net, the DDP runner).
@@ -134,6 +135,54 @@ def _accumulate(model, loss_fn, batch, micro_batch_size, n):
         loss.backward()
         total = total + loss.detach()
     return total
+
+
+_SCOPE: list | None = None  # [directory, name, number of fit calls so far] inside ``resumable``
+
+
+@contextlib.contextmanager
+def resumable(name: str, directory=None):
+    """Make every :func:`fit` call in this block checkpoint and resume, so a long run survives a disconnect.
+
+    Inside the block the k-th :func:`fit` call without a ``checkpoint`` of its own writes
+    ``<directory>/<name>-<k>.pt`` and, when the file exists, resumes from it -- a finished training
+    is read back instead of repeated. Re-running the same cell after a disconnect therefore repeats no
+    finished training and loses at most one ``checkpoint_every`` interval of the interrupted one. A
+    checkpoint is only reused for the same data, batch size, epochs and seed (:func:`fit` refuses it
+    otherwise); after changing a loss or a model setting, use a new ``name`` or an empty directory.
+
+    Parameters
+    ----------
+    name : str
+        Prefix of the checkpoint files: one name per cell (``"ch5-compare"``).
+    directory : path, optional
+        Default :func:`hepsig_tutorial.config.checkpoint_dir`: ``$HEPSIG_CHECKPOINT_DIR``, else a cache
+        folder in FULL mode and *no checkpoints* in FAST mode (the block then changes nothing).
+
+    Yields
+    ------
+    pathlib.Path or None
+        The directory used, or ``None`` when checkpoints are off.
+    """
+    global _SCOPE
+    if not isinstance(name, str) or not name or not name.replace("-", "").replace("_", "").isalnum():
+        raise ValueError(f"name must be a non-empty string of letters, digits, '-' and '_', got {name!r}")
+    directory = checkpoint_dir() if directory is None else Path(directory)
+    if directory is None:
+        yield None
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    outer, _SCOPE = _SCOPE, [directory, name, 0]
+    try:
+        yield directory
+    finally:
+        _SCOPE = outer
+
+
+def _fingerprint(tensors: Mapping) -> dict:
+    """Sums of the training arrays (float64, 12 significant digits): a checkpoint is only reused for the same data."""
+    return {k: float(f"{float(v.double().sum()):.12g}") for k, v in sorted(tensors.items())
+            if isinstance(v, torch.Tensor) and v.is_floating_point()}
 
 
 def fit(
@@ -283,6 +332,9 @@ def fit(
         raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
     eval_every = _check_int("eval_every", eval_every, 1)
     start_step = _check_int("start_step", start_step, 0)
+    if checkpoint is None and _SCOPE is not None and not start_step:  # inside ``resumable``
+        _SCOPE[2] += 1
+        checkpoint = _SCOPE[0] / f"{_SCOPE[1]}-{_SCOPE[2]:04d}.pt"
     if start_step and checkpoint is not None:
         raise ValueError("start_step: resume either from fit's checkpoint or from a step of your own, not both")
     for name, fn in (("step_callback", step_callback), ("batch_order", batch_order)):
@@ -316,6 +368,8 @@ def fit(
     start_epoch, finished, seconds_before = 0, False, 0.0
     config = {"n": int(n), "batch_size": int(bs), "epochs": int(epochs), "seed": int(seed)}
     path = None if checkpoint is None else Path(checkpoint)
+    if path is not None:
+        config["data"] = _fingerprint(tensors)
 
     if path is not None and path.exists():
         state = torch.load(path, map_location="cpu", weights_only=True)  # RNG states must stay on the CPU

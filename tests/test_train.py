@@ -412,3 +412,67 @@ def test_learning_curves_draws_one_panel_per_run_and_marks_the_best_epoch():
         plots.learning_curves({})
     with pytest.raises(ValueError, match="histories"):
         plots.learning_curves({"a": {"val_loss": []}})
+
+
+# ------------------------------------------------------------------------------------------------
+# resumable: every fit of a block checkpoints (FULL runs survive a disconnect)
+# ------------------------------------------------------------------------------------------------
+def _two_fits(interrupt_second_after=None, calls=None):
+    """A 'cell' with two trainings, like a chapter's training loop."""
+    out = []
+    for seed in (0, 1):
+        model = _model(seed)
+
+        def cb(epoch, m, h, seed=seed):
+            if seed == 1 and interrupt_second_after is not None and epoch == interrupt_second_after:
+                raise KeyboardInterrupt
+
+        def loss(output, batch):
+            if calls is not None:
+                calls.append(1)
+            return _BCE(output, batch)
+
+        h = train.fit(model, loss, TRAIN, epochs=6, batch_size=100, lr=0.3, optimizer="sgd", seed=seed,
+                      device="cpu", callback=cb, checkpoint_every=0)
+        out.append((_params(model), _strip(h)))
+    return out
+
+
+def test_resumable_is_off_in_fast_mode_without_a_directory(monkeypatch, tmp_path):
+    monkeypatch.delenv("HEPSIG_CHECKPOINT_DIR", raising=False)
+    monkeypatch.setenv("HEPSIG_MODE", "fast")
+    monkeypatch.chdir(tmp_path)
+    with train.resumable("cell") as where:
+        _two_fits()
+    assert where is None and not list(tmp_path.rglob("*.pt"))
+
+
+def test_resumable_cell_rerun_after_a_disconnect_repeats_no_finished_training(tmp_path):
+    ref = _two_fits()
+    with pytest.raises(KeyboardInterrupt):
+        with train.resumable("cell", tmp_path):
+            _two_fits(interrupt_second_after=3)
+    assert sorted(p.name for p in tmp_path.glob("*.pt")) == ["cell-0001.pt", "cell-0002.pt"]
+    calls = []
+    with train.resumable("cell", tmp_path):  # the re-run: fit 1 is read back, fit 2 resumes after its 3 saved epochs
+        again = _two_fits(calls=calls)
+    for (p, h), (q, g) in zip(again, ref):
+        assert _same(p, q) and h == g
+    assert len(calls) == 3 * 4  # only the second training's last 3 epochs (4 batches of 100 each)
+    calls.clear()
+    with train.resumable("cell", tmp_path):  # a third run trains nothing
+        _two_fits(calls=calls)
+    assert calls == []
+
+
+def test_resumable_refuses_a_checkpoint_for_other_data(tmp_path):
+    with train.resumable("cell", tmp_path):
+        train.fit(_model(), _BCE, TRAIN, epochs=2, device="cpu")
+    other = {k: v.copy() for k, v in TRAIN.items()}
+    other["x"][0, 0] += 1.0
+    with pytest.raises(ValueError, match="checkpoint"):
+        with train.resumable("cell", tmp_path):
+            train.fit(_model(), _BCE, other, epochs=2, device="cpu")
+    with pytest.raises(ValueError, match="name"):
+        with train.resumable("a b", tmp_path):
+            pass
