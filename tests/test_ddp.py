@@ -8,6 +8,7 @@ import hepsig_tutorial.ddp as ddp
 from hepsig_tutorial import bump
 from hepsig_tutorial.data import Scaler
 from hepsig_tutorial.models import count_parameters
+from tests._shared import killed_and_whole_ddp_runs
 
 
 def test_paper_parameter_count():
@@ -147,17 +148,8 @@ _TINY = dict(n_train=300, n_val=50, epochs=2, batch_size=50, eval_every=4, n_eva
 
 
 def test_run_training_resumes_exactly_where_it_stopped(tmp_path):
-    whole = ddp.run_training(tmp_path / "a", **_TINY)
-    assert whole["finished"] and whole["step"] == whole["total_steps"] == 12
-    part = ddp.run_training(tmp_path / "b", stop_at_step=5, **_TINY)  # killed halfway ...
-    assert part["step"] == 5 and not part["finished"]
-    rest = ddp.run_training(tmp_path / "b", **_TINY)  # ... and started again: resumes from the checkpoint
-    assert rest["finished"]
-    sa = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=True)
-    sb = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)
-    for key in ("model", "ema"):
-        for name in sa[key]:
-            assert torch.equal(sa[key][name], sb[key][name]), (key, name)
+    sa, sb = killed_and_whole_ddp_runs(tmp_path, 5, **_TINY)
+    assert sa["step"] == 12
     drop = ("wall_s",)
     assert [{k: v for k, v in r.items() if k not in drop} for r in sa["log"]] == \
            [{k: v for k, v in r.items() if k not in drop} for r in sb["log"]]

@@ -375,26 +375,8 @@ def test_chapter3_figures_draw():
 # ---------------------------------------------------------------------------------------------
 # the compact form: interval windows in M², one cell per event, no N x K matrix (issue 17)
 # ---------------------------------------------------------------------------------------------
-import contextlib  # noqa: E402
-
 from hepsig_tutorial.losses import MassWindows, toy_cells  # noqa: E402
-
-
-@contextlib.contextmanager
-def no_host_sync():
-    """Make every tensor -> Python conversion (what waits for a GPU) raise inside the block."""
-    def refuse(*args, **kwargs):
-        raise AssertionError("host synchronisation (tensor converted to a Python value)")
-
-    names = ("__bool__", "__int__", "__float__", "__index__", "item", "tolist", "numpy")
-    saved = {name: getattr(torch.Tensor, name) for name in names}
-    try:
-        for name in names:
-            setattr(torch.Tensor, name, refuse)
-        yield
-    finally:
-        for name, fn in saved.items():
-            setattr(torch.Tensor, name, fn)
+from tests._shared import no_host_sync  # noqa: E402
 
 
 def _window_toy(n=3000, k=7, seed=0, dtype=torch.float64, grid=None):

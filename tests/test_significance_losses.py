@@ -1,7 +1,5 @@
 """Tests of ℓ_s/√(s+b) and ℓ_Asimov (hepsig_tutorial/losses/significance.py, Chapter 5); cut scans: test_metrics.py."""
 
-import contextlib
-
 import numpy as np
 import pytest
 import torch
@@ -21,6 +19,7 @@ from hepsig_tutorial.losses import (
 )
 from hepsig_tutorial.losses.significance import B_FLOOR, S_FLOOR
 from hepsig_tutorial.stats import asimov_significance
+from tests._shared import no_host_sync
 
 S_EXP, B_EXP = 958.0, 20760.0
 
@@ -273,23 +272,6 @@ def test_plain_functions_equal_their_factories():
         asimov_loss(out, y, w, sigma_b_rel=0.3, **KW).item(), rel=1e-14)
     assert make_asimov_loss(sigma_b_rel=0.3, **KW)(out, {"y": y}).item() == pytest.approx(
         asimov_loss(out, y, sigma_b_rel=0.3, **KW).item(), rel=1e-14)
-
-
-@contextlib.contextmanager
-def no_host_sync():
-    """Make every tensor -> Python conversion (what waits for a GPU) raise inside the block."""
-    def refuse(*args, **kwargs):
-        raise AssertionError("host synchronisation (tensor converted to a Python value)")
-
-    names = ("__bool__", "__int__", "__float__", "__index__", "item", "tolist", "numpy")
-    saved = {name: getattr(torch.Tensor, name) for name in names}
-    try:
-        for name in names:
-            setattr(torch.Tensor, name, refuse)
-        yield
-    finally:
-        for name, fn in saved.items():
-            setattr(torch.Tensor, name, fn)
 
 
 def test_factory_steps_make_no_host_round_trip(monkeypatch):

@@ -146,12 +146,7 @@ class MassWindows:
     def __init__(self, windows):
         if isinstance(windows, MassWindows):
             windows = windows.windows
-        if isinstance(windows, torch.Tensor):
-            windows = windows.detach().cpu().numpy()
-        try:
-            wins = np.array(windows, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"windows must be a numeric (K, 2) array, got {type(windows).__name__}") from exc
+        wins = as_numpy(windows, "windows").copy()   # a copy: the caller's array may change later
         if wins.ndim != 2 or wins.shape[1] != 2 or wins.shape[0] < 1:
             raise ValueError(f"windows must have shape (K, 2) with K ≥ 1, got {wins.shape}")
         if not np.isfinite(wins).all() or (wins[:, 0] > wins[:, 1]).any():
