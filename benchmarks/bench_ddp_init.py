@@ -52,14 +52,9 @@ def main(argv=None):
         model = ddp.ddp_network(init=init)
 
         def report(epoch, model, hist, init=init, schedule=schedule, seed=seed):
-            zp = ddp.predict_z(model, test["counts"], xs, zs)
-            zp3 = ddp.predict_z(model, test3["counts"], xs, zs)
-            zp0 = ddp.predict_z(model, test0["counts"], xs, zs)
-            d = zp.max(1) - test["z"].max(1)
-            acc = ddp.peak_accuracy(zp.argmax(1), test["z"].argmax(1))[3]
+            m = ddp.evaluate_ddp(model, xs, zs, {"range": test, "3sigma": test3, "null": test0})
             print(f"{init:9s} {schedule:9s} {seed:4d} {epoch + 1:5d} {hist['val_loss'][-1]:9.2e} "
-                  f"{ddp.auc(zp3.max(1), zp0.max(1)):7.3f} {d.mean():+6.2f} {d.std():6.2f} {acc:6.1%}",
-                  flush=True)
+                  f"{m['A_pred']:7.3f} {m['bias']:+6.2f} {m['spread']:6.2f} {m['peak3']:6.1%}", flush=True)
 
         ddp.train_ddp(model, x[n_val:], z[n_val:], x_val=x[:n_val], z_val=z[:n_val], epochs=args.epochs,
                       lr=args.lr, schedule=schedule, seed=seed, callback=report)

@@ -136,14 +136,10 @@ def quality(args, x, z, test, test3, test0, xs, zs, batch, lr, samples, seed=7):
     hist = ddp.train_ddp(model, xt, zt, x_val=x[:n_val], z_val=z[:n_val], epochs=epochs, batch_size=batch, lr=lr,
                          schedule="cosine", seed=seed, device="cpu")
     sec = time.perf_counter() - t0
-    zp = ddp.predict_z(model, test["counts"], xs, zs)
-    zp3 = ddp.predict_z(model, test3["counts"], xs, zs)
-    zp0 = ddp.predict_z(model, test0["counts"], xs, zs)
-    d = zp.max(1) - test["z"].max(1)
-    acc = ddp.peak_accuracy(zp.argmax(1), test["z"].argmax(1))[3]
+    m = ddp.evaluate_ddp(model, xs, zs, {"range": test, "3sigma": test3, "null": test0})
     print(f"batch {batch:5d} lr {lr:.1e} epochs {epochs:3d} samples {epochs * len(xt):9d}: {sec:6.0f} s, "
-          f"val MSE {hist['val_loss'][-1]:.2e}, A_pred {ddp.auc(zp3.max(1), zp0.max(1)):.3f}, "
-          f"bias {d.mean():+.2f}, spread {d.std():.2f}, peak±3 {acc:.1%}", flush=True)
+          f"val MSE {hist['val_loss'][-1]:.2e}, A_pred {m['A_pred']:.3f}, "
+          f"bias {m['bias']:+.2f}, spread {m['spread']:.2f}, peak±3 {m['peak3']:.1%}", flush=True)
 
 
 def main(argv=None):

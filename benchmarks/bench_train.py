@@ -53,10 +53,11 @@ def main():
         loops = {"before": _load(args.before), **loops}
     else:
         print(f"(no 'before' module at {args.before}: timing the current loop only)")
-    toy = ht.data.make_stop_toy("compressed", n_signal=40_000, n_background=240_000, seed=5, test_fraction=0.5)
-    scaler = ht.data.Scaler().fit(toy.x[toy.train])
-    data = toy.split("train", scaler)
-    y = data["y"]
+    toy = ht.data.make_stop_toy("compressed", n_signal=40_000, n_background=240_000, seed=5)
+    part, _ = toy.split((0.5, 0.5), seed=5)
+    scaler = ht.data.Scaler().fit(part.x)
+    y = part.y.astype(np.float32)
+    data = {"x": scaler.transform(part.x), "y": y, "w": part.w.astype(np.float32)}
     bce_data = dict(data, w=np.where(y == 1, 0.5 / y.sum(), 0.5 / (1 - y).sum()).astype(np.float32))
     losses = {"BCE": (make_bce_loss(), bce_data),
               "Asimov 0.5": (make_asimov_loss(sigma_b_rel=0.5, expected_signal=toy.expected_signal,

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from . import metrics, train
+from ._validate import choice, require
 from .data import Scaler, make_stop_toy
 from .losses.bce import make_bce_loss
 from .losses.significance import B_FLOOR, S_FLOOR, make_asimov_loss, make_s_over_sqrt_s_plus_b_loss, \
@@ -70,16 +71,18 @@ def stop_problem(benchmark: str, *, n_signal: int, n_background: int, seed: int 
                  val_fraction: float = 0.35, test_fraction: float = 0.35) -> StopProblem:
     """The toy stop search for ``benchmark`` with training / validation / test splits (features standardised).
 
-    The simulated tt̄ events are shared between the benchmarks of a seed. A test split with ``N_b``
-    simulated tt̄ events gives each of them the weight ``B/N_b`` (B ≈ 20 760 expected events): that, times
-    the minimum number of simulated background events a cut must keep, is the smallest background a
-    selection can be evaluated at.
+    The simulated tt̄ events are shared between the benchmarks of a seed. The split is
+    :meth:`Sample.split <hepsig_tutorial.data.Sample.split>` (stratified by class, seed ``seed``). A test split
+    with ``N_b`` simulated tt̄ events gives each of them the weight ``B/N_b`` (B ≈ 20 760 expected events):
+    that, times the minimum number of simulated background events a cut must keep, is the smallest background
+    a selection can be evaluated at.
     """
-    toy = make_stop_toy(benchmark, n_signal=n_signal, n_background=n_background, seed=seed,
-                        test_fraction=test_fraction, val_fraction=val_fraction)
-    scaler = Scaler("standard").fit(toy.x[toy.train])
-    return StopProblem(benchmark=benchmark, train=toy.split("train", scaler), val=toy.split("val", scaler),
-                       test=toy.split("test", scaler), expected_signal=toy.expected_signal,
+    toy = make_stop_toy(benchmark, n_signal=n_signal, n_background=n_background, seed=seed)
+    parts = toy.split((1 - val_fraction - test_fraction, val_fraction, test_fraction), seed=seed)
+    scaler = Scaler("standard").fit(parts[0].x)
+    train, val, test = ({"x": scaler.transform(p.x), "y": p.y.astype(np.float32), "w": p.w.astype(np.float32)}
+                        for p in parts)
+    return StopProblem(benchmark=benchmark, train=train, val=val, test=test, expected_signal=toy.expected_signal,
                        expected_background=toy.expected_background, toy=toy)
 
 
@@ -95,8 +98,7 @@ def build_model(loss: str, seed: int, n_features: int, hidden=(23,)) -> torch.nn
 
 
 def _check_loss(loss):
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    choice("loss", loss, LOSSES)
 
 
 def loss_function(loss: str, problem: StopProblem, sigma_b_rel: float | None = None, **kwargs):
@@ -165,8 +167,7 @@ def train_loss(problem: StopProblem, loss: str, *, seed: int, lr: float | None =
     (a grid searched with :func:`~hepsig_tutorial.train.search`). ``model``: continue training a given
     network (e.g. after pretraining) instead of a fresh one of ``seed``.
     """
-    if (lr is None) == (lrs is None):
-        raise ValueError("lr / lrs: give exactly one of them")
+    require((lr is None) != (lrs is None), "lr / lrs: give exactly one of them")
     rel = sigma_b_rel if loss == "Asimov" else monitor_rel
     fn = loss_function(loss, problem, sigma_b_rel, **loss_kwargs)
     data = training_data(loss, problem)
@@ -201,8 +202,7 @@ def compare_losses(problem: StopProblem, *, seeds, lrs, epochs: int, patience: i
     initialisation (no pretraining: Sec. 5.3 of the chapter shows that the stable Z_A does not need it).
     """
     seeds = [int(s) for s in seeds]
-    if not seeds:
-        raise ValueError("seeds must not be empty")
+    require(seeds, "seeds must not be empty")
     variants = [("BCE", None), ("s/√(s+b)", None)] + [("Asimov", float(r)) for r in train_sigmas]
     out = {}
     for loss, rel in variants:
@@ -316,8 +316,7 @@ def pretraining_study(problem: StopProblem, sigma_b_rel: float, *, seeds, lr: fl
     Returns ``{variant: (n_seeds, epochs) array of validation Z_A}`` plus ``"soft_purity"``:
     (n_seeds, 2) soft s/b on the training set at the start and after pretraining.
     """
-    if not 0 < pretrain_epochs < epochs:
-        raise ValueError(f"pretrain_epochs must lie in (0, epochs), got {pretrain_epochs!r}")
+    require(0 < pretrain_epochs < epochs, f"pretrain_epochs must lie in (0, epochs), got {pretrain_epochs!r}")
     mon = za_monitor(problem.val, sigma_b_rel, min_background_events=min_background_events)
     fns = {"printed": loss_function("Asimov", problem, sigma_b_rel, use_naive=True),
            "stable": loss_function("Asimov", problem, sigma_b_rel)}

@@ -20,11 +20,11 @@ and the delta method gives the bias and variance of the plug-in estimate g(T̂):
 with ∇g and H the gradient and Hessian of g at the full-data totals (computed here by autograd).
 For one positive total the relative variance is ≈ (1 − f)(1/n_eff,batch − 1/n) with
 n_eff,batch = f·(Σx)²/Σx² the expected Kish *effective* number of contributing events per batch --
-the quantity that sets the scale of the spread (:func:`effective_count`, :func:`min_batch_size`).
+the quantity that sets the scale of the spread (:func:`effective_count`).
 Where the expansion is accurate is measured, not assumed: :func:`accuracy_threshold` finds the largest
 predicted spread up to which sampled and predicted spreads agree, and Chapter 4 sizes the batch by it.
 
-The module also samples per-batch estimates empirically (:func:`sample_batch_estimates`), gives
+The module also samples per-batch estimates empirically (:func:`sample_total_estimates`), gives
 the probability that a batch holds none of a class's events (:func:`prob_no_events`), and shows
 the exact alternative to a large batch when memory is short: accumulate the *sums* over
 micro-batches, evaluate g once, and back-propagate through each micro-batch
@@ -35,7 +35,6 @@ the full-batch gradient.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -43,8 +42,9 @@ import scipy.special as sc
 import torch
 
 from . import stats
+from ._validate import array, integer, number, require
 from .losses.punzi import sigma_min_from_yields
-from .train import as_tensors
+from .train import _micro_batches, as_tensors
 
 __all__ = [
     "batch_total_moments",
@@ -53,9 +53,7 @@ __all__ = [
     "accuracy_threshold",
     "effective_count",
     "expected_effective_per_batch",
-    "min_batch_size",
     "prob_no_events",
-    "sample_batch_estimates",
     "sample_total_estimates",
     "significance_contributions",
     "significance_from_totals",
@@ -73,32 +71,20 @@ __all__ = [
 # input checks
 # --------------------------------------------------------------------------------------------
 def _contributions(x, name="contributions"):
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    try:
-        a = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a numeric array (events, totals)") from exc
-    if a.ndim == 1:
-        a = a[:, None]
-    if a.ndim != 2 or a.shape[0] < 2 or a.shape[1] < 1:
-        raise ValueError(f"{name} must have shape (N, d) with N ≥ 2 events, got {a.shape}")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} must be finite")
+    """Per-event contributions as a finite float64 (N, d) array, N ≥ 2 (a vector is one column)."""
+    a = array(name, x, finite=True)
+    a = a[:, None] if a.ndim == 1 else a
+    require(a.ndim == 2 and a.shape[0] >= 2 and a.shape[1] >= 1,
+            f"{name} must have shape (N, d) with N ≥ 2 events, got {a.shape}")
     return a
 
 
-def _batch_sizes(batch_sizes, n_total, name="batch_sizes"):
-    scalar = np.ndim(batch_sizes) == 0
-    arr = np.atleast_1d(np.asarray(batch_sizes))
-    if arr.size == 0:
-        raise ValueError(f"{name} must not be empty")
-    if not np.all(np.isfinite(arr.astype(np.float64))) or np.any(arr != np.round(arr)):
-        raise ValueError(f"{name} must be integers, got {batch_sizes!r}")
-    arr = arr.astype(np.int64)
-    if np.any(arr < 1) or np.any(arr > n_total):
-        raise ValueError(f"{name} must lie in [1, {n_total}] (the number of events), got {batch_sizes!r}")
-    return arr, scalar
+def _batch_sizes(batch_sizes, n_total):
+    """``(int64 array of sizes in [1, n_total], whether a scalar was given)``."""
+    arr = np.atleast_1d(array("batch_sizes", batch_sizes, finite=True))
+    require(arr.size > 0 and (arr == np.round(arr)).all() and (arr >= 1).all() and (arr <= n_total).all(),
+            f"batch_sizes must be integers in [1, {n_total}] (the number of events), got {batch_sizes!r}")
+    return arr.astype(np.int64), np.ndim(batch_sizes) == 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -155,30 +141,26 @@ def delta_method(g: Callable, totals, cov):
     about batches where a total is exactly zero (see :func:`prob_no_events`). Chapter 4 overlays it on
     the sampled spread to show where it holds.
     """
-    if not callable(g):
-        raise ValueError("g must be callable")
-    t = np.atleast_1d(np.asarray(totals, dtype=np.float64))
-    if t.ndim != 1 or not np.all(np.isfinite(t)):
-        raise ValueError("totals must be a finite 1D array")
-    c = np.asarray(cov, dtype=np.float64)
+    require(callable(g), "g must be callable")
+    t = np.atleast_1d(array("totals", totals, finite=True))
+    require(t.ndim == 1, "totals must be a finite 1D array")
+    c = array("cov", cov)
     scalar = c.ndim == 2
     c = c[None] if scalar else c
     d = len(t)
-    if c.ndim != 3 or c.shape[1:] != (d, d):
-        raise ValueError(f"cov must have shape ({d}, {d}) or (m, {d}, {d}), got {np.shape(cov)}")
+    require(c.ndim == 3 and c.shape[1:] == (d, d),
+            f"cov must have shape ({d}, {d}) or (m, {d}, {d}), got {np.shape(cov)}")
     tt = torch.as_tensor(t, dtype=torch.float64)
 
     def g_scalar(z):
         out = g(z)
-        if not isinstance(out, torch.Tensor) or out.numel() != 1:
-            raise ValueError("g must return a scalar tensor")
+        require(isinstance(out, torch.Tensor) and out.numel() == 1, "g must return a scalar tensor")
         return out.reshape(())
 
     value = float(g_scalar(tt))
     grad = torch.autograd.functional.jacobian(g_scalar, tt).numpy()
     hess = torch.autograd.functional.hessian(g_scalar, tt).numpy()
-    if not (np.all(np.isfinite(grad)) and np.all(np.isfinite(hess))):
-        raise ValueError("g has a non-finite gradient or Hessian at the totals")
+    require(np.isfinite(grad).all() and np.isfinite(hess).all(), "g has a non-finite gradient or Hessian at the totals")
     bias = 0.5 * np.einsum("ij,mji->m", hess, c)
     var = np.einsum("i,mij,j->m", grad, c, grad)
     var = np.maximum(var, 0.0)
@@ -214,14 +196,12 @@ def accuracy_threshold(predicted, sampled, factor: float = 1.25) -> float:
     smallest spread. Chapter 4 fixes ``factor`` before looking at training results and sizes the batch
     by r*.
     """
-    if not (isinstance(factor, (int, float, np.integer, np.floating)) and factor > 1 and math.isfinite(factor)):
-        raise ValueError(f"factor must be a finite number > 1, got {factor!r}")
-    th = np.asarray(predicted, dtype=np.float64)
-    emp = np.asarray(sampled, dtype=np.float64)
-    if th.ndim != 1 or emp.shape != th.shape or len(th) == 0:
-        raise ValueError("predicted and sampled must be 1D arrays of the same non-zero length")
-    if np.any(~np.isfinite(th)) or np.any(th < 0):
-        raise ValueError("predicted must hold finite spreads ≥ 0")
+    number("factor", factor, low=1, low_open=True)
+    th = array("predicted", predicted, finite=True)
+    emp = array("sampled", sampled)
+    require(th.ndim == 1 and emp.shape == th.shape and len(th) > 0,
+            "predicted and sampled must be 1D arrays of the same non-zero length")
+    require(th >= 0, "predicted must hold finite spreads ≥ 0")
     r_star = 0.0
     for i in np.argsort(th, kind="stable"):
         if th[i] == 0:
@@ -256,25 +236,6 @@ def expected_effective_per_batch(contributions, batch_sizes):
     return out[0] if scalar else out
 
 
-def min_batch_size(contributions, n_min: float = 25.0):
-    """Smallest batch size whose expected effective count per batch is ≥ ``n_min`` for every total.
-
-    A quick rule of thumb: with n_eff,batch ≥ 25 each batch total fluctuates by ≲ 20 % (1/√25). It says
-    nothing about whether the delta method (or training) is fine at that size; Chapter 4 sizes the batch
-    by the measured :func:`accuracy_threshold` instead. Returns N (full batch) if even the whole data set
-    has fewer effective events.
-    """
-    if not (isinstance(n_min, (int, float, np.integer, np.floating)) and not isinstance(n_min, bool)
-            and n_min > 0 and math.isfinite(n_min)):
-        raise ValueError(f"n_min must be a positive finite number, got {n_min!r}")
-    x = _contributions(contributions)
-    n_eff = effective_count(x)
-    if np.any(n_eff <= 0):
-        raise ValueError("contributions: every total must have a positive sum")
-    n = int(np.ceil(np.max(n_min * x.shape[0] / n_eff)))
-    return min(max(n, 1), x.shape[0])
-
-
 def prob_no_events(n_class, n_total, batch_sizes):
     """Probability that a batch of n events drawn without replacement holds none of ``n_class``.
 
@@ -283,13 +244,9 @@ def prob_no_events(n_class, n_total, batch_sizes):
     B̂ = 0 -- where s/√(s+b) jumps to √s and σ_min loses its √B term (significance-asimov-losses.txt,
     Sec. 4; punzi-loss.txt, Sec. 5).
     """
-    for name, v in (("n_class", n_class), ("n_total", n_total)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-            raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
-    if n_total < 1 or n_class > n_total:
-        raise ValueError(f"n_class must lie in [0, n_total] and n_total ≥ 1, got {n_class}, {n_total}")
-    ns, scalar = _batch_sizes(batch_sizes, n_total)
-    K, N = int(n_class), int(n_total)
+    K, N = integer("n_class", n_class), integer("n_total", n_total, minimum=1)
+    require(K <= N, f"n_class must lie in [0, n_total], got {n_class}, {n_total}")
+    ns, scalar = _batch_sizes(batch_sizes, N)
     rest = N - K
     with np.errstate(invalid="ignore"):
         logp = (sc.gammaln(rest + 1.0) - sc.gammaln(np.maximum(rest - ns, 0) + 1.0)
@@ -301,54 +258,10 @@ def prob_no_events(n_class, n_total, batch_sizes):
 # --------------------------------------------------------------------------------------------
 # sampling per-batch estimates
 # --------------------------------------------------------------------------------------------
-def _rng(seed):
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer or a numpy Generator, got {seed!r}")
-    return np.random.default_rng(int(seed))
-
-
-def sample_batch_estimates(n_events: int, statistic: Callable, batch_sizes, n_draws: int = 10, seed=0):
-    """Evaluate ``statistic(idx, fraction)`` on random batches (without replacement).
-
-    Parameters
-    ----------
-    n_events : int
-        Size N of the data set.
-    statistic : callable
-        ``statistic(idx, fraction) -> float`` for an index array of one batch and its share n/N
-        (e.g. the Punzi loss on those events with ``fraction``).
-    batch_sizes : array of int in [1, N]
-    n_draws : int
-        Batches per batch size (significance-asimov-losses.txt, Fig. 1 uses 10).
-    seed : int or numpy Generator
-
-    Returns
-    -------
-    array (len(batch_sizes), n_draws) of float (NaN where the statistic is undefined).
-    """
-    if isinstance(n_events, bool) or not isinstance(n_events, (int, np.integer)) or n_events < 2:
-        raise ValueError(f"n_events must be an integer ≥ 2, got {n_events!r}")
-    if not callable(statistic):
-        raise ValueError("statistic must be callable")
-    if isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer)) or n_draws < 1:
-        raise ValueError(f"n_draws must be a positive integer, got {n_draws!r}")
-    ns, _ = _batch_sizes(batch_sizes, int(n_events))
-    rng = _rng(seed)
-    out = np.empty((len(ns), int(n_draws)))
-    for a, n in enumerate(ns):
-        for j in range(int(n_draws)):
-            idx = rng.choice(int(n_events), size=int(n), replace=False)
-            out[a, j] = float(statistic(idx, n / n_events))
-    return out
-
-
 def sample_total_estimates(contributions, batch_sizes, n_draws: int = 10, seed=0, normalise_by=None):
     """Batch estimates of the totals for random batches (without replacement): array (m, n_draws, d).
 
-    The fast, vectorised special case of :func:`sample_batch_estimates` for statistics of totals;
-    apply g to the last axis (e.g. :func:`significance_from_totals`).
+    Apply g to the last axis (e.g. :func:`significance_from_totals`).
 
     Parameters
     ----------
@@ -367,23 +280,20 @@ def sample_total_estimates(contributions, batch_sizes, n_draws: int = 10, seed=0
     x = _contributions(contributions)
     N = x.shape[0]
     ns, _ = _batch_sizes(batch_sizes, N)
-    if isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer)) or n_draws < 1:
-        raise ValueError(f"n_draws must be a positive integer, got {n_draws!r}")
+    n_draws = integer("n_draws", n_draws, minimum=1)
     c = None
     if normalise_by is not None:
         c = _contributions(normalise_by, "normalise_by")
-        if c.shape[0] != N or c.shape[1] not in (1, x.shape[1]):
-            raise ValueError(f"normalise_by must have shape ({N},) or ({N}, {x.shape[1]}), got {c.shape}")
-        if np.any(c < 0):
-            raise ValueError("normalise_by must hold non-negative counts")
+        require(c.shape[0] == N and c.shape[1] in (1, x.shape[1]),
+                f"normalise_by must have shape ({N},) or ({N}, {x.shape[1]}), got {c.shape}")
+        require(c >= 0, "normalise_by must hold non-negative counts")
         c = np.broadcast_to(c, x.shape)
         c_total = c.sum(axis=0)
-        if np.any(c_total <= 0):
-            raise ValueError("normalise_by: every column needs a positive total")
-    rng = _rng(seed)
-    out = np.empty((len(ns), int(n_draws), x.shape[1]))
+        require(c_total > 0, "normalise_by: every column needs a positive total")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(integer("seed", seed))
+    out = np.empty((len(ns), n_draws, x.shape[1]))
     for a, n in enumerate(ns):
-        for j in range(int(n_draws)):
+        for j in range(n_draws):
             idx = rng.choice(N, size=int(n), replace=False)
             if c is None:
                 out[a, j] = x[idx].sum(axis=0) * (N / n)
@@ -397,6 +307,13 @@ def sample_total_estimates(contributions, batch_sizes, n_draws: int = 10, seed=0
 # --------------------------------------------------------------------------------------------
 # the two figures of merit as functions of totals
 # --------------------------------------------------------------------------------------------
+def _pred_label_weight(y_pred, y_true, weight):
+    """float64 vectors of one length (NaN refused; weights finite)."""
+    yp = array("y_pred", y_pred, ndim=1, finite="nan")
+    return (yp, array("y_true", y_true, ndim=1, length=len(yp)),
+            array("weight", weight, ndim=1, length=len(yp), finite=True))
+
+
 def significance_contributions(y_pred, y_true, weight, signal_scale=1.0, select=None):
     """Per-event contributions (N, 2) to s and b (significance-asimov-losses.txt, Eqs. 4.1-4.2).
 
@@ -404,22 +321,12 @@ def significance_contributions(y_pred, y_true, weight, signal_scale=1.0, select=
     ``select`` (e.g. one mass window) when given. ``signal_scale`` turns signal weights in
     efficiency units (1/N_gen) into expected events (σ·L).
     """
-    yp = np.asarray(y_pred, dtype=np.float64)
-    y = np.asarray(y_true, dtype=np.float64)
-    w = np.asarray(weight, dtype=np.float64)
-    if yp.ndim != 1 or y.shape != yp.shape or w.shape != yp.shape:
-        raise ValueError("y_pred, y_true and weight must be 1D arrays of the same length")
-    if np.any((yp < 0) | (yp > 1)) or np.any(np.isnan(yp)):
-        raise ValueError("y_pred must lie in [0, 1]")
-    if not np.all((y == 0) | (y == 1)):
-        raise ValueError("y_true must contain only 0 and 1")
-    if np.any(~np.isfinite(w)) or np.any(w < 0):
-        raise ValueError("weight must be finite and non-negative")
-    if not (signal_scale > 0 and math.isfinite(signal_scale)):
-        raise ValueError(f"signal_scale must be a positive finite number, got {signal_scale!r}")
-    sel = np.ones_like(yp) if select is None else np.asarray(select, dtype=np.float64)
-    if sel.shape != yp.shape:
-        raise ValueError("select must have the same length as y_pred")
+    yp, y, w = _pred_label_weight(y_pred, y_true, weight)
+    require((yp >= 0) & (yp <= 1), "y_pred must lie in [0, 1]")
+    require((y == 0) | (y == 1), "y_true must contain only 0 and 1")
+    require(w >= 0, "weight must be finite and non-negative")
+    number("signal_scale", signal_scale, low=0, low_open=True)
+    sel = np.ones_like(yp) if select is None else array("select", select, ndim=1, length=len(yp))
     return np.stack([signal_scale * w * y * yp * sel, w * (1 - y) * yp * sel], axis=1)
 
 
@@ -435,14 +342,8 @@ def significance_from_totals(totals):
 
 def punzi_contributions(y_pred, y_true, weight, membership):
     """Per-event contributions (N, 2K) to ε_k (first K columns) and B_k (last K) -- punzi-loss.txt Eqs. 10-11."""
-    yp = np.asarray(y_pred, dtype=np.float64)
-    y = np.asarray(y_true, dtype=np.float64)
-    w = np.asarray(weight, dtype=np.float64)
-    M = np.asarray(membership, dtype=np.float64)
-    if yp.ndim != 1 or y.shape != yp.shape or w.shape != yp.shape:
-        raise ValueError("y_pred, y_true and weight must be 1D arrays of the same length")
-    if M.ndim != 2 or M.shape[0] != len(yp):
-        raise ValueError(f"membership must have shape ({len(yp)}, K), got {M.shape}")
+    yp, y, w = _pred_label_weight(y_pred, y_true, weight)
+    M = array("membership", membership, ndim=2, length=len(yp))
     return np.concatenate([(y * w * yp)[:, None] * M, ((1 - y) * w * yp)[:, None] * M], axis=1)
 
 
@@ -453,8 +354,7 @@ def punzi_sums(output, batch):
     :func:`hepsig_tutorial.punzinet.training_arrays`.
     """
     for key in ("y", "w", "membership"):
-        if key not in batch:
-            raise ValueError(f"batch must contain {key!r}")
+        require(key in batch, f"batch must contain {key!r}")
     y = torch.as_tensor(batch["y"], dtype=output.dtype, device=output.device)
     w = torch.as_tensor(batch["w"], dtype=output.dtype, device=output.device)
     M = torch.as_tensor(batch["membership"], device=output.device).to(output.dtype)
@@ -463,15 +363,12 @@ def punzi_sums(output, batch):
 
 def punzi_loss_from_sums(sums, luminosity, a=3.0, b=1.28, refined=False, fraction=1.0):
     """Mean σ_min over windows (punzi-loss.txt, Eq. 12) from sums (2, K) (or flat (2K,)) scaled by 1/fraction."""
-    if not (isinstance(fraction, (int, float, np.integer, np.floating)) and 0 < fraction <= 1):
-        raise ValueError(f"fraction must be a number in (0, 1], got {fraction!r}")
+    number("fraction", fraction, low=0, low_open=True, high=1)
     t = sums if isinstance(sums, torch.Tensor) else torch.as_tensor(np.asarray(sums, dtype=np.float64))
     if t.ndim == 1:
-        if t.shape[0] % 2:
-            raise ValueError("sums: a flat vector must hold 2K entries (ε then B)")
+        require(t.shape[0] % 2 == 0, "sums: a flat vector must hold 2K entries (ε then B)")
         t = t.reshape(2, -1)
-    if t.ndim != 2 or t.shape[0] != 2:
-        raise ValueError(f"sums must have shape (2, K), got {tuple(t.shape)}")
+    require(t.ndim == 2 and t.shape[0] == 2, f"sums must have shape (2, K), got {tuple(t.shape)}")
     sigma = sigma_min_from_yields(t[0] / fraction, t[1] / fraction, a=a, b=b, luminosity=luminosity,
                                   refined=refined)
     return sigma.mean()
@@ -484,13 +381,12 @@ def punzi_batch_losses(totals, luminosity, a=3.0, b=1.28, refined=False):
     over the windows whose ε̂ > 0 (windows without a signal event in the batch are left out); NaN
     where no window has signal. Use it on :func:`sample_total_estimates` output.
     """
-    t = np.asarray(totals, dtype=np.float64)
-    if t.ndim < 1 or t.shape[-1] % 2 or t.shape[-1] == 0:
-        raise ValueError(f"totals must have a last axis of length 2K, got shape {t.shape}")
+    t = array("totals", totals)
+    require(t.ndim >= 1 and t.shape[-1] > 0 and t.shape[-1] % 2 == 0,
+            f"totals must have a last axis of length 2K, got shape {t.shape}")
     K = t.shape[-1] // 2
     eff, B = t[..., :K], np.maximum(t[..., K:], 0.0)
-    if np.any(eff < 0):
-        raise ValueError("totals: efficiencies must be non-negative")
+    require(~(eff < 0), "totals: efficiencies must be non-negative")
     sigma = sigma_min_from_yields(eff, B, a=a, b=b, luminosity=luminosity, refined=refined)
     has = eff > 0
     n_kept = has.sum(axis=-1)
@@ -501,16 +397,11 @@ def punzi_batch_losses(totals, luminosity, a=3.0, b=1.28, refined=False):
 # --------------------------------------------------------------------------------------------
 # gradient accumulation
 # --------------------------------------------------------------------------------------------
-def _micro_slices(n, micro_batch_size):
-    if isinstance(micro_batch_size, bool) or not isinstance(micro_batch_size, (int, np.integer)) \
-            or micro_batch_size < 1:
-        raise ValueError(f"micro_batch_size must be a positive integer, got {micro_batch_size!r}")
-    return [slice(i, min(i + int(micro_batch_size), n)) for i in range(0, n, int(micro_batch_size))]
-
-
-def _as_batch(data, device, dtype=torch.float32):
-    out = as_tensors(data, device, dtype, keep_dtype=True)
-    return out, len(out["x"])
+def _micro_parts(model, data, micro_batch_size):
+    """``(micro-batches, N)``: ``data`` on the model's device (no copy when already there), cut in order."""
+    ref = next(model.parameters())
+    batch = as_tensors(data, ref.device, ref.dtype, keep_dtype=True)
+    return _micro_batches(batch, integer("micro_batch_size", micro_batch_size, minimum=1)), len(batch["x"])
 
 
 class SumsLoss:
@@ -535,8 +426,7 @@ class SumsLoss:
     """
 
     def __init__(self, sums_fn: Callable, loss_from_sums: Callable):
-        if not (callable(sums_fn) and callable(loss_from_sums)):
-            raise ValueError("sums_fn and loss_from_sums must be callable")
+        require(callable(sums_fn) and callable(loss_from_sums), "sums_fn and loss_from_sums must be callable")
         self.sums_fn, self.loss_from_sums = sums_fn, loss_from_sums
 
     def __call__(self, output, batch):
@@ -587,9 +477,7 @@ def accumulated_backward(model, data: Mapping, sums_fn: Callable, loss_from_sums
     float
         The loss at the full totals.
     """
-    ref = next(model.parameters())
-    batch, n = _as_batch(data, ref.device, ref.dtype)   # no copy when data already sit on ref.device
-    parts = [{k: v[sl] for k, v in batch.items()} for sl in _micro_slices(n, micro_batch_size)]
+    parts, _ = _micro_parts(model, data, micro_batch_size)
     return float(SumsLoss(sums_fn, loss_from_sums).micro_backward(model, parts))
 
 
@@ -601,14 +489,11 @@ def averaged_backward(model, data: Mapping, sums_fn: Callable, loss_from_sums: C
     ``loss_from_sums`` this is not the full-batch gradient (Chapter 4 measures the difference).
     Returns the mean of the micro-batch losses.
     """
-    ref = next(model.parameters())
-    batch, n = _as_batch(data, ref.device, ref.dtype)
-    slices = _micro_slices(n, micro_batch_size)
+    parts, n = _micro_parts(model, data, micro_batch_size)
     losses = []
-    for sl in slices:
-        part = {k: v[sl] for k, v in batch.items()}
-        frac = (sl.stop - sl.start) / n
-        loss = loss_from_sums(sums_fn(model(part["x"]), part) / frac) / len(slices)
+    for part in parts:
+        frac = len(part["x"]) / n
+        loss = loss_from_sums(sums_fn(model(part["x"]), part) / frac) / len(parts)
         loss.backward()
-        losses.append(float(loss.detach()) * len(slices))
+        losses.append(float(loss.detach()) * len(parts))
     return float(np.mean(losses))

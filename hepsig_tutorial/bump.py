@@ -30,6 +30,8 @@ import numpy as np
 from scipy import sparse, special
 from scipy.ndimage import maximum_filter1d
 
+from ._validate import choice, integer, number, require
+
 __all__ = [
     "N_BINS",
     "SIGNAL_WIDTH",
@@ -90,18 +92,8 @@ def background_curves(forms, y1, y2, n_bins: int = N_BINS, x_range: tuple[float,
     -------
     numpy.ndarray, shape ``(M, n_bins)``
     """
-    n_bins = _check_n_bins(n_bins)
-    x1, x2 = (float(v) for v in x_range)
-    if not 0 < x1 < x2:
-        raise ValueError(f"x_range must satisfy 0 < x1 < x2, got {x_range!r}")
-    idx = _form_indices(forms)
-    y1 = np.asarray(y1, dtype=np.float64)
-    y2 = np.asarray(y2, dtype=np.float64)
-    idx, y1, y2 = np.broadcast_arrays(np.atleast_1d(idx), np.atleast_1d(y1), np.atleast_1d(y2))
-    if not (np.all(np.isfinite(y1)) and np.all(np.isfinite(y2)) and np.all(y2 > 0) and np.all(y1 > y2)):
-        raise ValueError("y1 and y2 must be finite with y1 > y2 > 0")
-    x = np.linspace(x1, x2, n_bins)[None, :]
-    out = np.empty((len(idx), n_bins))
+    x, x1, x2, idx, y1, y2 = _curve_inputs(n_bins, x_range, _form_indices(forms), y1, y2)
+    out = np.empty((len(idx), x.shape[1]))
     dy = (y1 - y2)[:, None]
     Y1, Y2 = y1[:, None], y2[:, None]
     for k in np.unique(idx):
@@ -152,17 +144,8 @@ def outside_background_curves(kind: str, y1, y2, n_bins: int = N_BINS,
 
     Returns ``(M, n_bins)``.
     """
-    n_bins = _check_n_bins(n_bins)
-    if kind not in OUTSIDE_FORMS:
-        raise ValueError(f"kind must be one of {OUTSIDE_FORMS}, got {kind!r}")
-    x1, x2 = (float(v) for v in x_range)
-    if not 0 < x1 < x2:
-        raise ValueError(f"x_range must satisfy 0 < x1 < x2, got {x_range!r}")
-    y1, y2 = np.broadcast_arrays(np.atleast_1d(np.asarray(y1, dtype=np.float64)),
-                                 np.atleast_1d(np.asarray(y2, dtype=np.float64)))
-    if not (np.all(np.isfinite(y1)) and np.all(np.isfinite(y2)) and np.all(y2 > 0) and np.all(y1 > y2)):
-        raise ValueError("y1 and y2 must be finite with y1 > y2 > 0")
-    x = np.linspace(x1, x2, n_bins)[None, :]
+    choice("kind", kind, OUTSIDE_FORMS)
+    x, x1, x2, _, y1, y2 = _curve_inputs(n_bins, x_range, 0, y1, y2)
     t = (x - x1) / (x2 - x1)
     drop = np.log(y1 / y2)[:, None]
     ln_y1 = np.log(y1)[:, None]
@@ -172,8 +155,21 @@ def outside_background_curves(kind: str, y1, y2, n_bins: int = N_BINS,
         u = 0.1 + 0.4 * t
         return np.exp(ln_y1 - 0.5 * drop * np.log((1.0 - u) / 0.9) / math.log(0.5 / 0.9)
                       - 0.5 * drop * np.log(u / 0.1) / math.log(5.0))
-    k = np.arange(n_bins)[None, :]
+    k = np.arange(x.shape[1])[None, :]
     return np.exp(ln_y1 - drop * t) * special.ndtr((k - 12.0) / 4.0)
+
+
+def _curve_inputs(n_bins, x_range, idx, y1, y2):
+    """Checked inputs of the background curves: the grid ``x`` ``(1, n_bins)``, x₁, x₂, and the form indices
+    and end values broadcast to one length."""
+    n_bins = integer("n_bins", n_bins, minimum=3)
+    x1, x2 = (float(v) for v in x_range)
+    require(0 < x1 < x2, f"x_range must satisfy 0 < x1 < x2, got {x_range!r}")
+    idx, y1, y2 = np.broadcast_arrays(np.atleast_1d(idx), np.atleast_1d(np.asarray(y1, dtype=np.float64)),
+                                      np.atleast_1d(np.asarray(y2, dtype=np.float64)))
+    require(np.isfinite(y1).all() and np.isfinite(y2).all() and np.all(y2 > 0) and np.all(y1 > y2),
+            "y1 and y2 must be finite with y1 > y2 > 0")
+    return np.linspace(x1, x2, n_bins)[None, :], x1, x2, idx, y1, y2
 
 
 def _form_indices(forms) -> np.ndarray:
@@ -184,15 +180,9 @@ def _form_indices(forms) -> np.ndarray:
             return np.vectorize(lookup.__getitem__, otypes=[np.int64])(arr)
         except KeyError as exc:
             raise ValueError(f"forms: unknown background form {exc.args[0]!r}; known: {BACKGROUND_FORMS}") from None
-    if arr.dtype.kind not in "iu" or np.any(arr < 0) or np.any(arr >= len(BACKGROUND_FORMS)):
-        raise ValueError(f"forms must be names or integers 0-{len(BACKGROUND_FORMS) - 1}, got {forms!r}")
+    require(arr.dtype.kind in "iu" and np.all(arr >= 0) and np.all(arr < len(BACKGROUND_FORMS)),
+            f"forms must be names or integers 0-{len(BACKGROUND_FORMS) - 1}, got {forms!r}")
     return arr.astype(np.int64)
-
-
-def _check_n_bins(n_bins) -> int:
-    if int(n_bins) != n_bins or n_bins < 3:
-        raise ValueError(f"n_bins must be an integer >= 3, got {n_bins!r}")
-    return int(n_bins)
 
 
 # --------------------------------------------------------------------------------------------
@@ -204,12 +194,10 @@ def gaussian_shape(mean, width: float = SIGNAL_WIDTH, n_bins: int = N_BINS) -> n
     Bin ``i`` spans ``[i − ½, i + ½]``; the contents are erf differences (bin integrals), so they sum to
     slightly less than 1 when the Gaussian reaches beyond the histogram. Returns ``(M, n_bins)``.
     """
-    n_bins = _check_n_bins(n_bins)
-    if not width > 0:
-        raise ValueError(f"width must be positive, got {width!r}")
+    n_bins = integer("n_bins", n_bins, minimum=3)
+    number("width", width, low=0, low_open=True)
     mean = np.atleast_1d(np.asarray(mean, dtype=np.float64))
-    if not np.all(np.isfinite(mean)):
-        raise ValueError("mean must be finite")
+    require(np.isfinite(mean), "mean must be finite")
     edges = np.arange(n_bins + 1) - 0.5
     cdf = 0.5 * special.erf((edges[None, :] - mean[:, None]) / (math.sqrt(2.0) * width))
     return np.diff(cdf, axis=1)
@@ -229,9 +217,8 @@ def template_windows(width: float = SIGNAL_WIDTH, n_bins: int = N_BINS, support:
     h : int
         Half-width of the support in bins.
     """
-    n_bins = _check_n_bins(n_bins)
-    if not support > 0:
-        raise ValueError(f"support must be positive, got {support!r}")
+    n_bins = integer("n_bins", n_bins, minimum=3)
+    number("support", support, low=0, low_open=True)
     h = int(math.ceil(support * width))
     full = gaussian_shape(np.arange(n_bins), width, n_bins)
     padded = np.pad(full, ((0, 0), (h, h)))
@@ -274,18 +261,13 @@ def signal_amplitude(significance, shape, background, *, tol: float = 1e-10, max
     """
     s = np.atleast_2d(np.asarray(shape, dtype=np.float64))
     b = np.atleast_2d(np.asarray(background, dtype=np.float64))
-    if s.shape != b.shape:
-        raise ValueError(f"shape {s.shape} and background {b.shape} must have the same shape")
-    if not np.all(b > 0):
-        raise ValueError("background must be positive in every bin")
-    if np.any(s < 0) or not np.all(np.isfinite(s)):
-        raise ValueError("shape must be finite and non-negative")
+    require(s.shape == b.shape, f"shape {s.shape} and background {b.shape} must have the same shape")
+    require(b > 0, "background must be positive in every bin")
+    require(np.isfinite(s) & (s >= 0), "shape must be finite and non-negative")
     z = np.broadcast_to(np.asarray(significance, dtype=np.float64), (len(s),)).copy()
-    if np.any(z < 0) or not np.all(np.isfinite(z)):
-        raise ValueError(f"significance must be finite and >= 0, got {significance!r}")
+    require(np.isfinite(z) & (z >= 0), f"significance must be finite and >= 0, got {significance!r}")
     fisher = np.sum(s * s / b, axis=1)
-    if np.any((fisher <= 0) & (z > 0)):
-        raise ValueError("shape is zero for a histogram that needs a signal")
+    require((fisher > 0) | (z <= 0), "shape is zero for a histogram that needs a signal")
     a = np.where(z > 0, z / np.sqrt(np.where(fisher > 0, fisher, 1.0)), 0.0)
     active = z > 0
     for _ in range(max_iter):
@@ -372,31 +354,16 @@ def local_significance(counts, background, *, width: float = SIGNAL_WIDTH, suppo
     -------
     z : numpy.ndarray ``(M, n_bins)`` (``(n_bins,)`` for a single histogram), or ``(z, mu)``.
     """
-    n = np.asarray(counts, dtype=np.float64)
-    b = np.asarray(background, dtype=np.float64)
-    single = n.ndim == 1
-    n, b = np.atleast_2d(n), np.atleast_2d(b)
-    if n.ndim != 2:
-        raise ValueError(f"counts must be 1D or 2D (histograms, bins), got shape {n.shape}")
-    if b.shape != n.shape:
-        raise ValueError(f"background shape {b.shape} must equal counts shape {n.shape}")
-    if not np.all(np.isfinite(n)) or np.any(n < 0):
-        raise ValueError("counts must be finite and non-negative")
-    if not np.all(np.isfinite(b)) or np.any(b <= 0):
-        raise ValueError("background must be finite and positive")
-    if int(chunk) != chunk or chunk < 1:
-        raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
-    if not 0 < tol < 1e-3:
-        raise ValueError(f"tol must be in (0, 1e-3), got {tol!r}")
-    if not 0 < mu_tol < 1e-2:
-        raise ValueError(f"mu_tol must be in (0, 1e-2), got {mu_tol!r}")
-    chunk = int(chunk)
-    n_bins = _check_n_bins(n.shape[1])
+    n, b = _histograms(counts, background)
+    chunk = integer("chunk", chunk, minimum=1)
+    tol = number("tol", tol, low=0, high=1e-3, low_open=True, high_open=True)
+    mu_tol = number("mu_tol", mu_tol, low=0, high=1e-2, low_open=True, high_open=True)
+    n_bins = n.shape[1]
     win, h = template_windows(width, n_bins, support)
     dense = _dense_templates(win, h, n_bins)  # (K, n_bins)
     ctx = {"win": win, "h": h, "tsum": win.sum(axis=1), "tpeak": win.max(axis=1),
            "powers": [sparse.csr_matrix(dense ** j) for j in range(1, _N_MOMENTS + 1)],
-           "tol": float(tol), "mu_tol": float(mu_tol), "max_iter": int(max_iter)}
+           "tol": tol, "mu_tol": mu_tol, "max_iter": int(max_iter)}
     z_out = np.zeros(n.shape)
     mu_out = np.zeros(n.shape)
 
@@ -404,9 +371,23 @@ def local_significance(counts, background, *, width: float = SIGNAL_WIDTH, suppo
         z_out[sl], mu_out[sl] = _local_significance_block(n[sl], b[sl], ctx)
 
     _run_blocks(work, len(n), chunk, threads)
-    if single:
+    if np.ndim(counts) == 1:
         z_out, mu_out = z_out[0], mu_out[0]
     return (z_out, mu_out) if return_mu else z_out
+
+
+def _histograms(counts, background=None):
+    """``counts`` (and ``background``) as float64 arrays ``(histograms, bins)``, checked: counts finite and
+    ≥ 0; background finite, > 0 and of the same shape."""
+    n = np.atleast_2d(np.asarray(counts, dtype=np.float64))
+    require(n.ndim == 2, f"counts must be 1D or 2D (histograms, bins), got shape {n.shape}")
+    require(np.isfinite(n) & (n >= 0), "counts must be finite and non-negative")
+    if background is None:
+        return n
+    b = np.atleast_2d(np.asarray(background, dtype=np.float64))
+    require(b.shape == n.shape, f"background shape {b.shape} must equal counts shape {n.shape}")
+    require(np.isfinite(b) & (b > 0), "background must be finite and positive")
+    return n, b
 
 
 def _local_significance_block(nc, bc, ctx):
@@ -502,12 +483,7 @@ def local_significance_scipy(counts, background, *, width: float = SIGNAL_WIDTH,
     (``scipy.optimize.brentq`` on the score dNLL/dμ, μ ≥ 0). Slow; for tests and the benchmark only."""
     from scipy.optimize import brentq
 
-    n = np.atleast_2d(np.asarray(counts, dtype=np.float64))
-    b = np.atleast_2d(np.asarray(background, dtype=np.float64))
-    if b.shape != n.shape:
-        raise ValueError(f"background shape {b.shape} must equal counts shape {n.shape}")
-    if np.any(b <= 0):
-        raise ValueError("background must be positive")
+    n, b = _histograms(counts, background)
     n_bins = n.shape[1]
     win, h = template_windows(width, n_bins, support)
     dense = _dense_templates(win, h, n_bins)
@@ -593,28 +569,21 @@ def generate_histograms(n: int, significance=(1.0, 20.0), *, rng=None, n_bins: i
         ``signal`` expected S per bin; ``z`` targets (if ``targets``); ``mean``, ``significance``,
         ``amplitude``, ``form`` (index), ``y1``, ``y2``.
     """
-    if int(n) != n or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    n = int(n)
-    n_bins = _check_n_bins(n_bins)
+    n = integer("n", n, minimum=1)
+    n_bins = integer("n_bins", n_bins, minimum=3)
     rng = np.random.default_rng(rng)
     lo_y, hi_y = (float(v) for v in y_range)
-    if not 0 < lo_y < hi_y:
-        raise ValueError(f"y_range must satisfy 0 < low < high, got {y_range!r}")
+    require(0 < lo_y < hi_y, f"y_range must satisfy 0 < low < high, got {y_range!r}")
     lo_m, hi_m = (float(v) for v in mean_range)
-    if not 0 <= lo_m <= hi_m <= n_bins - 1:
-        raise ValueError(f"mean_range must lie within [0, n_bins - 1], got {mean_range!r}")
-    if reference not in ("fluctuated", "smooth", "window"):
-        raise ValueError(f"reference must be 'fluctuated', 'smooth' or 'window', got {reference!r}")
+    require(0 <= lo_m <= hi_m <= n_bins - 1, f"mean_range must lie within [0, n_bins - 1], got {mean_range!r}")
+    choice("reference", reference, ("fluctuated", "smooth", "window"))
     if np.ndim(significance) == 0:
         zs = np.full(n, float(significance))
     else:
         lo_z, hi_z = (float(v) for v in significance)
-        if not 0 <= lo_z <= hi_z:
-            raise ValueError(f"significance range must satisfy 0 <= low <= high, got {significance!r}")
+        require(0 <= lo_z <= hi_z, f"significance range must satisfy 0 <= low <= high, got {significance!r}")
         zs = rng.uniform(lo_z, hi_z, n)
-    if np.any(zs < 0) or not np.all(np.isfinite(zs)):
-        raise ValueError(f"significance must be finite and >= 0, got {significance!r}")
+    require(np.isfinite(zs) & (zs >= 0), f"significance must be finite and >= 0, got {significance!r}")
     if forms is None:
         form = rng.integers(0, len(BACKGROUND_FORMS), n)
     else:

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import special
 
-from .bump import SIGNAL_WIDTH, gaussian_shape
+from ._validate import choice, integer, require
+from .bump import SIGNAL_WIDTH, _histograms, gaussian_shape
 
 __all__ = ["fit_smooth_background", "fitted_signal_scan", "bumphunter_scan", "bumphunter_sideband_scan",
            "global_significance"]
@@ -36,18 +37,19 @@ def fit_smooth_background(counts, degree: int = 8, iterations: int = 12, mask=No
     ``mask`` (bool, shape of ``counts``): fit only the bins where it is True (e.g. outside a signal
     window); the fitted function is returned for every bin. Returns the fitted background ``(M, n_bins)``.
     """
-    n = np.atleast_2d(np.asarray(counts, dtype=np.float64))
-    if not np.all(np.isfinite(n)) or np.any(n < 0):
-        raise ValueError("counts must be finite and non-negative")
-    if int(degree) != degree or not 0 <= degree <= 12:
-        raise ValueError(f"degree must be an integer in [0, 12], got {degree!r}")
+    n, degree = _counts_and_degree(counts, degree)
     if mask is not None:
         mask = np.broadcast_to(np.atleast_2d(np.asarray(mask, dtype=bool)), n.shape)
-        if np.any(mask.sum(1) <= degree):
-            raise ValueError("mask must keep more bins than the polynomial has coefficients")
-    coef, basis = _fit_log_legendre(n, int(degree), int(iterations), mask)
+        require(mask.sum(1) > degree, "mask must keep more bins than the polynomial has coefficients")
+    coef, basis = _fit_log_legendre(n, degree, integer("iterations", iterations), mask)
     fit = np.exp(np.clip(coef @ basis.T, -50, 50))
     return fit[0] if np.asarray(counts).ndim == 1 else fit
+
+
+def _counts_and_degree(counts, degree):
+    degree = integer("degree", degree)
+    require(degree <= 12, f"degree must be an integer in [0, 12], got {degree!r}")
+    return _histograms(counts), degree
 
 
 def _fit_log_legendre(n, degree, iterations, mask=None):
@@ -107,18 +109,14 @@ def fitted_signal_scan(counts, degree: int = 8, width: float = SIGNAL_WIDTH, pos
         ``z`` ``(M, K)`` local significance per position, ``mu`` ``(M, K)`` fitted signal events,
         ``positions`` ``(K,)``, ``background`` ``(M, n_bins)`` the background-only fit.
     """
-    n_all = np.atleast_2d(np.asarray(counts, dtype=np.float64))
-    if not np.all(np.isfinite(n_all)) or np.any(n_all < 0):
-        raise ValueError("counts must be finite and non-negative")
-    if int(degree) != degree or not 0 <= degree <= 12:
-        raise ValueError(f"degree must be an integer in [0, 12], got {degree!r}")
+    n_all, degree = _counts_and_degree(counts, degree)
     n_bins = n_all.shape[1]
     pos = np.arange(n_bins) if positions is None else np.asarray(positions)
-    if pos.ndim != 1 or pos.size == 0 or pos.dtype.kind not in "iu" or pos.min() < 0 or pos.max() >= n_bins:
-        raise ValueError(f"positions must be a non-empty 1D array of bins in [0, {n_bins - 1}]")
-    if method not in ("lr", "score"):
-        raise ValueError(f"method must be 'lr' or 'score', got {method!r}")
-    coef_b, basis = _fit_log_legendre(n_all, int(degree), 12)
+    require(pos.ndim == 1 and pos.size > 0 and pos.dtype.kind in "iu" and pos.min() >= 0 and pos.max() < n_bins,
+            f"positions must be a non-empty 1D array of bins in [0, {n_bins - 1}]")
+    choice("method", method, ("lr", "score"))
+    chunk = integer("chunk", chunk, minimum=1)
+    coef_b, basis = _fit_log_legendre(n_all, degree, 12)
     tmpl = gaussian_shape(pos, width, n_bins)  # (K, n_bins)
     b_fit = np.exp(np.clip(coef_b @ basis.T, -50, 50))
     if method == "score":
@@ -135,7 +133,7 @@ def fitted_signal_scan(counts, degree: int = 8, width: float = SIGNAL_WIDTH, pos
     z_out = np.zeros((len(n_all), len(pos)))
     mu_out = np.zeros((len(n_all), len(pos)))
     p = basis.shape[1]
-    for lo in range(0, len(n_all), int(chunk)):
+    for lo in range(0, len(n_all), chunk):
         n = n_all[lo:lo + chunk][:, None, :]  # (C, 1, n_bins)
         c = np.repeat(coef_b[lo:lo + chunk][:, None, :], len(pos), axis=1)  # (C, K, p)
         mu = np.zeros(c.shape[:2])
@@ -192,15 +190,10 @@ def bumphunter_scan(counts, background, widths: Sequence[int] = (3, 5, 7, 9, 11,
         ``t`` (M,), ``p_local`` (M,) the smallest local p-value, ``z_local`` (M,), ``centre`` (M,) the bin
         at the centre of the best window, ``width`` (M,) its width.
     """
-    n = np.atleast_2d(np.asarray(counts, dtype=np.float64))
-    b = np.atleast_2d(np.asarray(background, dtype=np.float64))
-    if b.shape != n.shape:
-        raise ValueError(f"background shape {b.shape} must equal counts shape {n.shape}")
-    if np.any(b <= 0) or np.any(n < 0):
-        raise ValueError("background must be positive and counts non-negative")
+    n, b = _histograms(counts, background)
     widths = [int(w) for w in widths]
-    if not widths or any(w < 1 or w > n.shape[1] for w in widths):
-        raise ValueError(f"widths must be integers in [1, n_bins], got {widths!r}")
+    require(0 < len(widths) and all(1 <= w <= n.shape[1] for w in widths),
+            f"widths must be integers in [1, n_bins], got {widths!r}")
     cn = np.concatenate([np.zeros((len(n), 1)), np.cumsum(n, axis=1)], axis=1)
     cb = np.concatenate([np.zeros((len(b), 1)), np.cumsum(b, axis=1)], axis=1)
     best_logp = np.full(len(n), 0.0)
@@ -231,8 +224,7 @@ def global_significance(t_obs, t_null) -> np.ndarray:
     Z = Φ⁻¹(1 − p) (the BumpHunter recipe). The smallest reachable p is 1/(1 + N_null)."""
     t_obs = np.asarray(t_obs, dtype=np.float64)
     t_null = np.sort(np.asarray(t_null, dtype=np.float64).ravel())
-    if t_null.size == 0 or not np.all(np.isfinite(t_null)):
-        raise ValueError("t_null must be a non-empty finite array")
+    require(t_null.size > 0 and np.isfinite(t_null).all(), "t_null must be a non-empty finite array")
     n_ge = t_null.size - np.searchsorted(t_null, t_obs, side="left")
     p = (1.0 + n_ge) / (1.0 + t_null.size)
     return np.maximum(-special.ndtri(np.minimum(p, 0.5)), 0.0)

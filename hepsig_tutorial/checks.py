@@ -31,6 +31,7 @@ import math
 
 import numpy as np
 
+from ._validate import require
 from .config import mode
 
 __all__ = ["ClaimDrift", "check_close", "check_between", "check_true", "glue", "GLUED"]
@@ -52,8 +53,8 @@ def glue(name: str, value, *, display: bool = False):
     kernel) the value is only kept in :data:`GLUED`. Tensors and NumPy scalars become Python numbers, so
     the format spec of ``{glue:text}`` applies. Returns nothing (a glue cell shows nothing).
     """
-    if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
-        raise ValueError(f"name must be a non-empty identifier-like string, got {name!r}")
+    require(isinstance(name, str) and name.replace("_", "").replace("-", "").isalnum(),
+            f"name must be a non-empty identifier-like string, got {name!r}")
     if hasattr(value, "detach"):
         value = value.detach().cpu()
     if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
@@ -82,8 +83,8 @@ def _as_float(value, name):
 def _check_full(full, allowed_kinds, fn):
     if full is None or (isinstance(full, str) and full in _FULL_WORDS):
         return
-    if isinstance(full, str) or not isinstance(full, allowed_kinds):
-        raise ValueError(f"{fn}: full must be 'same', 'skip' or a FULL-mode expectation, got {full!r}")
+    require(not isinstance(full, str) and isinstance(full, allowed_kinds),
+            f"{fn}: full must be 'same', 'skip' or a FULL-mode expectation, got {full!r}")
 
 
 def check_close(name: str, value, expected: float, *, rtol: float = 0.0, atol: float = 0.0, full=None) -> None:
@@ -97,12 +98,10 @@ def check_close(name: str, value, expected: float, *, rtol: float = 0.0, atol: f
         return None
     if mode() == "full" and full not in (None, "same"):
         spec = dict(full) if isinstance(full, dict) else {"expected": full}
-        unknown = set(spec) - {"expected", "rtol", "atol"}
-        if unknown or "expected" not in spec:
-            raise ValueError(f"check_close: full dict needs 'expected' (and optionally rtol/atol), got {full!r}")
+        require(set(spec) <= {"expected", "rtol", "atol"} and "expected" in spec,
+                f"check_close: full dict needs 'expected' (and optionally rtol/atol), got {full!r}")
         expected, rtol, atol = spec["expected"], spec.get("rtol", rtol), spec.get("atol", atol)
-    if rtol < 0 or atol < 0 or (rtol == 0 and atol == 0):
-        raise ValueError("check_close needs a positive tolerance: give rtol or atol")
+    require(rtol >= 0 and atol >= 0 and rtol + atol > 0, "check_close needs a positive tolerance: give rtol or atol")
     v = _as_float(value, name)
     tol = atol + rtol * abs(expected)
     if not abs(v - expected) <= tol:
@@ -122,11 +121,9 @@ def check_between(name: str, value, low: float, high: float, *, full=None) -> No
     if mode() == "full" and full == "skip":
         return None
     if mode() == "full" and full not in (None, "same"):
-        if len(full) != 2:
-            raise ValueError(f"check_between: full must be a (low, high) pair, got {full!r}")
+        require(len(full) == 2, f"check_between: full must be a (low, high) pair, got {full!r}")
         low, high = full
-    if not low <= high:
-        raise ValueError(f"check_between: low ({low}) must not exceed high ({high})")
+    require(low <= high, f"check_between: low ({low}) must not exceed high ({high})")
     v = _as_float(value, name)
     if not low <= v <= high:
         raise ClaimDrift(

@@ -29,7 +29,8 @@ Comparisons: seed ``i`` fixes the fit/validation split and the initialisation of
 the test sample and its bootstrap replicates are shared. :func:`summarise` combines the seed spread with the
 MC error of the test sample; :func:`verdicts` tests every method against a baseline with
 :func:`hepsig_tutorial.metrics.paired_difference` and controls the family-wise error rate with Holm's procedure.
-:func:`compare_losses` runs all of it on a reader's arrays and returns a pandas-free :class:`Comparison`.
+:func:`compare_losses` runs all of it on a reader's two samples (:class:`~hepsig_tutorial.data.Sample`) and returns a
+pandas-free :class:`Comparison`.
 """
 
 from __future__ import annotations
@@ -37,14 +38,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
 from . import metrics, models, train
 from .config import device as default_device
-from .data import Scaler
+from ._validate import choice, integer, number, require
+from .data import Sample, Scaler
 from .losses.bce import make_bce_loss
 from .losses.lovasz import make_lovasz_z_loss
 from .losses.punzi import make_punzi_loss
@@ -70,8 +72,6 @@ __all__ = [
     "paired",
     "verdicts",
     "format_table",
-    "belle_window_arrays",
-    "standard_problems",
 ]
 
 #: Method names understood by :func:`train_classifier` and :func:`compare_losses`.
@@ -102,51 +102,27 @@ def _arrays(x, y, w, prefix, process=None):
         w = np.asarray(w, dtype=np.float64).ravel()
     except (TypeError, ValueError) as exc:
         raise ValueError(f"x_{prefix}, y_{prefix}, w_{prefix} must be numeric arrays") from exc
-    if x.ndim == 1:
-        x = x[:, None]
-    if x.ndim != 2 or len(x) == 0:
-        raise ValueError(f"x_{prefix} must be a non-empty 2D array (events, features), got shape {x.shape}")
-    if not (len(x) == len(y) == len(w)):
-        raise ValueError(f"x_{prefix}, y_{prefix}, w_{prefix} must have the same length, got "
-                         f"{len(x)}, {len(y)}, {len(w)}")
-    if not np.isfinite(x).all():
-        raise ValueError(f"x_{prefix} contains NaN or inf")
-    if not np.isin(y, (0.0, 1.0)).all():
-        raise ValueError(f"y_{prefix} must contain only 0 (background) and 1 (signal)")
-    if not np.isfinite(w).all():
-        raise ValueError(f"w_{prefix} must be finite (expected events per simulated event)")
-    if (w < 0).any():
-        raise ValueError(f"w_{prefix} must be positive: negative event weights are not supported by the cut scan "
-                         "or the significance losses (see the practitioner's notes of Chapter 8)")
-    if not (w > 0).all():
-        raise ValueError(f"w_{prefix} must be positive (expected events per simulated event)")
-    if not (y == 1).any() or not (y == 0).any():
-        raise ValueError(f"y_{prefix} must contain both signal (1) and background (0) events")
-    if process is None:
-        p = np.zeros(len(y), dtype=np.int64)
-    else:
-        p = np.asarray(process)
-        if p.shape != y.shape or not np.issubdtype(p.dtype, np.integer):
-            raise ValueError(f"process_{prefix} must be an integer array of length {len(y)}")
-        p = p.astype(np.int64)
-    return x, y, w, p
+    x = x[:, None] if x.ndim == 1 else x
+    require(x.ndim == 2 and len(x) > 0, f"x_{prefix} must be a non-empty 2D array (events, features), got {x.shape}")
+    require(len(x) == len(y) == len(w),
+            f"x_{prefix}, y_{prefix}, w_{prefix} must have the same length, got {len(x)}, {len(y)}, {len(w)}")
+    require(np.isfinite(x), f"x_{prefix} contains NaN or inf")
+    require(np.isin(y, (0.0, 1.0)), f"y_{prefix} must contain only 0 (background) and 1 (signal)")
+    require(np.isfinite(w), f"w_{prefix} must be finite (expected events per simulated event)")
+    require(w >= 0, f"w_{prefix} must be positive: negative event weights are not supported by the cut scan or the "
+                    "significance losses (see the practitioner's notes of Chapter 8)")
+    require(w > 0, f"w_{prefix} must be positive (expected events per simulated event)")
+    require((y == 1).any() and (y == 0).any(), f"y_{prefix} must contain both signal (1) and background (0) events")
+    p = np.zeros(len(y), dtype=np.int64) if process is None else np.asarray(process)
+    require(p.shape == y.shape and np.issubdtype(p.dtype, np.integer),
+            f"process_{prefix} must be an integer array of length {len(y)}")
+    return x, y, w, p.astype(np.int64)
 
 
-def _check_method(method):
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _seed(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)
+def _check_sample(sample, name):
+    require(isinstance(sample, Sample), f"{name}_sample must be a hepsig_tutorial.data.Sample, got {type(sample)}")
+    x, y, w, process = _arrays(sample.x, sample.y, sample.w, name, sample.extras.get("process"))
+    return Sample(x, y, w, {"process": process})
 
 
 # ------------------------------------------------------------------------------------------------
@@ -169,8 +145,7 @@ def validation_monitor(x_val, y_val, w_val, process_val=None, *, sigma_b_rel: fl
     ``monitor=`` to :func:`hepsig_tutorial.train.fit` (early stopping, best-state restore).
     """
     xv, yv, wv, pv = _arrays(x_val, y_val, w_val, "val", process_val)
-    if not (isinstance(sigma_b_rel, (int, float)) and math.isfinite(sigma_b_rel) and sigma_b_rel >= 0):
-        raise ValueError(f"sigma_b_rel must be a finite number ≥ 0, got {sigma_b_rel!r}")
+    sigma_b_rel = number("sigma_b_rel", sigma_b_rel, low=0)
     cache = {}
 
     def monitor(model):
@@ -240,19 +215,14 @@ def train_classifier(method: str, x, y, w, *, epochs: int = 100, batch_size: int
         ``monitor`` (NaN during pretraining and between evaluations), ``pretrain_epochs``, ``best_epoch`` and
         ``stopped_epoch`` (0-based over all epochs, ``None`` if not applicable), ``steps`` and ``seconds``.
     """
-    _check_method(method)
+    choice("method", method, METHODS)
     x, y, w, _ = _arrays(x, y, w, "train")
-    epochs = _positive_int("epochs", epochs)
-    if not (isinstance(pretrain_fraction, (int, float)) and 0 <= pretrain_fraction < 1):
-        raise ValueError(f"pretrain_fraction must lie in [0, 1), got {pretrain_fraction!r}")
-    if not (isinstance(asimov_sigma_b_rel, (int, float)) and math.isfinite(asimov_sigma_b_rel)
-            and asimov_sigma_b_rel >= 0):
-        raise ValueError(f"asimov_sigma_b_rel must be a finite number ≥ 0, got {asimov_sigma_b_rel!r}")
-    if not (isinstance(lovasz_kappa, (int, float)) and math.isfinite(lovasz_kappa) and lovasz_kappa > 0):
-        raise ValueError(f"lovasz_kappa must be a positive finite number, got {lovasz_kappa!r}")
-    seed = _seed("seed", seed)
-    if patience is not None and monitor is None:
-        raise ValueError("patience needs a monitor (validation_monitor)")
+    epochs = integer("epochs", epochs, minimum=1)
+    pretrain_fraction = number("pretrain_fraction", pretrain_fraction, low=0, high=1, high_open=True)
+    asimov_sigma_b_rel = number("asimov_sigma_b_rel", asimov_sigma_b_rel, low=0)
+    lovasz_kappa = number("lovasz_kappa", lovasz_kappa, low=0, low_open=True)
+    seed = integer("seed", seed)
+    require(patience is None or monitor is not None, "patience needs a monitor (validation_monitor)")
     dev = default_device() if device is None else device
     signal_total, background_total = float(w[y == 1].sum()), float(w[y == 0].sum())
     w_eff = np.where(y == 1, w / signal_total, w)  # Punzi: signal in efficiency units, background in events
@@ -331,11 +301,8 @@ def evaluate_scores(scores_val, y_val, w_val, scores_test, y_test, w_test, *, pr
     sv, yv, wv, pv = _arrays(scores_val, y_val, w_val, "val", process_val)
     st, yt, wt, pt = _arrays(scores_test, y_test, w_test, "test", process_test)
     sv, st = sv[:, 0].astype(np.float64), st[:, 0].astype(np.float64)
-    if not 0 < width_level < 1:
-        raise ValueError(f"width_level must lie in (0, 1), got {width_level!r}")
-    if isinstance(min_background_events, bool) or not isinstance(min_background_events, (int, np.integer)) \
-            or min_background_events < 0:
-        raise ValueError(f"min_background_events must be a non-negative integer, got {min_background_events!r}")
+    number("width_level", width_level, low=0, high=1, low_open=True, high_open=True)
+    min_background_events = integer("min_background_events", min_background_events)
     sigma_b_rels = tuple(float(r) for r in sigma_b_rels)
     S_val, S_test = wv[yv == 1].sum(), wt[yt == 1].sum()
     cuts = metrics.cut_grid(sv, yv, n_cuts) if cuts is None else np.sort(np.asarray(cuts, dtype=np.float64))
@@ -568,54 +535,45 @@ def verdicts(comparisons, *, baseline: str = "bce", metrics_=VERDICT_METRICS, al
 # ------------------------------------------------------------------------------------------------
 # the full comparison
 # ------------------------------------------------------------------------------------------------
-def _split_fit_val(x, y, w, process, val_fraction, seed, max_fit_events=None):
-    """Stratified split (by class and background process); each group's weights rescaled so both parts predict
-    the full expected yields. ``max_fit_events``: at most this many fit events per class (subsampled, stratified)."""
-    rng = np.random.default_rng(seed)
-    group = np.where(y == 1, -1, process)
-    is_val = np.zeros(len(y), dtype=bool)
-    use_fit = np.ones(len(y), dtype=bool)
-    for g in np.unique(group):
-        idx = np.flatnonzero(group == g)
-        n_val = min(max(int(round(val_fraction * len(idx))), 1), len(idx) - 1) if len(idx) > 1 else 0
-        is_val[rng.permutation(idx)[:n_val]] = True
-    if max_fit_events is not None:
-        for label in (0.0, 1.0):
-            idx = np.flatnonzero((y == label) & ~is_val)
-            if len(idx) > max_fit_events:
-                keep_share = max_fit_events / len(idx)
-                use_fit[idx] = False
-                for g in np.unique(group[idx]):
-                    gi = idx[group[idx] == g]
-                    n_keep = max(int(round(keep_share * len(gi))), 1)
-                    use_fit[rng.permutation(gi)[:n_keep]] = True
-    parts = []
-    for m in (~is_val & use_fit, is_val):
-        wp = w[m].copy()
-        for g in np.unique(group[m]):
-            sel = group[m] == g
-            wp[sel] *= w[group == g].sum() / wp[sel].sum()
-        parts.append((x[m], y[m], wp, process[m]))
-    return parts
+def _cap(fit, max_events, seed):
+    """At most ``max_events`` events of each class: a stratified subsample (:meth:`Sample.split`, weights rescaled
+    to the full yields), in the original order."""
+    keep, w = np.ones(len(fit), dtype=bool), fit.w.copy()
+    for label in (1.0, 0.0):
+        cls = fit.subset(fit.y == label)
+        cls.extras["index"] = np.flatnonzero(fit.y == label)
+        if max_events is not None and len(cls) > max_events:
+            kept = cls.split((max_events / len(cls), 1 - max_events / len(cls)), seed=seed)[0]
+            keep[cls.index], keep[kept.index], w[kept.index] = False, True, kept.w
+    return replace(fit.subset(keep), w=w[keep])
 
 
-def compare_losses(x_train, y_train, w_train, x_test, y_test, w_test, *, process_train=None, process_test=None,
-                   methods=METHODS, seeds=(0, 1, 2, 3, 4), init_seeds=None, epochs: int = 100,
+def _parts(sample, seed, test_fraction, val_fraction, max_fit_events):
+    """Seed ``seed``'s fit, validation and test parts of ``sample`` (:meth:`Sample.split`, then :func:`_cap`)."""
+    t, v = test_fraction, (1 - test_fraction) * val_fraction
+    fit, val, test = sample.split((1 - t - v, v, t), seed=seed)
+    return _cap(fit, max_fit_events, seed), val, test
+
+
+def compare_losses(sample: Sample, *, methods=METHODS, seeds=(0, 1, 2, 3, 4), init_seeds=None, epochs: int = 100,
                    patience: int | None = 20, eval_every: int = 1, batch_size: int | None = None,
                    batch_fraction: float = 0.25, lrs=(3e-3, 1e-2, 3e-2), hidden=(16, 8), activation: str = "tanh",
                    optimizer: str = "adam", pretrain_fraction: float = 0.25, asimov_sigma_b_rel: float = 0.5,
                    lovasz_kappa: float = LOVASZ_KAPPA, sigma_b_rels=SIGMA_B_RELS, select_sigma_b_rel: float = 0.1,
-                   val_fraction: float = 0.5, max_fit_events: int | None = None,
+                   test_fraction: float = 0.3, val_fraction: float = 0.5, max_fit_events: int | None = None,
                    min_background_events: int = metrics.MIN_BACKGROUND_EVENTS, n_bootstrap: int = 100,
                    bootstrap_seed: int = 0, scale_inputs: bool = True, problem: str = "problem",
                    device=None) -> Comparison:
-    """Train every loss on the same arrays and compare them on held-out test events (Chapter 8).
+    """Train every loss on the same events and compare them on held-out test events (Chapter 8).
 
-    1. For every seed the training arrays are split (stratified by class and background process,
-       ``val_fraction``) into *fit* and *validation* events; each part's weights are rescaled per process so
-       both predict the full expected yields. The split depends on the seed only, so seed ``i`` gives every
-       method the same split and the same initialisation (``init_seeds[i]``, default ``seeds[i]``): paired
-       seeds. Inputs are min-max scaled on the fit events (``scale_inputs``).
+    1. For every seed the sample is split (:meth:`~hepsig_tutorial.data.Sample.split`, stratified by class and
+       background process) into *test* events (``test_fraction``) and a training part, which is split again into
+       *fit* and *validation* events (``val_fraction`` of it); each part's weights are rescaled per process so
+       every part predicts the full expected yields. The split depends on the seed only, so seed ``i`` gives every
+       method the same three parts and the same initialisation (``init_seeds[i]``, default ``seeds[i]``): paired
+       seeds. Because each seed draws its own parts, the seed spread contains the fluctuations of the training
+       and test samples, not only those of the initialisation. Inputs are min-max scaled on the fit events
+       (``scale_inputs``).
     2. Validation search, the same budget for every method: for each learning rate in ``lrs`` one network
        (first seed) is trained by :func:`train_classifier` for at most ``epochs`` epochs with early stopping
        (``patience``) and best-state restore on :func:`validation_monitor` (best eligible validation Z_A at
@@ -623,16 +581,18 @@ def compare_losses(x_train, y_train, w_train, x_test, y_test, w_test, *, process
        :func:`hepsig_tutorial.train.search`).
     3. For each seed a network is trained with that learning rate (the search's network is reused for the first
        seed) and evaluated by :func:`evaluate_scores`: cuts chosen on its validation events, metrics on the test
-       events with ``n_bootstrap`` Poisson-bootstrap replicates of the test sample (seed ``bootstrap_seed``,
-       the same for every method and seed, so differences get paired MC errors).
+       events with ``n_bootstrap`` Poisson-bootstrap replicates of that seed's test sample (seed
+       ``bootstrap_seed``, the same for every method, so differences get paired MC errors).
 
     Parameters
     ----------
-    x_train, y_train, w_train, x_test, y_test, w_test : arrays
-        Features (N, F), labels 0/1 and per-event weights > 0 = expected events per simulated event (each
-        class's weights summing to its full expected yield in each sample).
-    process_train, process_test : int arrays, optional
-        Background process of each event: the floor rule and the stratified split work per process.
+    sample : :class:`~hepsig_tutorial.data.Sample`
+        All simulated events of the problem: features (N, F), labels 0/1 and per-event weights > 0 = expected
+        events per simulated event (each class's weights summing to its full expected yield);
+        ``extras["process"]`` (optional), the background process of each event: the floor rule and the
+        stratified split work per process.
+    test_fraction, val_fraction : float
+        Share of the test events, and of the validation events in what the test part leaves.
     methods : sequence of names from :data:`METHODS`
     seeds, init_seeds : sequences of int
         One network per seed and method. ``init_seeds`` (default ``seeds``) seed the initialisations and batch
@@ -647,7 +607,7 @@ def compare_losses(x_train, y_train, w_train, x_test, y_test, w_test, *, process
     sigma_b_rels : sequence of float
         σ_b/b values for Z_A.
     max_fit_events : int, optional
-        At most this many fit events per class (the rest of the fit part is not used): caps the training cost
+        At most this many fit events per class (a stratified subsample of the fit part): caps the training cost
         while the validation and test samples stay large enough for the simulated-background rule.
     min_background_events : int
         Cuts must keep at least this many simulated validation background events (the book's rule).
@@ -661,58 +621,41 @@ def compare_losses(x_train, y_train, w_train, x_test, y_test, w_test, *, process
         ({(method, lr): best validation monitor value}), ``chosen_lr``, ``config`` and ``seconds``.
     """
     t0 = time.perf_counter()
-    x_tr, y_tr, w_tr, p_tr = _arrays(x_train, y_train, w_train, "train", process_train)
-    x_te, y_te, w_te, p_te = _arrays(x_test, y_test, w_test, "test", process_test)
-    if x_tr.shape[1] != x_te.shape[1]:
-        raise ValueError(f"x_test has {x_te.shape[1]} features but x_train has {x_tr.shape[1]}")
-    methods = tuple(methods)
-    if not methods:
-        raise ValueError("methods must not be empty")
-    for m in methods:
-        _check_method(m)
-    seeds = tuple(seeds)
-    if not seeds or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in seeds):
-        raise ValueError(f"seeds must be a non-empty sequence of non-negative integers, got {seeds!r}")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be distinct, got {seeds!r}")
-    init_seeds = seeds if init_seeds is None else tuple(init_seeds)
-    if len(init_seeds) != len(seeds) or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0
-                                            for s in init_seeds):
-        raise ValueError(f"init_seeds must hold one non-negative integer per seed, got {init_seeds!r}")
-    lrs = tuple(float(v) for v in lrs)
-    if not lrs or any(not (v > 0 and math.isfinite(v)) for v in lrs):
-        raise ValueError(f"lrs must be a non-empty sequence of positive learning rates, got {lrs!r}")
-    sigma_b_rels = tuple(float(v) for v in sigma_b_rels)
-    if not sigma_b_rels or any(not (v >= 0 and math.isfinite(v)) for v in sigma_b_rels):
-        raise ValueError(f"sigma_b_rels must be non-negative numbers, got {sigma_b_rels!r}")
-    if not (isinstance(select_sigma_b_rel, (int, float)) and math.isfinite(select_sigma_b_rel)
-            and select_sigma_b_rel >= 0):
-        raise ValueError(f"select_sigma_b_rel must be a finite number ≥ 0, got {select_sigma_b_rel!r}")
-    if not (isinstance(val_fraction, float) and 0 < val_fraction < 1):
-        raise ValueError(f"val_fraction must be a float in (0, 1), got {val_fraction!r}")
-    if batch_size is None and not (isinstance(batch_fraction, (int, float)) and 0 < batch_fraction <= 1):
-        raise ValueError(f"batch_fraction must lie in (0, 1], got {batch_fraction!r}")
-    if max_fit_events is not None:
-        max_fit_events = _positive_int("max_fit_events", max_fit_events)
-    n_bootstrap = int(n_bootstrap)
-    if n_bootstrap < 0:
-        raise ValueError(f"n_bootstrap must be a non-negative integer, got {n_bootstrap!r}")
-    bootstrap_seed = _seed("bootstrap_seed", bootstrap_seed)
+    whole = _check_sample(sample, "sample")
+    methods = tuple(choice("methods", m, METHODS) for m in methods)
+    require(methods, "methods must not be empty")
+    seeds = tuple(integer("seeds", s) for s in seeds)
+    require(seeds and len(set(seeds)) == len(seeds), f"seeds must be a non-empty sequence of distinct integers ≥ 0, "
+                                                     f"got {seeds!r}")
+    init_seeds = seeds if init_seeds is None else tuple(integer("init_seeds", s) for s in init_seeds)
+    require(len(init_seeds) == len(seeds), f"init_seeds must hold one non-negative integer per seed, got {init_seeds!r}")
+    lrs = tuple(number("lrs", v, low=0, low_open=True) for v in lrs)
+    require(lrs, "lrs must be a non-empty sequence of positive learning rates")
+    sigma_b_rels = tuple(number("sigma_b_rels", v, low=0) for v in sigma_b_rels)
+    require(sigma_b_rels, "sigma_b_rels must not be empty")
+    number("select_sigma_b_rel", select_sigma_b_rel, low=0)
+    test_fraction = number("test_fraction", test_fraction, low=0, high=1, low_open=True, high_open=True)
+    val_fraction = number("val_fraction", val_fraction, low=0, high=1, low_open=True, high_open=True)
+    if batch_size is None:
+        number("batch_fraction", batch_fraction, low=0, high=1, low_open=True)
+    max_fit_events = integer("max_fit_events", max_fit_events, minimum=1, none=True)
+    n_bootstrap = integer("n_bootstrap", n_bootstrap)
+    bootstrap_seed = integer("bootstrap_seed", bootstrap_seed)
 
     splits = {}
 
     def split(seed):
         if seed not in splits:
-            fit, val = _split_fit_val(x_tr, y_tr, w_tr, p_tr, val_fraction, seed, max_fit_events)
-            xs = [fit[0], val[0], x_te]
+            fit, val, test = _parts(whole, seed, test_fraction, val_fraction, max_fit_events)
+            xs = [fit.x, val.x, test.x]
             if scale_inputs:
-                scaler = Scaler().fit(fit[0])
+                scaler = Scaler().fit(fit.x)
                 xs = [scaler.transform(v).astype(np.float32) for v in xs]
-            bs = batch_size if batch_size is not None else max(1, math.ceil(batch_fraction * len(fit[1])))
-            monitor = validation_monitor(xs[1], val[1], val[2], val[3], sigma_b_rel=select_sigma_b_rel,
+            bs = batch_size if batch_size is not None else max(1, math.ceil(batch_fraction * len(fit)))
+            monitor = validation_monitor(xs[1], val.y, val.w, val.process, sigma_b_rel=select_sigma_b_rel,
                                          min_background_events=min_background_events)
-            splits[seed] = dict(fit=(xs[0],) + fit[1:3], val=(xs[1],) + val[1:], x_test=xs[2], batch_size=bs,
-                                monitor=monitor)
+            splits[seed] = dict(fit=(xs[0], fit.y, fit.w), val=(xs[1], val.y, val.w, val.process),
+                                test=(xs[2], test.y, test.w, test.process), batch_size=bs, monitor=monitor)
         return splits[seed]
 
     common = dict(epochs=epochs, hidden=hidden, activation=activation, optimizer=optimizer, patience=patience,
@@ -729,9 +672,9 @@ def compare_losses(x_train, y_train, w_train, x_test, y_test, w_test, *, process
 
     def evaluate(model, i):
         sp = split(seeds[i])
-        xv, yv, wv, pv = sp["val"]
-        return evaluate_scores(train.predict(model, xv), yv, wv, train.predict(model, sp["x_test"]), y_te, w_te,
-                               process_val=pv, process_test=p_te, **eval_kw)
+        (xv, yv, wv, pv), (xt, yt, wt, pt) = sp["val"], sp["test"]
+        return evaluate_scores(train.predict(model, xv), yv, wv, train.predict(model, xt), yt, wt,
+                               process_val=pv, process_test=pt, **eval_kw)
 
     validation, chosen, runs = {}, {}, []
     for method in methods:
@@ -752,96 +695,11 @@ def compare_losses(x_train, y_train, w_train, x_test, y_test, w_test, *, process
                                   train_seconds=float(hist["seconds"]), boot=boot, history=hist, curve=curve))
     sp0 = split(seeds[0])
     config = dict(common, seeds=seeds, init_seeds=init_seeds, lrs=lrs, sigma_b_rels=sigma_b_rels,
-                  select_sigma_b_rel=select_sigma_b_rel, val_fraction=val_fraction, max_fit_events=max_fit_events,
+                  select_sigma_b_rel=select_sigma_b_rel, test_fraction=test_fraction, val_fraction=val_fraction,
+                  max_fit_events=max_fit_events,
                   min_background_events=min_background_events, n_bootstrap=n_bootstrap,
                   bootstrap_seed=bootstrap_seed, batch_size=sp0["batch_size"], n_fit=len(sp0["fit"][1]),
-                  n_val=len(sp0["val"][1]), n_test=len(y_te))
+                  n_val=len(sp0["val"][1]), n_test=len(sp0["test"][1]))
     config.pop("device")
     return Comparison(problem=problem, runs=runs, summary=summarise(runs), validation=validation, chosen_lr=chosen,
                       config=config, seconds=time.perf_counter() - t0)
-
-
-# ------------------------------------------------------------------------------------------------
-# the Belle II-like toy as single-window problems
-# ------------------------------------------------------------------------------------------------
-def belle_window_arrays(toy, k: int, signal_xsec_fb: float = 10.0):
-    """Features, labels, weights and processes of the events in mass window ``k`` of a :class:`BelleToy`.
-
-    The single-selection version of the Punzi-net problem (punzi-loss.txt, Sec. 6): the events of window k
-    (background in the window, signal generated at mass k inside it). Background weights are kept (expected
-    events at ``toy.luminosity``); the signal weights of ``toy.split()`` halves (1/N_generated per half, so
-    their sum is the efficiency *including* the detector acceptance) are multiplied by
-    ``signal_xsec_fb · luminosity`` so that they, too, are expected events, for a signal of cross section
-    ``signal_xsec_fb`` (a benchmark value: σ_min from :func:`compare_losses` is then in units of it).
-    Returns ``(x, y, w, process)``.
-    """
-    for attr in ("features", "label", "weight", "window_column", "luminosity", "masses", "process"):
-        if not hasattr(toy, attr):
-            raise ValueError(f"toy must be a BelleToy (missing {attr!r})")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < len(toy.masses):
-        raise ValueError(f"k must be a mass index in [0, {len(toy.masses)}), got {k!r}")
-    if not (isinstance(signal_xsec_fb, (int, float)) and signal_xsec_fb > 0 and math.isfinite(signal_xsec_fb)):
-        raise ValueError(f"signal_xsec_fb must be a positive finite number, got {signal_xsec_fb!r}")
-    col = toy.window_column(int(k))
-    y = toy.label[col].astype(np.float64)
-    w = toy.weight[col].astype(np.float64)
-    sig = y == 1
-    w[sig] *= signal_xsec_fb * toy.luminosity
-    return toy.features[col].astype(np.float32), y, w, toy.process[col].astype(np.int64)
-
-
-def _problem(tr, te):
-    keys = ("x", "y", "w", "process")
-    out = {f"{k}_train": v for k, v in zip(keys, tr)}
-    out.update({f"{k}_test": v for k, v in zip(keys, te)})
-    return out
-
-
-def standard_problems(*, belle_masses=(3.0, 7.0), belle_signal=3000, belle_background=(20000, 150000, 120000),
-                      stop_signal=6000, stop_background=150_000, gauss_per_process=60_000, gauss_case=1,
-                      include=("belle", "stop_compressed", "stop_uncompressed", "gauss2d"), seed=0):
-    """The Chapter 8 problems as ``{name: dict(x_train=, y_train=, w_train=, process_train=, x_test=, …)}``.
-
-    Each value can be passed as ``compare_losses(**problem)``.
-
-    * ``"belle_m<mass>"`` -- the Belle II-like Z′ toy (:func:`~hepsig_tutorial.data.make_belle_toy`), one
-      single-window problem per mass (:func:`belle_window_arrays`, signal of 10 fb), halves of ``toy.split()``
-      (60 % train, 40 % test); process = μμ(γ), ττ, eeμμ;
-    * ``"stop_compressed"``, ``"stop_uncompressed"`` -- the toy stop search
-      (:func:`~hepsig_tutorial.data.make_stop_toy`), its own 70/30 split with weights to expected events;
-    * ``"gauss2d"`` -- the 2D Gaussian case study (:func:`~hepsig_tutorial.data.make_gauss2d`, case
-      ``gauss_case``), split 70/30, weights σ_k L / v_k counted in each part; process = b1, b2.
-
-    Sizes are simulated events; everything is seeded by ``seed``.
-    """
-    from .data import (GAUSS2D_CASES, GAUSS2D_LUMINOSITY, make_belle_toy, make_gauss2d, make_stop_toy,
-                       train_test_split)
-    from .losses.lovasz import process_weights
-
-    known = ("belle", "stop_compressed", "stop_uncompressed", "gauss2d")
-    if any(name not in known for name in include):
-        raise ValueError(f"include must name problems among {known}, got {include!r}")
-    out = {}
-    if "belle" in include:
-        toy = make_belle_toy(masses=list(belle_masses), n_signal_per_mass=belle_signal,
-                             n_background=belle_background, seed=seed)
-        tr, te = toy.split(0.4, seed=seed)
-        for k, m in enumerate(toy.masses):
-            out[f"belle_m{m:g}"] = _problem(belle_window_arrays(tr, k), belle_window_arrays(te, k))
-    for bench in ("compressed", "uncompressed"):
-        if f"stop_{bench}" in include:
-            st = make_stop_toy(bench, n_signal=stop_signal, n_background=stop_background, seed=seed)
-            a, b = st.split("train"), st.split("test")
-            out[f"stop_{bench}"] = _problem((a["x"], a["y"], a["w"], np.zeros(len(a["y"]), np.int64)),
-                                            (b["x"], b["y"], b["w"], np.zeros(len(b["y"]), np.int64)))
-    if "gauss2d" in include:
-        if gauss_case not in GAUSS2D_CASES:
-            raise ValueError(f"gauss_case must be one of {sorted(GAUSS2D_CASES)}, got {gauss_case!r}")
-        d = make_gauss2d(gauss_per_process, seed=seed)
-        mask = train_test_split(len(d["y"]), test_fraction=0.3, seed=seed)
-        parts = []
-        for m in (mask, ~mask):
-            w = process_weights(d["process"][m], GAUSS2D_CASES[gauss_case], GAUSS2D_LUMINOSITY)
-            parts.append((d["x"][m], d["y"][m], w, d["process"][m].astype(np.int64)))
-        out["gauss2d"] = _problem(*parts)
-    return out

@@ -21,6 +21,8 @@ import random
 
 import numpy as np
 
+from ._validate import choice, integer, require
+
 __all__ = ["MODE_VARIABLE", "THREADS_VARIABLE", "DEVICE_VARIABLE", "mode", "is_fast", "scaled", "device",
            "device_setting", "configure_device", "seed_everything", "progress_enabled", "configure_threads", "CHECKPOINT_VARIABLE", "checkpoint_dir"]
 
@@ -40,10 +42,12 @@ def mode() -> str:
     ValueError
         If the variable holds anything other than ``fast`` or ``full`` (case-insensitive).
     """
-    value = os.environ.get(MODE_VARIABLE, "fast").strip().lower() or "fast"
-    if value not in _MODES:
-        raise ValueError(f"{MODE_VARIABLE} must be one of {_MODES}, got {value!r}")
-    return value
+    return _setting(MODE_VARIABLE, "fast", _MODES)
+
+
+def _setting(variable, default, options):
+    """The environment variable's value, lower-case (``default`` when unset or empty), one of ``options``."""
+    return choice(variable, os.environ.get(variable, default).strip().lower() or default, options)
 
 
 def is_fast() -> bool:
@@ -64,10 +68,7 @@ def device_setting() -> str:
     ValueError
         If the variable holds anything else.
     """
-    value = os.environ.get(DEVICE_VARIABLE, "auto").strip().lower() or "auto"
-    if value not in _DEVICES:
-        raise ValueError(f"{DEVICE_VARIABLE} must be one of {_DEVICES}, got {value!r}")
-    return value
+    return _setting(DEVICE_VARIABLE, "auto", _DEVICES)
 
 
 def device():
@@ -88,9 +89,8 @@ def device():
     if setting == "cpu":
         return torch.device("cpu")
     if setting == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"{DEVICE_VARIABLE}=cuda but no CUDA GPU is available "
-                             f"(set {DEVICE_VARIABLE}=auto or cpu)")
+        require(torch.cuda.is_available(),
+                f"{DEVICE_VARIABLE}=cuda but no CUDA GPU is available (set {DEVICE_VARIABLE}=auto or cpu)")
         return torch.device("cuda")
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -121,17 +121,13 @@ def seed_everything(seed: int = 0) -> np.random.Generator:
     Call it once per notebook (the Setup cell) and pass the returned generator, or explicit
     seeds, to every data generator, so that the numbers the text claims are reproducible.
     """
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    random.seed(int(seed))
-    np.random.seed(int(seed) % 2**32)
-    try:
-        import torch
+    import torch
 
-        torch.manual_seed(int(seed))
-    except ImportError:  # pragma: no cover - torch is a hard dependency
-        pass
-    return np.random.default_rng(int(seed))
+    seed = integer("seed", seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed)
 
 
 def progress_enabled() -> bool:
@@ -180,9 +176,7 @@ def configure_threads(threads=None, cpu_default=1) -> int:
             threads = int(text)
         except ValueError:
             raise ValueError(f"{name} must be a positive integer or 'auto', got {threads!r}") from None
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise ValueError(f"{name} must be a positive integer or 'auto', got {threads!r}")
-    torch.set_num_threads(int(threads))
+    torch.set_num_threads(integer(name, threads, minimum=1))
     return torch.get_num_threads()
 
 

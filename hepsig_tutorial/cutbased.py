@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import metrics
+from ._validate import integer, require
 from .data.belle import BelleToy
 from .stats import punzi_sensitivity
 
@@ -28,11 +29,10 @@ def window_scan(toy, scores=None, *, cuts=None, n_bootstrap=0, seed=0, n_cuts=20
     scan has one cut that keeps every event (the windows alone). Signal weights are 1/N_generated, so
     ``metrics.punzi_sigma_min(scan, luminosity=toy.luminosity)`` gives σ_min with ε including acceptance.
     """
-    if not isinstance(toy, BelleToy):
-        raise ValueError("toy must be a BelleToy")
+    require(isinstance(toy, BelleToy), "toy must be a BelleToy")
     if scores is None:
         scores, cuts = np.zeros(len(toy)), np.array([-np.inf])
-    return metrics.cut_scan(scores, toy.label, toy.weight, process=toy.process, cuts=cuts,
+    return metrics.cut_scan(scores, toy.y, toy.w, process=toy.process, cuts=cuts,
                                groups=toy.window_groups(), n_bootstrap=n_bootstrap, seed=seed, n_cuts=n_cuts)
 
 
@@ -58,7 +58,7 @@ class CutResult:
 
     def passes(self, toy, k):
         """(N,) bool: the events of ``toy`` that pass the cuts of hypothesis ``k`` (window not applied)."""
-        x = toy.features.astype(np.float64)
+        x = toy.x.astype(np.float64)
         return np.all((x >= self.lower[k]) & (x < self.upper[k]), axis=1)
 
 
@@ -85,19 +85,17 @@ def optimise_cuts(toy, levels=_DEFAULT_LEVELS, a=3.0, b=1.28, features=None, min
     -------
     CutResult
     """
-    if not isinstance(toy, BelleToy):
-        raise ValueError("toy must be a BelleToy")
+    require(isinstance(toy, BelleToy), "toy must be a BelleToy")
     levels = np.sort(np.asarray(levels, float))
-    if levels.ndim != 1 or len(levels) == 0 or np.any((levels <= 0) | (levels >= 1)):
-        raise ValueError("levels must be a non-empty sequence of quantiles in (0, 1)")
-    feats = list(range(toy.features.shape[1])) if features is None else [int(f) for f in features]
-    if not feats or any(f < 0 or f >= toy.features.shape[1] for f in feats):
-        raise ValueError(f"features must be column indices in [0, {toy.features.shape[1]})")
-    n_min = metrics.MIN_BACKGROUND_EVENTS if min_background_events is None else min_background_events
-    if isinstance(n_min, bool) or int(n_min) != n_min or n_min < 0:
-        raise ValueError(f"min_background_events must be a non-negative integer, got {n_min!r}")
-    procs = np.unique(toy.process[toy.label == 0])
-    floor = np.array([metrics.FLOOR_EVENTS * toy.weight[toy.process == p].mean() for p in procs])
+    require(levels.ndim == 1 and len(levels) > 0 and np.all((levels > 0) & (levels < 1)),
+            "levels must be a non-empty sequence of quantiles in (0, 1)")
+    feats = list(range(toy.x.shape[1])) if features is None else [int(f) for f in features]
+    require(feats and all(0 <= f < toy.x.shape[1] for f in feats),
+            f"features must be column indices in [0, {toy.x.shape[1]})")
+    n_min = integer("min_background_events",
+                    metrics.MIN_BACKGROUND_EVENTS if min_background_events is None else min_background_events)
+    procs = np.unique(toy.process[toy.y == 0])
+    floor = np.array([metrics.FLOOR_EVENTS * toy.w[toy.process == p].mean() for p in procs])
     K, T = len(toy.masses), len(levels)
     nb = T + 1
     # option matrix per axis: rows = [no cut, lower at t_1..t_T, upper at t_1..t_T]; columns = bins
@@ -105,8 +103,8 @@ def optimise_cuts(toy, levels=_DEFAULT_LEVELS, a=3.0, b=1.28, features=None, min
     opt = np.vstack([np.ones(nb), (bins[None, :] >= np.arange(1, T + 1)[:, None]),
                      (bins[None, :] < np.arange(1, T + 1)[:, None])]).astype(np.float64)
     n_opt = len(opt)
-    x_all = toy.features.astype(np.float64)
-    F = toy.features.shape[1]
+    x_all = toy.x.astype(np.float64)
+    F = toy.x.shape[1]
     lower, upper = np.full((K, F), -np.inf), np.full((K, F), np.inf)
     best, nocut = np.full(K, np.inf), np.full(K, np.inf)
     eff_best, bkg_best, nb_best = np.zeros(K), np.zeros(K), np.zeros(K)
@@ -120,7 +118,7 @@ def optimise_cuts(toy, levels=_DEFAULT_LEVELS, a=3.0, b=1.28, features=None, min
 
     for k in range(K):
         rows = np.flatnonzero(toy.window_column(k))
-        x, w, lab, proc = x_all[rows][:, feats], toy.weight[rows], toy.label[rows], toy.process[rows]
+        x, w, lab, proc = x_all[rows][:, feats], toy.w[rows], toy.y[rows], toy.process[rows]
         sig = lab == 1
         if not sig.any():
             continue
@@ -170,7 +168,7 @@ def apply_cuts(toy, cuts, *, n_bootstrap=0, seed=0):
     parts = []
     for k, idx in enumerate(toy.window_groups()):
         score = cuts.passes(toy, k).astype(np.float64)
-        parts.append(metrics.cut_scan(score, toy.label, toy.weight, process=toy.process, cuts=[0.5], groups=[idx],
+        parts.append(metrics.cut_scan(score, toy.y, toy.w, process=toy.process, cuts=[0.5], groups=[idx],
                                       n_bootstrap=n_bootstrap, seed=seed))
     first = parts[0]
     boot = first.boot_s is not None

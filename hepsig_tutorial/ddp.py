@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._validate import choice, integer, number, require
 from .bump import N_BINS
 from .data import Scaler
 from .metrics import roc_auc
@@ -43,71 +44,13 @@ PAPER_PARAMETERS = 73_941
 
 
 class DDPNet(nn.Module):
-    """Dense layer, then 1-D convolutions ('same' padding), ReLU after every hidden layer.
+    """The DDP network: a dense layer, then 1-D convolutions ('same' padding), ReLU after every hidden
+    layer; with the default ``channels`` and ``kernels`` exactly :data:`PAPER_PARAMETERS` = 73,941
+    trainable parameters (built by :func:`ddp_network`, another name for this class).
 
     ``(N, n_bins)`` scaled histogram → ``(N, n_bins)`` scaled z map. The dense layer sees the whole
     histogram (it can undo position-dependent effects, as the paper motivates it); the convolutions
     detect the local bump features.
-
-    ``output="relu"`` puts a ReLU on the output layer too (the paper: "on all layers"). We measured that
-    this output dies: most targets are 0 (z = 0 wherever the data sit below the background), the
-    outputs are pushed below zero, and after one FAST epoch every output was exactly 0 with zero
-    gradient. The default ``"linear"`` output trains; :func:`predict_z` clips predictions at 0.
-
-    ``init="identity"`` starts the dense layer at the identity map plus one tenth of PyTorch's default
-    random weights (bias 0) instead of the default random weights alone (``"default"``; the paper does
-    not say how it initialised). Same architecture and parameter count; only the starting point
-    differs. A random dense layer scrambles which bin is where, and the convolutions can only find a
-    local bump once the dense layer has learned to keep bins in place: with the default start we
-    measured a plateau of several epochs at the "predict a small smooth map" loss (Chapter 7,
-    ``benchmarks/bench_ddp_init.py``). The identity start keeps locality from step one.
-    """
-
-    def __init__(self, n_bins: int = N_BINS, dense_units: int | None = None,
-                 channels: Sequence[int] = (24, 24, 48, 48, 48, 1), kernels: Sequence[int] = (10, 10, 10, 10, 10, 1),
-                 output: str = "linear", init: str = "default"):
-        super().__init__()
-        if int(n_bins) != n_bins or n_bins < 2:
-            raise ValueError(f"n_bins must be an integer >= 2, got {n_bins!r}")
-        dense_units = int(n_bins) if dense_units is None else dense_units
-        if int(dense_units) != dense_units or dense_units < n_bins:
-            raise ValueError(f"dense_units must be an integer >= n_bins, got {dense_units!r}")
-        channels, kernels = [int(c) for c in channels], [int(k) for k in kernels]
-        if len(channels) != len(kernels) or not channels:
-            raise ValueError("channels and kernels must be non-empty and of equal length")
-        if channels[-1] != 1 or any(c < 1 for c in channels) or any(k < 1 for k in kernels):
-            raise ValueError(f"channels must be positive and end in 1, kernels positive; got {channels}, {kernels}")
-        if dense_units != n_bins:
-            raise ValueError("this implementation keeps the length: dense_units must equal n_bins")
-        if output not in ("linear", "relu"):
-            raise ValueError(f"output must be 'linear' or 'relu', got {output!r}")
-        if init not in ("default", "identity"):
-            raise ValueError(f"init must be 'default' or 'identity', got {init!r}")
-        self.config = {"n_bins": int(n_bins), "dense_units": int(dense_units), "channels": channels,
-                       "kernels": kernels, "output": output}
-        self.dense = nn.Linear(int(n_bins), int(dense_units))
-        if init == "identity":
-            with torch.no_grad():
-                self.dense.weight.mul_(0.1).add_(torch.eye(int(dense_units), int(n_bins)))
-                self.dense.bias.zero_()
-        layers: list[nn.Module] = []
-        c_in = 1
-        for i, (c, k) in enumerate(zip(channels, kernels)):
-            if k > 1:  # 'same' padding, explicit (for even k: (k-1)//2 left, k//2 right, like padding="same")
-                layers.append(nn.ConstantPad1d(((k - 1) // 2, k // 2), 0.0))
-            layers.append(nn.Conv1d(c_in, c, k))
-            if i < len(channels) - 1 or output == "relu":
-                layers.append(nn.ReLU())
-            c_in = c
-        self.convs = nn.Sequential(*layers)
-
-    def forward(self, x):
-        h = torch.relu(self.dense(x)).unsqueeze(1)  # (N, 1, n_bins)
-        return self.convs(h).squeeze(1)
-
-
-def ddp_network(n_bins: int = N_BINS, output: str = "linear", init: str = "default") -> DDPNet:
-    """The DDP network with exactly :data:`PAPER_PARAMETERS` = 73,941 trainable parameters.
 
     The paper gives only "a dense layer followed by six 1-dimensional convolutional layers", ReLU and the
     count. Derivation: with a dense layer 100 → 100 (10,100 parameters) the six convolutions must hold
@@ -128,11 +71,58 @@ def ddp_network(n_bins: int = N_BINS, output: str = "linear", init: str = "defau
     conv 6        48→1      1       (48·1 + 1)·1 = 49
     ============  ========  ======  ============================
 
-    total 73,941. 'same' padding keeps 100 bins throughout (kernel 10 pads 4 left, 5 right). ``output``
-    and ``init``: see :class:`DDPNet` (a ReLU output, as in the paper, dies in training, so the default
-    is linear; ``init="identity"`` is the FAST-mode starting point of Chapter 7).
+    total 73,941. 'same' padding keeps 100 bins throughout (kernel 10 pads 4 left, 5 right).
+
+    ``output="relu"`` puts a ReLU on the output layer too (the paper: "on all layers"). We measured that
+    this output dies: most targets are 0 (z = 0 wherever the data sit below the background), the
+    outputs are pushed below zero, and after one FAST epoch every output was exactly 0 with zero
+    gradient. The default ``"linear"`` output trains; :func:`predict_z` clips predictions at 0.
+
+    ``init="identity"`` starts the dense layer at the identity map plus one tenth of PyTorch's default
+    random weights (bias 0) instead of the default random weights alone (``"default"``; the paper does
+    not say how it initialised). Same architecture and parameter count; only the starting point
+    differs. A random dense layer scrambles which bin is where, and the convolutions can only find a
+    local bump once the dense layer has learned to keep bins in place: with the default start we
+    measured a plateau of several epochs at the "predict a small smooth map" loss (Chapter 7,
+    ``benchmarks/bench_ddp_init.py``). The identity start keeps locality from step one.
     """
-    return DDPNet(n_bins, output=output, init=init)
+
+    def __init__(self, n_bins: int = N_BINS, output: str = "linear", init: str = "default", *,
+                 channels: Sequence[int] = (24, 24, 48, 48, 48, 1), kernels: Sequence[int] = (10, 10, 10, 10, 10, 1)):
+        super().__init__()
+        n_bins = integer("n_bins", n_bins, minimum=2)
+        channels, kernels = [int(c) for c in channels], [int(k) for k in kernels]
+        require(0 < len(channels) == len(kernels) and channels[-1] == 1 and min(channels + kernels) >= 1,
+                f"channels and kernels must be positive and of equal length, channels ending in 1; "
+                f"got {channels}, {kernels}")
+        choice("output", output, ("linear", "relu"))
+        choice("init", init, ("default", "identity"))
+        # the dense layer keeps the length (n_bins → n_bins); "dense_units" stays in the saved format
+        self.config = {"n_bins": n_bins, "dense_units": n_bins, "channels": channels, "kernels": kernels,
+                       "output": output}
+        self.dense = nn.Linear(n_bins, n_bins)
+        if init == "identity":
+            with torch.no_grad():
+                self.dense.weight.mul_(0.1).add_(torch.eye(n_bins))
+                self.dense.bias.zero_()
+        layers: list[nn.Module] = []
+        c_in = 1
+        for i, (c, k) in enumerate(zip(channels, kernels)):
+            if k > 1:  # 'same' padding, explicit (for even k: (k-1)//2 left, k//2 right, like padding="same")
+                layers.append(nn.ConstantPad1d(((k - 1) // 2, k // 2), 0.0))
+            layers.append(nn.Conv1d(c_in, c, k))
+            if i < len(channels) - 1 or output == "relu":
+                layers.append(nn.ReLU())
+            c_in = c
+        self.convs = nn.Sequential(*layers)
+
+    def forward(self, x):
+        h = torch.relu(self.dense(x)).unsqueeze(1)  # (N, 1, n_bins)
+        return self.convs(h).squeeze(1)
+
+
+#: The name the chapters use: ``ddp_network(init="identity")`` is the FAST-mode network of Chapter 7.
+ddp_network = DDPNet
 
 
 def _as_float_tensor(x, name):
@@ -140,10 +130,8 @@ def _as_float_tensor(x, name):
         t = torch.as_tensor(np.asarray(x, dtype=np.float32))
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a numeric array") from exc
-    if t.ndim != 2:
-        raise ValueError(f"{name} must be 2D (samples, bins), got shape {tuple(t.shape)}")
-    if not torch.isfinite(t).all():
-        raise ValueError(f"{name} contains non-finite values")
+    require(t.ndim == 2, f"{name} must be 2D (samples, bins), got shape {tuple(t.shape)}")
+    require(torch.isfinite(t).all(), f"{name} contains non-finite values")
     return t
 
 
@@ -177,12 +165,12 @@ def _evaluate(model, x, y, batch_size, dev):
 
 def train_ddp(model: nn.Module, x_train, z_train, *, x_val=None, z_val=None, epochs: int = 200,
               batch_size: int = 100, lr: float = 3e-4, schedule: str = "constant", seed: int = 0, device=None,
-              checkpoint=None, checkpoint_extra: dict | None = None, callback=None,
-              desc: str = "DDP training") -> dict:
+              callback=None) -> dict:
     """Train the DDP network with the paper's recipe: Adam, mean squared error, mini-batches.
 
     The loop is :func:`hepsig_tutorial.train.fit` (batch order seeded by ``seed``, cosine schedule per
-    step); this function checks the arrays and adds the batched validation MSE and the checkpoints.
+    step); this function checks the arrays and adds the batched validation MSE. (Checkpoints, resuming and
+    the paper-scale run: :func:`run_training`.)
 
     Parameters
     ----------
@@ -202,9 +190,6 @@ def train_ddp(model: nn.Module, x_train, z_train, *, x_val=None, z_val=None, epo
         Seeds the batch order (seed torch before building the model for reproducible weights).
     device : torch.device, optional
         Default :func:`hepsig_tutorial.config.device` (CUDA when present).
-    checkpoint : path, optional
-        After every epoch, save the model (and ``checkpoint_extra``, e.g. the scalers) with
-        :func:`save_ddp`, so a long FULL run can be stopped and the last epoch kept.
     callback : callable, optional
         ``callback(epoch, model, history)`` after every epoch (e.g. to evaluate test metrics).
 
@@ -213,20 +198,16 @@ def train_ddp(model: nn.Module, x_train, z_train, *, x_val=None, z_val=None, epo
     dict
         :func:`~hepsig_tutorial.train.fit`'s history: ``loss`` (mean training MSE of the epoch's batches)
         and ``val_loss`` (validation MSE after each epoch), scaled units; ``lr`` (the rate at the start of
-        each epoch), ``seconds``, ``steps``; and ``epochs`` (epochs done).
+        each epoch), ``seconds``, ``steps``.
     """
-    if schedule not in ("constant", "cosine"):
-        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
-    x = _as_float_tensor(x_train, "x_train")
-    y = _as_float_tensor(z_train, "z_train")
-    if x.shape != y.shape:
-        raise ValueError(f"x_train {tuple(x.shape)} and z_train {tuple(y.shape)} must have the same shape")
-    if (x_val is None) != (z_val is None):
-        raise ValueError("give both x_val and z_val, or neither")
+    choice("schedule", schedule, ("constant", "cosine"))
+    x, y = _as_float_tensor(x_train, "x_train"), _as_float_tensor(z_train, "z_train")
+    require(x.shape == y.shape, f"x_train {tuple(x.shape)} and z_train {tuple(y.shape)} must have the same shape")
+    require((x_val is None) == (z_val is None), "give both x_val and z_val, or neither")
     if x_val is not None:
         xv, yv = _as_float_tensor(x_val, "x_val"), _as_float_tensor(z_val, "z_val")
-        if xv.shape != yv.shape or xv.shape[1] != x.shape[1]:
-            raise ValueError("x_val and z_val must have the same shape, with as many bins as x_train")
+        require(xv.shape == yv.shape and xv.shape[1] == x.shape[1],
+                "x_val and z_val must have the same shape, with as many bins as x_train")
     dev = default_device() if device is None else torch.device(device)
 
     def after_epoch(epoch, model_, history):
@@ -234,17 +215,13 @@ def train_ddp(model: nn.Module, x_train, z_train, *, x_val=None, z_val=None, epo
             history["val_loss"].append(_evaluate(model_, xv, yv, 4096, dev))
         if schedule == "constant":  # (fit records the rate only under a schedule)
             history.setdefault("lr", []).append(lr)
-        history["epochs"] = epoch + 1
-        if checkpoint is not None:
-            save_ddp(checkpoint, model_, history=history, **dict(checkpoint_extra or {}))
         if callback is not None:
             callback(epoch, model_, history)
 
     history = fit(model, _mse, {"x": x, "y": y}, epochs=epochs, batch_size=batch_size, lr=lr, optimizer="adam",
-                  schedule="cosine" if schedule == "cosine" else None, seed=seed, device=dev, desc=desc,
+                  schedule="cosine" if schedule == "cosine" else None, seed=seed, device=dev, desc="DDP training",
                   callback=after_epoch)
     history.setdefault("lr", [])
-    history.setdefault("epochs", 0)
     return history
 
 
@@ -263,8 +240,7 @@ def predict_z(model: nn.Module, counts, x_scaler: Scaler, z_scaler: Scaler,
 def save_ddp(path, model: nn.Module, *, x_scaler: Scaler | None = None,
              z_scaler: Scaler | None = None, history: dict | None = None, meta: dict | None = None):
     """Save a :class:`DDPNet` (architecture, CPU weights), its scalers, history and free-form ``meta``."""
-    if not isinstance(model, DDPNet):
-        raise ValueError("model must be a DDPNet (built by ddp_network or DDPNet)")
+    require(isinstance(model, DDPNet), "model must be a DDPNet (built by ddp_network or DDPNet)")
     state = {
         "format": "hepsig-ddp-1",
         "config": model.config,
@@ -274,11 +250,7 @@ def save_ddp(path, model: nn.Module, *, x_scaler: Scaler | None = None,
         "history": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in (history or {}).items()},
         "meta": dict(meta or {}),
     }
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
-    return path
+    return _write_atomic(Path(path), state)
 
 
 def load_ddp(path, device=None):
@@ -286,13 +258,12 @@ def load_ddp(path, device=None):
     (default: the CPU). Returns ``(model, x_scaler, z_scaler, info)`` with ``info`` holding
     ``history`` and ``meta``."""
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"path: no such checkpoint file {str(path)!r}")
+    require(path.is_file(), f"path: no such checkpoint file {str(path)!r}")
     state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or state.get("format") != "hepsig-ddp-1":
-        raise ValueError(f"path: {str(path)!r} is not a DDP checkpoint written by save_ddp")
+    require(isinstance(state, dict) and state.get("format") == "hepsig-ddp-1",
+            f"path: {str(path)!r} is not a DDP checkpoint written by save_ddp")
     cfg = state["config"]
-    model = DDPNet(cfg["n_bins"], cfg["dense_units"], cfg["channels"], cfg["kernels"], cfg.get("output", "relu"))
+    model = DDPNet(cfg["n_bins"], cfg.get("output", "relu"), channels=cfg["channels"], kernels=cfg["kernels"])
     model.load_state_dict(state["state_dict"])
     model.to(torch.device("cpu") if device is None else torch.device(device))
     model.eval()
@@ -318,8 +289,8 @@ def peak_accuracy(predicted_peak, reference_peak, tolerances: Sequence[int] = (0
     rounded to the nearest bin first."""
     p = np.asarray(predicted_peak, dtype=np.float64).ravel()
     r = np.rint(np.asarray(reference_peak, dtype=np.float64).ravel())
-    if p.shape != r.shape or p.size == 0:
-        raise ValueError("predicted_peak and reference_peak must be non-empty and of equal length")
+    require(p.shape == r.shape and p.size > 0,
+            "predicted_peak and reference_peak must be non-empty and of equal length")
     d = np.abs(np.rint(p) - r)
     return {int(k): float(np.mean(d <= k)) for k in tolerances}
 
@@ -327,9 +298,8 @@ def peak_accuracy(predicted_peak, reference_peak, tolerances: Sequence[int] = (0
 def auc_error(auc: float, n_pos: int, n_neg: int) -> float:
     """Standard error of an area under the ROC curve from ``n_pos`` signal and ``n_neg`` background
     scores (Hanley & McNeil 1982, Radiology 143, 29, Eq. 2; exponential-score approximation)."""
-    a = float(auc)
-    if not 0.0 <= a <= 1.0 or int(n_pos) < 1 or int(n_neg) < 1:
-        raise ValueError(f"auc must lie in [0, 1] and n_pos, n_neg be >= 1; got {auc!r}, {n_pos!r}, {n_neg!r}")
+    a = number("auc", auc, low=0, high=1)
+    n_pos, n_neg = integer("n_pos", n_pos, minimum=1), integer("n_neg", n_neg, minimum=1)
     q1, q2 = a / (2.0 - a), 2.0 * a * a / (1.0 + a)
     var = (a * (1.0 - a) + (n_pos - 1) * (q1 - a * a) + (n_neg - 1) * (q2 - a * a)) / (n_pos * n_neg)
     return math.sqrt(max(var, 0.0))
@@ -346,11 +316,10 @@ def make_test_sets(n: int, seed, **kwargs) -> dict:
     """
     from . import bump
 
-    if int(n) != n or n < 2:
-        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    n = integer("n", n, minimum=2)
     key = [int(v) for v in np.atleast_1d(seed)]
     specs = (("range", (1.0, 20.0)), ("3sigma", 3.0), ("null", 0.0))
-    return {name: bump.generate_histograms(int(n), sig, rng=np.random.default_rng([*key, k]), **kwargs)
+    return {name: bump.generate_histograms(n, sig, rng=np.random.default_rng([*key, k]), **kwargs)
             for k, (name, sig) in enumerate(specs)}
 
 
@@ -393,24 +362,21 @@ def evaluate_ddp(model: nn.Module, x_scaler: Scaler, z_scaler: Scaler, sets: dic
 #: The network trained once at the paper's validation-study scale and shipped with the package.
 PRETRAINED = Path(__file__).with_name("pretrained") / "ddp-paper-scale.pt"
 
-_RUN_KEYS = ("n_train", "n_val", "epochs", "batch_size", "lr", "schedule", "init", "seed", "precision", "ema_decay",
-             "eval_every", "n_eval")
-
 
 def _sha256(path) -> str:
     import hashlib
 
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _write_atomic(path: Path, text: str):
+def _write_atomic(path: Path, data) -> Path:
+    """Write ``data`` (text, or any object for ``torch.save``) to a temporary file, then rename it to ``path``."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    if isinstance(data, str):
+        tmp.write_text(data)
+    else:
+        torch.save(data, tmp)
+    return tmp.replace(path)
 
 
 def _write_log(path: Path, rows: list):
@@ -425,8 +391,7 @@ def _write_log(path: Path, rows: list):
 def read_log(path) -> dict:
     """The training log (``log.csv`` of :func:`run_training`) as a dict of NumPy columns."""
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"path: no such log file {str(path)!r}")
+    require(path.is_file(), f"path: no such log file {str(path)!r}")
     data = np.genfromtxt(path, delimiter=",", names=True)
     return {k: np.atleast_1d(data[k]) for k in data.dtype.names}
 
@@ -490,17 +455,14 @@ def run_training(run_dir, *, n_train: int = 100_000, n_val: int = 10_000, epochs
     import json
     import signal
 
-    cfg = {"n_train": int(n_train), "n_val": int(n_val), "epochs": int(epochs), "batch_size": int(batch_size),
-           "lr": float(lr), "schedule": schedule, "init": init, "seed": int(seed), "precision": precision,
-           "ema_decay": float(ema_decay), "eval_every": int(eval_every), "n_eval": int(n_eval)}
-    if min(cfg["n_train"], cfg["n_val"], cfg["epochs"], cfg["batch_size"], cfg["eval_every"]) < 1 or cfg["n_eval"] < 2:
-        raise ValueError(f"n_train, n_val, epochs, batch_size, eval_every must be >= 1 and n_eval >= 2: {cfg}")
-    if not lr > 0 or not 0 <= ema_decay < 1:
-        raise ValueError(f"lr must be positive and ema_decay in [0, 1), got {lr!r}, {ema_decay!r}")
-    if schedule not in ("constant", "cosine"):
-        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
-    if precision not in ("fp32", "bf16"):
-        raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+    cfg = {"n_train": integer("n_train", n_train, minimum=1), "n_val": integer("n_val", n_val, minimum=1),
+           "epochs": integer("epochs", epochs, minimum=1), "batch_size": integer("batch_size", batch_size, minimum=1),
+           "lr": number("lr", lr, low=0, low_open=True),
+           "schedule": choice("schedule", schedule, ("constant", "cosine")),
+           "init": choice("init", init, ("default", "identity")), "seed": integer("seed", seed),
+           "precision": choice("precision", precision, ("fp32", "bf16")),
+           "ema_decay": number("ema_decay", ema_decay, low=0, high=1, high_open=True),
+           "eval_every": integer("eval_every", eval_every, minimum=1), "n_eval": integer("n_eval", n_eval, minimum=2)}
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path, log_path = run_dir / "checkpoint.pt", run_dir / "log.csv"
@@ -520,9 +482,8 @@ def run_training(run_dir, *, n_train: int = 100_000, n_val: int = 10_000, epochs
     resumed_loss = (0.0, 0)
     if ckpt_path.is_file():
         state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        if state.get("config") != cfg:
-            raise ValueError(f"run_dir: {str(ckpt_path)!r} was written with {state.get('config')}, not {cfg}; "
-                             "use another run_dir or the same settings")
+        require(state.get("config") == cfg, f"run_dir: {str(ckpt_path)!r} was written with {state.get('config')}, "
+                                            f"not {cfg}; use another run_dir or the same settings")
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["optimizer"])
@@ -559,9 +520,7 @@ def run_training(run_dir, *, n_train: int = 100_000, n_val: int = 10_000, epochs
                  "optimizer": opt.state_dict(), "step": step, "wall_s": wall, "log": log,
                  "loss_sum": float(loss_sum), "loss_n": loss_n,
                  "torch": str(torch.__version__)}
-        tmp = ckpt_path.with_name(ckpt_path.name + ".tmp")
-        torch.save(state, tmp)
-        tmp.replace(ckpt_path)
+        _write_atomic(ckpt_path, state)
         _write_log(log_path, log)
         save_ddp(run_dir / "latest.pt", ema, x_scaler=xs, z_scaler=zs,
                  meta={"step": step, "samples": step * cfg["batch_size"], "wall_s": wall, "config": cfg})
@@ -621,7 +580,7 @@ def run_training(run_dir, *, n_train: int = 100_000, n_val: int = 10_000, epochs
 
 def ship_run(run_dir, out=PRETRAINED, *, n_test: int = 25_000, test_seed: int = 20_260_001, command: str = "",
              machine_note: str = "") -> dict:
-    """Export the EMA network of a :func:`run_training` run with its provenance.
+    """Export the EMA network of a :func:`run_training` run (its ``latest.pt``) with its provenance.
 
     Writes ``out`` (:func:`save_ddp`: weights, scalers, training history) and next to it
     ``<out>.json`` (provenance: command, git commit, seeds, steps, samples, wall time, machine, torch
@@ -638,11 +597,10 @@ def ship_run(run_dir, out=PRETRAINED, *, n_test: int = 25_000, test_seed: int = 
     run_dir, out = Path(run_dir), Path(out)
     state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
     cfg = state["config"]
-    model = ddp_network(init=cfg["init"])
-    model.load_state_dict(state["ema"])
-    model.eval()
-    (_, _, _, _), xs, zs, _ = _run_data({**cfg, "n_eval": 2})
     steps, total = int(state["step"]), cfg["epochs"] * math.ceil(cfg["n_train"] / cfg["batch_size"])
+    model, xs, zs, latest = load_ddp(run_dir / "latest.pt")  # the EMA network and scalers, saved with the checkpoint
+    require(latest["meta"].get("step") == steps, f"run_dir: latest.pt and checkpoint.pt of {str(run_dir)!r} are from "
+                                                 "different steps; run train again (it rewrites both) before shipping")
     history = {k: [r[k] for r in state["log"]] for k in ("step", "val_mse", "train_mse", "A_pred")} if state["log"] else {}
     out.parent.mkdir(parents=True, exist_ok=True)
     save_ddp(out, model, x_scaler=xs, z_scaler=zs, history=history,
@@ -671,8 +629,6 @@ def ship_run(run_dir, out=PRETRAINED, *, n_test: int = 25_000, test_seed: int = 
                   "provenance_tests": test_seed, "weights_and_batch_order": cfg["seed"]},
         "evaluation": {**metrics, "test_seed": test_seed, "n_per_set": n_test, "precision": "float32", "device": "cpu",
                        "seconds": time.perf_counter() - t0},
-        "paper": {"A_pred": 0.855, "A_pred_validation_study": [0.82, 0.83], "A_true": 0.897, "bias": 0.0,
-                  "spread": 0.55, "peak3": "> 0.90"},
     }
     _write_atomic(out.with_suffix(".json"), json.dumps(prov, indent=1) + "\n")
     if (run_dir / "log.csv").is_file():
@@ -702,45 +658,30 @@ def load_pretrained(path=None, device=None, verify: bool = True):
 
 def _main(argv=None):  # pragma: no cover - command line
     import argparse
+    import inspect
     import json
 
     parser = argparse.ArgumentParser(prog="python -m hepsig_tutorial.ddp",
                                      description="Train the DDP network at paper scale, resumably; ship it.")
     sub = parser.add_subparsers(dest="cmd", required=True)
-    tr = sub.add_parser("train", help="train (resumes automatically from DIR/checkpoint.pt)")
-    tr.add_argument("--dir", required=True, help="run directory (checkpoint.pt, log.csv, latest.pt)")
-    tr.add_argument("--n-train", type=int, default=100_000, help="training histograms (paper's validation study: 1e5)")
-    tr.add_argument("--n-val", type=int, default=10_000)
-    tr.add_argument("--epochs", type=int, default=100)
-    tr.add_argument("--batch-size", type=int, default=100)
-    tr.add_argument("--lr", type=float, default=1e-3)
-    tr.add_argument("--schedule", choices=("constant", "cosine"), default="cosine")
-    tr.add_argument("--init", choices=("default", "identity"), default="identity")
-    tr.add_argument("--seed", type=int, default=7)
-    tr.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
-    tr.add_argument("--ema-decay", type=float, default=0.999)
-    tr.add_argument("--eval-every", type=int, default=2_500)
-    tr.add_argument("--n-eval", type=int, default=4_000)
-    tr.add_argument("--threads", type=int, default=1)
-    tr.add_argument("--checkpoint-minutes", type=float, default=5.0)
-    tr.add_argument("--max-minutes", type=float, default=None)
-    tr.add_argument("--device", default=None, help="default: cpu")
-    sh = sub.add_parser("ship", help="export DIR's EMA network with its provenance")
-    sh.add_argument("--dir", required=True)
-    sh.add_argument("--out", default=str(PRETRAINED))
-    sh.add_argument("--n-test", type=int, default=25_000)
-    sh.add_argument("--command", default="", help="the training command to record")
-    sh.add_argument("--machine-note", default="", help="what else ran on the machine during training")
-    args = parser.parse_args(argv)
-    if args.cmd == "train":
-        kw = {k: v for k, v in vars(args).items() if k not in ("cmd", "dir")}
-        res = run_training(args.dir, **kw)
+    commands = {"train": (run_training, "train (resumes automatically from DIR/checkpoint.pt)"),
+                "ship": (ship_run, "export DIR's EMA network with its provenance")}
+    for cmd, (fn, text) in commands.items():  # one option per keyword of the function, with its default
+        p = sub.add_parser(cmd, help=text, description=f"{text}; the options are the keywords of ddp.{fn.__name__}.")
+        p.add_argument("--dir", required=True, help="run directory (checkpoint.pt, log.csv, latest.pt)")
+        for name, par in inspect.signature(fn).parameters.items():
+            if par.default is not par.empty and name not in ("stop_at_step", "verbose"):
+                kind = {"threads": int, "max_minutes": float, "device": str}.get(name, type(par.default))
+                p.add_argument("--" + name.replace("_", "-"), type=kind, default=par.default)
+    sub.choices["train"].set_defaults(threads=1)  # the command line trains on one thread unless told otherwise
+    args = vars(parser.parse_args(argv))
+    cmd, run_dir = args.pop("cmd"), args.pop("dir")
+    if cmd == "train":
+        res = run_training(run_dir, **args)
         print(json.dumps({k: v for k, v in res.items() if k != "log"}))
     else:
         torch.set_num_threads(1)
-        prov = ship_run(args.dir, args.out, n_test=args.n_test, command=args.command,
-                        machine_note=args.machine_note)
-        print(json.dumps(prov["evaluation"], indent=1))
+        print(json.dumps(ship_run(run_dir, **args)["evaluation"], indent=1))
     return 0
 
 

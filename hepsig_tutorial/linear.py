@@ -21,6 +21,7 @@ import math
 import numpy as np
 import torch
 
+from ._validate import integer, number, require
 from .data import Scaler
 
 __all__ = ["linear_model", "fit_linear", "weighted_logistic_regression", "direction",
@@ -31,9 +32,7 @@ def linear_model(n_inputs: int = 2, seed: int = 0) -> torch.nn.Module:
     """F(x) = a·x + c with torch's default initialisation drawn from ``seed``."""
     from .models import mlp
 
-    if int(seed) != seed or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    torch.manual_seed(int(seed))
+    torch.manual_seed(integer("seed", seed))
     return mlp(int(n_inputs), (), output="linear")
 
 
@@ -61,19 +60,15 @@ def sigma_weights(y, w):
     """Cross-section weights with each class scaled to total 1 (the σ-weighted BCE of Chapter 6)."""
     y = np.asarray(y, dtype=np.float64)
     w = np.asarray(w, dtype=np.float64)
-    if y.shape != w.shape or y.ndim != 1:
-        raise ValueError("y and w must be 1-D arrays of the same length")
-    if not (np.any(y == 1) and np.any(y == 0)):
-        raise ValueError("y must contain both classes")
+    require(y.shape == w.shape and y.ndim == 1, "y and w must be 1-D arrays of the same length")
+    require(np.any(y == 1) and np.any(y == 0), "y must contain both classes")
     return np.where(y == 1, w / np.sum(w * y), w / np.sum(w * (1 - y)))
 
 
 def balanced_weights(y):
-    """Every event the same weight within its class, both classes total 1 (the unweighted BCE of Chapter 6)."""
-    y = np.asarray(y, dtype=np.float64)
-    if y.ndim != 1 or not (np.any(y == 1) and np.any(y == 0)):
-        raise ValueError("y must be a 1-D array containing both classes")
-    return np.where(y == 1, 1.0 / np.sum(y), 1.0 / np.sum(1 - y))
+    """Every event the same weight within its class, both classes total 1 (the unweighted BCE of Chapter 6):
+    :func:`sigma_weights` with every w = 1."""
+    return sigma_weights(y, np.ones(np.shape(y)))
 
 
 def weighted_logistic_regression(x, y, w, *, l2: float = 0.0):
@@ -92,14 +87,11 @@ def weighted_logistic_regression(x, y, w, *, l2: float = 0.0):
     xx = np.asarray(x, dtype=np.float64)
     yy = np.asarray(y, dtype=np.float64)
     ww = np.asarray(w, dtype=np.float64)
-    if xx.ndim != 2 or yy.shape != (len(xx),) or ww.shape != (len(xx),):
-        raise ValueError("x must be (N, d) and y, w of length N")
-    if not (np.isfinite(xx).all() and np.isfinite(ww).all()) or np.any(ww < 0) or not ww.sum() > 0:
-        raise ValueError("x and w must be finite, w non-negative with a positive sum")
-    if not np.isin(yy, (0.0, 1.0)).all():
-        raise ValueError("y must hold only 0 and 1")
-    if not l2 >= 0:
-        raise ValueError(f"l2 must be ≥ 0, got {l2!r}")
+    require(xx.ndim == 2 and yy.shape == ww.shape == (len(xx),), "x must be (N, d) and y, w of length N")
+    require(np.isfinite(xx).all() and np.isfinite(ww).all() and np.all(ww >= 0) and ww.sum() > 0,
+            "x and w must be finite, w non-negative with a positive sum")
+    require(np.isin(yy, (0.0, 1.0)), "y must hold only 0 and 1")
+    number("l2", l2, low=0)
     wn = ww / ww.sum()
     sign = 2.0 * yy - 1.0
     d = xx.shape[1]
@@ -132,8 +124,7 @@ def direction(model_or_weights, scale=None):
     if scale is not None:
         a = a / np.asarray(scale, dtype=np.float64)
     n = np.linalg.norm(a)
-    if not (np.isfinite(n) and n > 0):
-        raise ValueError("the boundary has a zero (or non-finite) normal: no direction")
+    require(np.isfinite(n) and n > 0, "the boundary has a zero (or non-finite) normal: no direction")
     return a / n
 
 
@@ -157,8 +148,7 @@ def cut_in_x_units(model, scaler, threshold):
     c = float(layer.bias.detach().cpu().double().numpy().ravel()[0])
     a = a_s / np.asarray(scaler.scale_, dtype=np.float64)  # F = a·x + c − a·mean
     norm = np.linalg.norm(a)
-    if not norm > 0:
-        raise ValueError("the model has a zero normal: no cut")
+    require(norm > 0, "the model has a zero normal: no cut")
     return a / norm, float((threshold - c + a @ np.asarray(scaler.shift_, dtype=np.float64)) / norm)
 
 
@@ -171,14 +161,12 @@ def xsec_ratio_models(ratio, train, *, kappa=30.0, seed=0, epochs=40, batch_size
     """
     from .losses import make_bce_loss, make_lovasz_z_loss, process_weights
 
-    if not (isinstance(ratio, (int, float, np.floating)) and ratio > 0 and math.isfinite(ratio)):
-        raise ValueError(f"ratio must be a positive finite number, got {ratio!r}")
-    if not kappa > 0:
-        raise ValueError(f"kappa must be positive, got {kappa!r}")
+    number("ratio", ratio, low=0, low_open=True)
+    number("kappa", kappa, low=0, low_open=True)
     xs, lumi = (0.1, 1.0, float(ratio)), 3000.0
-    scaler = Scaler("standard").fit(train["x"])
-    x, y = scaler.transform(train["x"]), np.asarray(train["y"])
-    w = process_weights(train["process"], xs, lumi)
+    scaler = Scaler("standard").fit(train.x)
+    x, y = scaler.transform(train.x), np.asarray(train.y)
+    w = process_weights(train.process, xs, lumi)
     kw = dict(seed=seed, epochs=epochs, batch_size=batch_size, lr=lr)
     lz, _ = fit_linear(make_lovasz_z_loss(epsilon=kappa * xs[0] * lumi), {"x": x, "y": y, "w": w}, **kw)
     bce, _ = fit_linear(make_bce_loss(), {"x": x, "y": y, "w": sigma_weights(y, w)}, **kw)

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validate import array, choice, integer, number, require
 from .stats import asimov_significance, punzi_sensitivity
 
 __all__ = [
@@ -65,21 +66,16 @@ _POISSON1 = np.searchsorted(np.cumsum([math.exp(-1.0) / math.factorial(k) for k 
 # ------------------------------------------------------------------------------------------------
 # input checks
 # ------------------------------------------------------------------------------------------------
-def _vector(name, x, n=None, dtype=np.float64, allow_inf=False):
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    a = np.asarray(x)
-    if a.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {a.shape}")
-    if n is not None and len(a) != n:
-        raise ValueError(f"{name} must have length {n} like scores, got {len(a)}")
-    try:
-        a = a.astype(dtype)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be numeric") from exc
-    if np.issubdtype(a.dtype, np.floating) and not np.all(~np.isnan(a) if allow_inf else np.isfinite(a)):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return a
+def _events(scores, label, weight=None):
+    """Checked float64 (scores, 0/1 labels, weights ≥ 0 or None) of one length."""
+    s = array("scores", scores, ndim=1, finite=True)
+    y = array("label", label, ndim=1, length=len(s), finite=True)
+    require((y == 0) | (y == 1), "label must hold only 0 (background) and 1 (signal)")
+    if weight is None:
+        return s, y, None
+    w = array("weight", weight, ndim=1, length=len(s), finite=True)
+    require(w >= 0, "weight must be non-negative (negative event weights: see the practitioner's notes)")
+    return s, y, w
 
 
 def _groups(groups, n):
@@ -88,22 +84,20 @@ def _groups(groups, n):
         return [np.arange(n)], True
     if hasattr(groups, "shape") and getattr(groups, "ndim", 0) == 2:
         g = np.asarray(groups)
-        if g.shape[0] != n or g.dtype != bool:
-            raise ValueError(f"groups must be an (N, K) boolean matrix with N = {n}, got {g.dtype} {g.shape}")
+        require(g.shape[0] == n and g.dtype == bool,
+                f"groups must be an (N, K) boolean matrix with N = {n}, got {g.dtype} {g.shape}")
         return [np.flatnonzero(g[:, k]) for k in range(g.shape[1])], False
     if isinstance(groups, Sequence) and not isinstance(groups, (str, bytes)):
         out = []
         for k, idx in enumerate(groups):
             idx = np.asarray(idx)
             if idx.dtype == bool:
-                if idx.shape != (n,):
-                    raise ValueError(f"groups[{k}]: boolean mask must have length {n}")
+                require(idx.shape == (n,), f"groups[{k}]: boolean mask must have length {n}")
                 idx = np.flatnonzero(idx)
-            if idx.ndim != 1 or (len(idx) and (idx.min() < 0 or idx.max() >= n)):
-                raise ValueError(f"groups[{k}] must hold event indices in [0, {n})")
+            require(idx.ndim == 1 and (len(idx) == 0 or (idx.min() >= 0 and idx.max() < n)),
+                    f"groups[{k}] must hold event indices in [0, {n})")
             out.append(idx.astype(np.int64))
-        if not out:
-            raise ValueError("groups must not be empty")
+        require(out, "groups must not be empty")
         return out, False
     raise ValueError("groups must be None, an (N, K) boolean matrix or a sequence of index arrays / masks")
 
@@ -117,11 +111,9 @@ def cut_grid(scores, label, n: int = 201) -> np.ndarray:
     Half of the ``n`` quantiles come from the signal scores and half from the background scores, so the
     grid resolves both the loose region and the far tail where tight selections live.
     """
-    if int(n) != n or n < 3:
-        raise ValueError(f"n must be an integer ≥ 3, got {n!r}")
-    s = _vector("scores", scores)
-    y = _vector("label", label, len(s))
-    q = np.linspace(0.0, 1.0, int(n) // 2)
+    n = integer("n", n, minimum=3)
+    s, y, _ = _events(scores, label)
+    q = np.linspace(0.0, 1.0, n // 2)
     parts = [np.quantile(s[y == c], q) for c in (0, 1) if np.any(y == c)]
     return np.concatenate([[-np.inf], np.unique(np.concatenate(parts))])
 
@@ -172,14 +164,9 @@ class CutScan:
             return None
         return np.maximum(self.boot_b_process, self.floor[None, None, :, None]).sum(axis=2)
 
-    @property
-    def n_bootstrap(self) -> int:
-        return 0 if self.boot_s is None else self.boot_s.shape[0]
-
     def eligible(self, min_background_events: int = MIN_BACKGROUND_EVENTS) -> np.ndarray:
         """(K, T) cuts that keep some signal and ≥ ``min_background_events`` simulated background events."""
-        if int(min_background_events) != min_background_events or min_background_events < 0:
-            raise ValueError(f"min_background_events must be a non-negative integer, got {min_background_events!r}")
+        integer("min_background_events", min_background_events)
         return (self.n_background >= min_background_events) & (self.s > 0)
 
 
@@ -212,24 +199,13 @@ def cut_scan(scores, label, weight, *, process=None, cuts=None, groups=None, n_b
     -------
     CutScan
     """
-    s_ = _vector("scores", scores)
+    s_, y, w = _events(scores, label, weight)
     n = len(s_)
-    if n == 0:
-        raise ValueError("scores must not be empty")
-    y = _vector("label", label, n)
-    if not np.all((y == 0) | (y == 1)):
-        raise ValueError("label must hold only 0 (background) and 1 (signal)")
-    w = _vector("weight", weight, n)
-    if np.any(w < 0):
-        raise ValueError("weight must be non-negative (negative event weights: see the practitioner's notes)")
-    proc = np.zeros(n, dtype=np.int64) if process is None else _vector("process", process, n, np.int64)
-    if int(n_bootstrap) != n_bootstrap or n_bootstrap < 0:
-        raise ValueError(f"n_bootstrap must be a non-negative integer, got {n_bootstrap!r}")
-    if int(seed) != seed or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    cuts = cut_grid(s_, y, n_cuts) if cuts is None else np.sort(_vector("cuts", cuts, allow_inf=True))
-    if len(cuts) == 0:
-        raise ValueError("cuts must not be empty")
+    require(n > 0, "scores must not be empty")
+    proc = np.zeros(n, np.int64) if process is None else array("process", process, np.int64, ndim=1, length=n)
+    n_bootstrap, seed = integer("n_bootstrap", n_bootstrap), integer("seed", seed)
+    cuts = cut_grid(s_, y, n_cuts) if cuts is None else np.sort(array("cuts", cuts, ndim=1, finite="nan"))
+    require(len(cuts) > 0, "cuts must not be empty")
     idx_groups, squeeze = _groups(groups, n)
     sig = y == 1
     processes = np.unique(proc[~sig]) if np.any(~sig) else np.zeros(1, dtype=np.int64)
@@ -257,7 +233,7 @@ def cut_scan(scores, label, weight, *, process=None, cuts=None, groups=None, n_b
         nb_out[k] = tail(cnt)[1:].sum(axis=0)
     boot_s = boot_b = None
     if n_bootstrap:
-        R = int(n_bootstrap)
+        R = n_bootstrap
         boot_s = np.zeros((R, K, T))
         boot_b = np.zeros((R, K, P, T))
         # per group: events sorted by (class, bin), so each replicate's histogram is one reduceat
@@ -270,7 +246,7 @@ def cut_scan(scores, label, weight, *, process=None, cuts=None, groups=None, n_b
             plans.append((idx[order], w[idx][order].astype(np.float32), starts, ks[starts]))
         for r0 in range(0, R, _CHUNK):
             c = min(_CHUNK, R - r0)
-            u = np.random.default_rng([int(seed), r0]).integers(0, 65536, size=(c, n), dtype=np.uint16)
+            u = np.random.default_rng([seed, r0]).integers(0, 65536, size=(c, n), dtype=np.uint16)
             mult = _POISSON1[u]
             for k, (ev, wk, starts, keys) in enumerate(plans):
                 h = np.zeros((c, C * B))
@@ -299,8 +275,7 @@ def asimov_z(scan: CutScan, sigma_b_rel: float = 0.0):
     a real analysis re-derives σ_b for its selection). Returns ``(values (K, T), replicates (R, K, T) or
     None)``.
     """
-    if not (isinstance(sigma_b_rel, (int, float, np.floating)) and 0 <= sigma_b_rel < math.inf):
-        raise ValueError(f"sigma_b_rel must be a finite number ≥ 0, got {sigma_b_rel!r}")
+    sigma_b_rel = number("sigma_b_rel", sigma_b_rel, low=0)
 
     def fn(s, b):
         return np.asarray(asimov_significance(np.maximum(s, 0.0), b, sigma_b_rel * b), dtype=np.float64)
@@ -321,11 +296,9 @@ def punzi_sigma_min(scan: CutScan, *, luminosity: float = 1.0, signal_total=1.0,
     before detector acceptance, in the units of the signal weights); B is the floored background.
     Returns ``(values, replicates or None)``; lower is better.
     """
-    tot = np.asarray(signal_total, dtype=np.float64)
-    if np.any(~np.isfinite(tot)) or np.any(tot <= 0):
-        raise ValueError(f"signal_total must be positive and finite, got {signal_total!r}")
-    if not luminosity > 0:
-        raise ValueError(f"luminosity must be positive, got {luminosity!r}")
+    tot = array("signal_total", signal_total, finite=True)
+    require(tot > 0, f"signal_total must be positive and finite, got {signal_total!r}")
+    number("luminosity", luminosity, low=0, low_open=True)
     tot = tot.reshape(-1, 1) if tot.ndim == 1 else tot
 
     def fn(s, bkg):
@@ -360,22 +333,19 @@ def best_cut(fom, scan: CutScan, *, maximize: bool = True, min_background_events
     bad = -np.inf if maximize else np.inf
     masked = np.where(ok & np.isfinite(values), values, bad)
     if combine is None:
-        if not np.all(np.any(masked != bad, axis=1)):
-            k = int(np.flatnonzero(~np.any(masked != bad, axis=1))[0])
-            raise ValueError(f"min_background_events: no cut of group {k} keeps {min_background_events} simulated "
-                             "background events and some signal")
+        empty = ~np.any(masked != bad, axis=1)
+        require(~empty, f"min_background_events: no cut of group {int(np.argmax(empty))} keeps "
+                f"{min_background_events} simulated background events and some signal")
         idx = np.argmax(masked, axis=1) if maximize else np.argmin(masked, axis=1)
         return int(idx[0]) if scan.squeeze else idx
     cols = np.arange(scan.s.shape[0]) if columns is None else np.asarray(columns)
-    if combine not in ("mean", "geomean"):
-        raise ValueError(f"combine must be None, 'mean' or 'geomean', got {combine!r}")
+    choice("combine", combine, (None, "mean", "geomean"))
     sub, good = masked[cols], np.all(ok[cols] & np.isfinite(values[cols]), axis=0)
     if combine == "geomean":
         with np.errstate(divide="ignore", invalid="ignore"):
             sub = np.log(np.where(sub > 0, sub, np.nan))
     agg = np.where(good, np.nanmean(sub, axis=0) if good.any() else bad, bad)
-    if not np.any(good):
-        raise ValueError(f"min_background_events: no single cut is eligible for every group in columns")
+    require(np.any(good), "min_background_events: no single cut is eligible for every group in columns")
     return int(np.argmax(agg) if maximize else np.argmin(agg))
 
 
@@ -390,8 +360,7 @@ def at_cut(fom, index):
     values = np.asarray(values)
     K = values.shape[0]
     idx = np.broadcast_to(np.asarray(index, dtype=np.int64), (K,))
-    if np.any(idx < 0) or np.any(idx >= values.shape[1]):
-        raise ValueError(f"index must lie in [0, {values.shape[1]})")
+    require((idx >= 0) & (idx < values.shape[1]), f"index must lie in [0, {values.shape[1]})")
     v = values[np.arange(K), idx]
     rb = None if boot is None else boot[:, np.arange(K), idx]
     if K == 1 and np.ndim(index) == 0:
@@ -423,8 +392,7 @@ class Estimate:
 
     def interval(self, level: float = 0.95) -> tuple[float, float]:
         """Two-sided interval with Student-t quantiles at the Welch-Satterthwaite degrees of freedom."""
-        if not 0 < level < 1:
-            raise ValueError(f"level must lie in (0, 1), got {level!r}")
+        number("level", level, low=0, high=1, low_open=True, high_open=True)
         from scipy import stats as _sps  # (scipy.stats is slow to import: only when needed)
 
         q = _sps.t.ppf(0.5 + level / 2, self.dof) if np.isfinite(self.dof) else _sps.norm.ppf(0.5 + level / 2)
@@ -436,18 +404,14 @@ class Estimate:
 
 
 def _estimate(values, boot):
-    v = np.asarray(values, dtype=np.float64)
-    if v.ndim != 1 or len(v) == 0:
-        raise ValueError("values must be a non-empty 1-D array (one value per seed)")
-    if not np.all(np.isfinite(v)):
-        raise ValueError("values contain NaN or infinite values")
+    v = array("values", values, ndim=1, finite=True)
+    require(len(v) > 0, "values must be a non-empty 1-D array (one value per seed)")
     n = len(v)
     se_seed = float(v.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
     se_mc = 0.0
     if boot is not None:
         b = np.asarray(boot, dtype=np.float64)
-        if b.shape[0] != n or b.ndim != 2:
-            raise ValueError(f"boot must have shape (n_seeds, R) = ({n}, R), got {b.shape}")
+        require(b.ndim == 2 and b.shape[0] == n, f"boot must have shape (n_seeds, R) = ({n}, R), got {b.shape}")
         se_mc = float(np.std(b.mean(axis=0), ddof=1)) if b.shape[1] > 1 else 0.0
     se = math.hypot(se_seed, se_mc)
     if n > 1 and se_seed > 0:
@@ -475,10 +439,10 @@ def paired_difference(values_a, values_b, boot_a=None, boot_b=None) -> Estimate:
     at the Welch-Satterthwaite degrees of freedom.
     """
     a, b = np.asarray(values_a, dtype=np.float64), np.asarray(values_b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"values_a and values_b must have the same shape (paired seeds), got {a.shape}, {b.shape}")
-    if (boot_a is None) != (boot_b is None):
-        raise ValueError("give bootstrap replicates for both methods or for neither")
+    require(a.shape == b.shape,
+            f"values_a and values_b must have the same shape (paired seeds), got {a.shape}, {b.shape}")
+    require((boot_a is None) == (boot_b is None),
+            "boot_a, boot_b: give bootstrap replicates for both methods or for neither")
     boot = None if boot_a is None else np.asarray(boot_a, dtype=np.float64) - np.asarray(boot_b, dtype=np.float64)
     value, se_seed, se_mc, se, n, dof = _estimate(a - b, boot)
     if se > 0:
@@ -497,11 +461,9 @@ def holm(pvalues, alpha: float = 0.05) -> np.ndarray:
     Sort the m p-values, compare the i-th smallest with alpha / (m − i), stop at the first that fails.
     Returns a boolean array in the input order.
     """
-    p = np.asarray(pvalues, dtype=np.float64)
-    if p.ndim != 1 or np.any(~np.isfinite(p)) or np.any((p < 0) | (p > 1)):
-        raise ValueError("pvalues must be a 1-D array of numbers in [0, 1]")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+    p = array("pvalues", pvalues, ndim=1, finite=True)
+    require((p >= 0) & (p <= 1), "pvalues must be a 1-D array of numbers in [0, 1]")
+    number("alpha", alpha, low=0, high=1, low_open=True, high_open=True)
     m = len(p)
     reject = np.zeros(m, dtype=bool)
     for i, k in enumerate(np.argsort(p, kind="stable")):
@@ -519,16 +481,10 @@ def roc_curve(scores, label, weight=None):
 
     Point t keeps ``score >= thresholds[t]``; tied scores enter together.
     """
-    s = _vector("scores", scores)
-    y = _vector("label", label, len(s))
-    w = np.ones(len(s)) if weight is None else _vector("weight", weight, len(s))
-    if not np.all((y == 0) | (y == 1)):
-        raise ValueError("label must hold only 0 and 1")
-    if np.any(w < 0):
-        raise ValueError("weight must be non-negative")
+    s, y, w = _events(scores, label, weight)
+    w = np.ones(len(s)) if w is None else w
     ws, wb = w[y == 1].sum(), w[y == 0].sum()
-    if ws <= 0 or wb <= 0:
-        raise ValueError("roc_curve needs signal and background of positive total weight")
+    require(ws > 0 and wb > 0, "weight: roc_curve needs signal and background of positive total weight")
     thr, inv = np.unique(-s, return_inverse=True)
     hs = np.bincount(inv, weights=w * (y == 1), minlength=len(thr))
     hb = np.bincount(inv, weights=w * (y == 0), minlength=len(thr))

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from ._validate import choice, integer
+
 __all__ = ["mlp", "count_parameters"]
 
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "elu": nn.ELU}
@@ -44,19 +46,14 @@ def mlp(n_inputs: int, hidden: Sequence[int] = (8, 4), activation: str = "tanh",
     torch.nn.Sequential
         Maps ``(N, n_inputs)`` to ``(N,)``.
     """
-    if int(n_inputs) != n_inputs or n_inputs < 1:
-        raise ValueError(f"n_inputs must be a positive integer, got {n_inputs!r}")
-    if any(int(h) != h or h < 1 for h in hidden):
-        raise ValueError(f"hidden must be positive integers, got {hidden!r}")
-    if activation not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
-    if output not in ("sigmoid", "linear"):
-        raise ValueError(f"output must be 'sigmoid' or 'linear', got {output!r}")
+    width = integer("n_inputs", n_inputs, minimum=1)
+    hidden = [integer("hidden", h, minimum=1) for h in hidden]
+    choice("activation", activation, _ACTIVATIONS)
+    choice("output", output, ("sigmoid", "linear"))
     layers: list[nn.Module] = []
-    width = int(n_inputs)
     for h in hidden:
-        layers += [nn.Linear(width, int(h)), _ACTIVATIONS[activation]()]
-        width = int(h)
+        layers += [nn.Linear(width, h), _ACTIVATIONS[activation]()]
+        width = h
     layers.append(nn.Linear(width, 1))
     if output == "sigmoid":
         layers.append(nn.Sigmoid())

@@ -30,7 +30,8 @@ import torch
 
 from . import models, train
 from .config import device as default_device
-from .data import Scaler
+from ._validate import choice, integer, require
+from .data import BelleToy, Scaler
 from .losses.bce import make_bce_loss
 from .losses.punzi import make_punzi_loss
 
@@ -52,17 +53,13 @@ __all__ = [
 
 
 def _check_toy(toy):
-    for attr in ("features", "label", "weight", "masses", "window_matrix", "luminosity"):
-        if not hasattr(toy, attr):
-            raise ValueError(f"toy must be a BelleToy-like sample (missing {attr!r})")
+    require(isinstance(toy, BelleToy), f"toy must be a hepsig_tutorial.data.BelleToy, got {type(toy).__name__}")
 
 
 def every_second_mass(n_masses: int, first: int = 0) -> np.ndarray:
     """Boolean mask over the mass hypotheses: True for every second one (paper Sec. 6), from ``first``."""
-    if int(n_masses) != n_masses or n_masses < 1:
-        raise ValueError(f"n_masses must be a positive integer, got {n_masses!r}")
-    if first not in (0, 1):
-        raise ValueError(f"first must be 0 or 1, got {first!r}")
+    n_masses = integer("n_masses", n_masses, minimum=1)
+    choice("first", first, (0, 1))
     mask = np.zeros(int(n_masses), dtype=bool)
     mask[first::2] = True
     return mask
@@ -79,10 +76,8 @@ def _mass_mask(toy, train_masses):
             raise ValueError(f"train_masses: indices must lie in [0, {K})")
         m = np.zeros(K, dtype=bool)
         m[idx] = True
-    if m.shape != (K,):
-        raise ValueError(f"train_masses must be a boolean mask of length {K} or indices, got shape {m.shape}")
-    if not m.any():
-        raise ValueError("train_masses selects no mass hypothesis")
+    require(m.shape == (K,), f"train_masses must be a boolean mask of length {K} or indices, got shape {m.shape}")
+    require(m.any(), "train_masses selects no mass hypothesis")
     return m
 
 
@@ -93,11 +88,9 @@ def bce_weights(y, w):
     """
     y = np.asarray(y)
     w = np.asarray(w, dtype=np.float64)
-    if y.shape != w.shape:
-        raise ValueError(f"y and w must have the same shape, got {y.shape} and {w.shape}")
+    require(y.shape == w.shape, f"y and w must have the same shape, got {y.shape} and {w.shape}")
     sig, bkg = w[y == 1].sum(), w[y == 0].sum()
-    if not (sig > 0 and bkg > 0):
-        raise ValueError("w: both classes need a positive weight sum")
+    require(sig > 0 and bkg > 0, "w: both classes need a positive weight sum")
     out = np.where(y == 1, w * (bkg / sig), w)
     return (out / out.mean()).astype(np.float32)
 
@@ -129,13 +122,12 @@ def training_arrays(toy, train_masses=None, scaler=None):
     mask = _mass_mask(toy, train_masses)
     M = toy.window_matrix()[:, mask]
     keep = np.flatnonzero(M.any(axis=1))
-    if len(keep) == 0:
-        raise ValueError("toy: no event lies in a trained window")
-    x = toy.features[keep]
+    require(len(keep) > 0, "toy: no event lies in a trained window")
+    x = toy.x[keep]
     if scaler is None:
         scaler = Scaler().fit(x)
-    y = toy.label[keep].astype(np.float32)
-    w = toy.weight[keep].astype(np.float64)
+    y = toy.y[keep].astype(np.float32)
+    w = toy.w[keep].astype(np.float64)
     data = {"x": scaler.transform(x), "y": y, "w": w.astype(np.float32), "membership": M[keep],
             "w_bce": bce_weights(y, w), "index": keep}
     return data, scaler
@@ -148,8 +140,7 @@ def _fit_arrays(data, keys):
 def _schedule(schedule, lr):
     """``fit``'s per-epoch schedule: ``"cosine"`` anneals from ``lr`` to ``lr/100`` over the epochs
     (the paper halves it on plateaus instead); ``None`` keeps it constant."""
-    if schedule not in (None, "cosine"):
-        raise ValueError(f"schedule must be None or 'cosine', got {schedule!r}")
+    choice("schedule", schedule, (None, "cosine"))
     if schedule is None:
         return None
     return lambda opt, epochs: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1), eta_min=lr / 100.0)
@@ -186,8 +177,7 @@ def finetune_punzi(model, data, *, epochs=120, batch_size=8192, lr=1e-2, optimiz
     Chapter 4 studies the batch size. ``luminosity`` must be the toy's target luminosity (``toy.luminosity``).
     Returns the history of :func:`hepsig_tutorial.train.fit` (the loss is the mean σ_min in fb).
     """
-    if luminosity is None:
-        raise ValueError("luminosity must be given (the toy's target luminosity, e.g. toy.luminosity)")
+    require(luminosity is not None, "luminosity must be given (the toy's target luminosity, e.g. toy.luminosity)")
     loss_fn = make_punzi_loss(a=a, b=b, luminosity=luminosity, refined=refined)
     model.to(default_device() if device is None else device)
     fit_data = _fit_arrays(data, ("x", "y", "w", "membership"))
@@ -262,7 +252,7 @@ def train_punzi_net(toy, train_masses=None, *, pretrain_epochs=20, punzi_epochs=
 def scores(model, scaler, toy, logit=False):
     """Network output on every event of ``toy`` (inputs scaled by ``scaler``); optionally as a logit."""
     _check_toy(toy)
-    out = train.predict(model, scaler.transform(toy.features)).astype(np.float64)
+    out = train.predict(model, scaler.transform(toy.x)).astype(np.float64)
     if logit:
         p = np.clip(out, 1e-12, 1 - 1e-12)
         return np.log(p) - np.log1p(-p)
@@ -278,7 +268,7 @@ def _logit_scores(model, scaler, toy):
     net = model
     if isinstance(model, torch.nn.Sequential):
         net = torch.nn.Sequential(*[m for m in model if not isinstance(m, torch.nn.Sigmoid)])
-    return train.predict(net, scaler.transform(toy.features)).astype(np.float64)
+    return train.predict(net, scaler.transform(toy.x)).astype(np.float64)
 
 
 def logit_scores(model, scaler, toy):
@@ -317,7 +307,7 @@ def evaluate_cuts(score_choose, toy_choose, score_eval, toy_eval, train_masses=N
         raise ValueError("toy_choose and toy_eval must have the same mass hypotheses")
     mask = _mass_mask(toy_eval, train_masses)
     if cuts is None:
-        cuts = metrics.cut_grid(score_choose, toy_choose.label, n_cuts)
+        cuts = metrics.cut_grid(score_choose, toy_choose.y, n_cuts)
     cuts = np.asarray(cuts, dtype=np.float64)
     kw = dict(a=a, b=b, refined=refined)
     scan_c = window_scan(toy_choose, score_choose, cuts=cuts)
@@ -347,8 +337,7 @@ def validation_monitor(toy_val, train_masses=None, scaler=None, a=3.0, b=1.28, n
     from .cutbased import window_scan
 
     _check_toy(toy_val)
-    if scaler is None:
-        raise ValueError("scaler must be the fitted Scaler of the training arrays")
+    require(scaler is not None, "scaler must be the fitted Scaler of the training arrays")
     mask = np.flatnonzero(_mass_mask(toy_val, train_masses))
     sub = toy_val  # scan every event; groups select the windows
 

@@ -20,6 +20,8 @@ import numpy as np
 import scipy.special as sc
 import torch
 
+from ._validate import array, number, require
+
 __all__ = [
     "poisson_pvalue",
     "pvalue_to_z",
@@ -36,16 +38,12 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 # input handling
 # --------------------------------------------------------------------------------------------
-def _is_torch(*xs) -> bool:
-    return any(isinstance(x, torch.Tensor) for x in xs)
-
-
-def _all_scalar(*xs) -> bool:
-    return all(isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) for x in xs)
-
-
-def _prepare(names_values: dict, torch_mode: bool):
-    """Convert inputs to a common backend, reject NaN and check the shapes broadcast."""
+def _inputs(**names_values):
+    """``(values, torch_mode, scalar)``: the inputs on one backend (torch if any is a tensor, else float64
+    NumPy), NaN rejected and shapes checked to broadcast; ``scalar`` when all were Python/NumPy numbers."""
+    torch_mode = any(isinstance(v, torch.Tensor) for v in names_values.values())
+    scalar = all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+                 for v in names_values.values())
     if torch_mode:
         ref = next(v for v in names_values.values() if isinstance(v, torch.Tensor))
         dtype = ref.dtype if ref.is_floating_point() else torch.get_default_dtype()
@@ -53,32 +51,17 @@ def _prepare(names_values: dict, torch_mode: bool):
                for k, v in names_values.items()}
         out = {k: (v if v.is_floating_point() else v.to(dtype)) for k, v in out.items()}
         for k, v in out.items():
-            if torch.isnan(v.detach()).any():
-                raise ValueError(f"{k} contains NaN")
+            require(~torch.isnan(v.detach()), f"{k} contains NaN")
         shapes = [tuple(v.shape) for v in out.values()]
     else:
-        out = {}
-        for k, v in names_values.items():
-            try:
-                a = np.asarray(v, dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"{k} must be numeric, got {v!r}") from exc
-            if np.isnan(a).any():
-                raise ValueError(f"{k} contains NaN")
-            out[k] = a
+        out = {k: array(k, v, finite="nan") for k, v in names_values.items()}
         shapes = [a.shape for a in out.values()]
     try:
         np.broadcast_shapes(*shapes)
     except ValueError as exc:
         desc = ", ".join(f"{k} {s}" for k, s in zip(out, shapes))
         raise ValueError(f"shapes do not broadcast: {desc}") from exc
-    return out
-
-
-def _require(cond, message):
-    ok = bool(cond.all()) if hasattr(cond, "all") else bool(cond)
-    if not ok:
-        raise ValueError(message)
+    return out, torch_mode, scalar
 
 
 def _finish(result, scalar: bool):
@@ -106,12 +89,10 @@ def poisson_pvalue(n_obs, b):
     -------
     p-value in [0, 1], accurate in relative terms far in the tail (p down to ~1e-300 in float64).
     """
-    torch_mode = _is_torch(n_obs, b)
-    scalar = _all_scalar(n_obs, b)
-    v = _prepare({"n_obs": n_obs, "b": b}, torch_mode)
+    v, torch_mode, scalar = _inputs(n_obs=n_obs, b=b)
     n, bb = v["n_obs"], v["b"]
-    _require(n >= 0, "n_obs must be non-negative")
-    _require(bb > 0, "b must be positive (the expected background)")
+    require(n >= 0, "n_obs must be non-negative")
+    require(bb > 0, "b must be positive (the expected background)")
     if torch_mode:
         n_b, b_b = torch.broadcast_tensors(n, bb)
         pos = n_b > 0
@@ -128,9 +109,8 @@ def z_to_pvalue(z):
     Computed with erfc, so it stays accurate in the far tail (Z = 30 gives p ≈ 4.9e-198 in
     float64; float32 underflows beyond Z ≈ 13).
     """
-    torch_mode = _is_torch(z)
-    scalar = _all_scalar(z)
-    zz = _prepare({"z": z}, torch_mode)["z"]
+    v, torch_mode, scalar = _inputs(z=z)
+    zz = v["z"]
     if torch_mode:
         return 0.5 * torch.special.erfc(zz / math.sqrt(2.0))
     return _finish(0.5 * sc.erfc(zz / math.sqrt(2.0)), scalar)
@@ -142,10 +122,9 @@ def pvalue_to_z(p):
     Uses the inverse normal CDF of p itself (not of 1 − p), so p = 1e-198 maps back to Z = 30
     without loss. ``p`` must lie in (0, 1].
     """
-    torch_mode = _is_torch(p)
-    scalar = _all_scalar(p)
-    pp = _prepare({"p": p}, torch_mode)["p"]
-    _require((pp > 0) & (pp <= 1), "p must lie in (0, 1]")
+    v, torch_mode, scalar = _inputs(p=p)
+    pp = v["p"]
+    require((pp > 0) & (pp <= 1), "p must lie in (0, 1]")
     if torch_mode:
         return -torch.special.ndtri(pp)
     return _finish(-sc.ndtri(pp), scalar)
@@ -189,11 +168,9 @@ def exact_poisson_significance(s, b):
     float64 (Z ≳ 37) the tail and its inversion are computed in log space, so Z stays finite and
     accurate. Torch input uses :func:`poisson_pvalue` and :func:`pvalue_to_z` directly.
     """
-    torch_mode = _is_torch(s, b)
-    scalar = _all_scalar(s, b)
-    v = _prepare({"s": s, "b": b}, torch_mode)
-    _require(v["s"] >= 0, "s must be non-negative")
-    _require(v["b"] > 0, "b must be positive")
+    v, torch_mode, scalar = _inputs(s=s, b=b)
+    require(v["s"] >= 0, "s must be non-negative")
+    require(v["b"] > 0, "b must be positive")
     if torch_mode:
         return pvalue_to_z(poisson_pvalue(v["s"] + v["b"], v["b"]))
     s_, b_ = np.broadcast_arrays(v["s"], v["b"])
@@ -216,11 +193,9 @@ def simple_significance(s, b):
 
     Raises ``ValueError`` for negative s or non-positive b.
     """
-    torch_mode = _is_torch(s, b)
-    scalar = _all_scalar(s, b)
-    v = _prepare({"s": s, "b": b}, torch_mode)
-    _require(v["s"] >= 0, "s must be non-negative")
-    _require(v["b"] > 0, "b must be positive")
+    v, torch_mode, scalar = _inputs(s=s, b=b)
+    require(v["s"] >= 0, "s must be non-negative")
+    require(v["b"] > 0, "b must be positive")
     sqrt = torch.sqrt if torch_mode else np.sqrt
     return _finish(v["s"] / sqrt(v["b"]), scalar)
 
@@ -230,12 +205,10 @@ def s_over_sqrt_s_plus_b(s, b):
 
     Defined for s + b > 0; raises ``ValueError`` for negative inputs or s = b = 0.
     """
-    torch_mode = _is_torch(s, b)
-    scalar = _all_scalar(s, b)
-    v = _prepare({"s": s, "b": b}, torch_mode)
-    _require(v["s"] >= 0, "s must be non-negative")
-    _require(v["b"] >= 0, "b must be non-negative")
-    _require(v["s"] + v["b"] > 0, "s + b must be positive")
+    v, torch_mode, scalar = _inputs(s=s, b=b)
+    require(v["s"] >= 0, "s must be non-negative")
+    require(v["b"] >= 0, "b must be non-negative")
+    require(v["s"] + v["b"] > 0, "s + b must be positive")
     sqrt = torch.sqrt if torch_mode else np.sqrt
     return _finish(v["s"] / sqrt(v["s"] + v["b"]), scalar)
 
@@ -255,31 +228,6 @@ def _g1(t, xp):
     tl = xp.where(small, xp.ones_like(t), t)
     direct = (xp.log1p(tl) - tl) / (tl * tl)
     return xp.where(small, acc, direct)
-
-
-class _XP:
-    """The few array functions the Asimov formula needs, for NumPy or torch."""
-
-    def __init__(self, torch_mode):
-        self.t = torch_mode
-
-    def where(self, c, a, b):
-        return torch.where(c, a, b) if self.t else np.where(c, a, b)
-
-    def zeros_like(self, x):
-        return torch.zeros_like(x) if self.t else np.zeros_like(x)
-
-    def ones_like(self, x):
-        return torch.ones_like(x) if self.t else np.ones_like(x)
-
-    def log1p(self, x):
-        return torch.log1p(x) if self.t else np.log1p(x)
-
-    def sqrt(self, x):
-        return torch.sqrt(x) if self.t else np.sqrt(x)
-
-    def clamp0(self, x):
-        return torch.clamp(x, min=0.0) if self.t else np.maximum(x, 0.0)
 
 
 def asimov_significance(s, b, sigma_b=0.0):
@@ -317,23 +265,22 @@ def asimov_significance(s, b, sigma_b=0.0):
     sigma_b : float, array or tensor, ≥ 0
         Absolute uncertainty on b (not relative: pass ``rel * b`` for a relative systematic).
     """
-    torch_mode = _is_torch(s, b, sigma_b)
-    scalar = _all_scalar(s, b, sigma_b)
-    v = _prepare({"s": s, "b": b, "sigma_b": sigma_b}, torch_mode)
+    v, torch_mode, scalar = _inputs(s=s, b=b, sigma_b=sigma_b)
     s_, b_, sg = v["s"], v["b"], v["sigma_b"]
-    _require(s_ >= 0, "s must be non-negative")
-    _require(b_ > 0, "b must be positive (Z_A diverges at b = 0)")
-    _require(sg >= 0, "sigma_b must be non-negative")
+    require(s_ >= 0, "s must be non-negative")
+    require(b_ > 0, "b must be positive (Z_A diverges at b = 0)")
+    require(sg >= 0, "sigma_b must be non-negative")
     if torch_mode:
         s_, b_, sg = torch.broadcast_tensors(s_, b_, sg)
     else:
         s_, b_, sg = np.broadcast_arrays(s_, b_, sg)
-    return _finish(_asimov_z(s_, b_, sg, _XP(torch_mode)), scalar)
+    return _finish(_asimov_z(s_, b_, sg, torch if torch_mode else np), scalar)
 
 
 def _asimov_z(s_, b_, sg, xp):
     """The arithmetic of :func:`asimov_significance` on checked, broadcast arrays or tensors (no value checks,
-    so no host synchronisation: ``losses.significance`` calls it on float64 tensors on the device)."""
+    so no host synchronisation: ``losses.significance`` calls it on float64 tensors on the device). ``xp`` is
+    ``numpy`` or ``torch``."""
     small = (s_ / b_) < _SERIES_CUT
     one, zero = xp.ones_like(b_), xp.zeros_like(b_)
 
@@ -345,7 +292,7 @@ def _asimov_z(s_, b_, sg, xp):
     q = 1.0 / (1.0 + r * (1.0 + x))
     F = (q / (1.0 + r) + (1.0 + x) * q * q * _g1(x * q, xp)
          - r * _g1(r * x / (1.0 + r), xp) / ((1.0 + r) * (1.0 + r)))
-    z_small = s1 * xp.sqrt(xp.clamp0(2.0 * F / b1))
+    z_small = s1 * xp.sqrt(xp.clip(2.0 * F / b1, 0.0, None))
 
     # x ≥ 0.1: Z² = 2[(s+b)·ln(1+u) − s·L(w)/(1+r)], L(w) = ln(1+w)/w = 1 + w·g₁(w)
     s2, b2, sg2 = xp.where(small, one, s_), xp.where(small, one, b_), xp.where(small, zero, sg)
@@ -353,7 +300,7 @@ def _asimov_z(s_, b_, sg, xp):
     u = x / (1.0 + r * (1.0 + x))
     w = r * x / (1.0 + r)
     z2 = 2.0 * ((s2 + b2) * xp.log1p(u) - s2 * (1.0 + w * _g1(w, xp)) / (1.0 + r))
-    z_large = xp.sqrt(xp.clamp0(z2))
+    z_large = xp.sqrt(xp.clip(z2, 0.0, None))
     return xp.where(small, z_small, z_large)
 
 
@@ -363,13 +310,17 @@ def _asimov_z(s_, b_, sg, xp):
 _SQRT_FLOOR = 1e-12
 
 
-def _sqrt_finite_grad(x, torch_mode):
-    """√x with a finite derivative at x = 0 (linear below 1e-12; changes values by < 1e-6)."""
-    if not torch_mode:
-        return np.sqrt(x)
-    root_floor = math.sqrt(_SQRT_FLOOR)
-    safe = torch.clamp(x, min=_SQRT_FLOOR)
-    return torch.where(x > _SQRT_FLOOR, torch.sqrt(safe), x / root_floor)
+def _punzi_numerator(B, var, a, b, refined, torch_mode):
+    """σ_min·ε·L of Eq. 9 with V = ``var`` = B + σ_b² in the a-terms, on checked inputs (no value checks, so no
+    host synchronisation: ``losses.punzi`` calls it on tensors). For tensors √V is linear below V = 1e-12, so
+    its derivative is finite at V = 0 (values move by < 1e-6)."""
+    const = (a * a / 8.0 + 9.0 * b * b / 13.0) if refined else b * b / 2.0
+    if torch_mode:
+        safe = torch.clamp(var, min=_SQRT_FLOOR)
+        root, sqrt = torch.where(var > _SQRT_FLOOR, torch.sqrt(safe), var / math.sqrt(_SQRT_FLOOR)), torch.sqrt
+    else:
+        root, sqrt = np.sqrt(var), np.sqrt
+    return const + a * root + 0.5 * b * sqrt(b * b + 4.0 * a * root + 4.0 * B)
 
 
 def punzi_sensitivity(efficiency, background, a=3.0, b=1.28, luminosity=1.0, refined=False, sigma_b=0.0):
@@ -410,21 +361,15 @@ def punzi_sensitivity(efficiency, background, a=3.0, b=1.28, luminosity=1.0, ref
     sigma_b : float, array or tensor, ≥ 0
         Absolute uncertainty of B (same units as B); 0 gives Eq. (9).
     """
-    torch_mode = _is_torch(efficiency, background, sigma_b)
-    scalar = _all_scalar(efficiency, background, sigma_b)
-    v = _prepare({"efficiency": efficiency, "background": background, "sigma_b": sigma_b}, torch_mode)
+    v, torch_mode, scalar = _inputs(efficiency=efficiency, background=background, sigma_b=sigma_b)
     eff, B, sig = v["efficiency"], v["background"], v["sigma_b"]
     for name, val in (("a", a), ("b", b), ("luminosity", luminosity)):
-        if not isinstance(val, (int, float, np.integer, np.floating)) or not val > 0 or math.isinf(val):
-            raise ValueError(f"{name} must be a positive finite number, got {val!r}")
-    _require((eff > 0) & (eff <= 1), "efficiency must lie in (0, 1]")
-    _require(B >= 0, "background must be non-negative")
-    _require(B < float("inf"), "background must be finite")
-    _require((sig >= 0) & (sig < float("inf")), "sigma_b must be non-negative and finite")
-    const = (a * a / 8.0 + 9.0 * b * b / 13.0) if refined else b * b / 2.0
-    root_var = _sqrt_finite_grad(B + sig * sig, torch_mode)  # √B at σ_b = 0 (bit for bit)
-    sqrt = torch.sqrt if torch_mode else np.sqrt
-    numerator = const + a * root_var + 0.5 * b * sqrt(b * b + 4.0 * a * root_var + 4.0 * B)
+        number(name, val, low=0, low_open=True)
+    require((eff > 0) & (eff <= 1), "efficiency must lie in (0, 1]")
+    require(B >= 0, "background must be non-negative")
+    require(B < float("inf"), "background must be finite")
+    require((sig >= 0) & (sig < float("inf")), "sigma_b must be non-negative and finite")
+    numerator = _punzi_numerator(B, B + sig * sig, a, b, refined, torch_mode)  # √B at σ_b = 0 (bit for bit)
     return _finish(numerator / (eff * luminosity), scalar)
 
 
@@ -444,14 +389,12 @@ def discovery_probability(signal, background, a=3.0):
     a : float, > 0
         Discovery threshold in Gaussian sigmas.
     """
-    if _is_torch(signal, background):
-        raise ValueError("discovery_probability works on floats and NumPy arrays, not tensors")
-    scalar = _all_scalar(signal, background)
-    v = _prepare({"signal": signal, "background": background}, False)
-    _require(v["signal"] >= 0, "signal must be non-negative")
-    _require(v["background"] > 0, "background must be positive")
-    if not isinstance(a, (int, float, np.integer, np.floating)) or not a > 0:
-        raise ValueError(f"a must be a positive number, got {a!r}")
+    require(not any(isinstance(x, torch.Tensor) for x in (signal, background)),
+            "signal, background: discovery_probability works on floats and NumPy arrays, not tensors")
+    v, _, scalar = _inputs(signal=signal, background=background)
+    require(v["signal"] >= 0, "signal must be non-negative")
+    require(v["background"] > 0, "background must be positive")
+    number("a", a, low=0, low_open=True)
     from scipy.stats import poisson
 
     p_a = z_to_pvalue(float(a))

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validate import integer, require
+
 __all__ = [
     "Check",
     "all_subsets",
@@ -55,15 +57,10 @@ class Check:
         return self.violations == 0
 
 
-def _check_p(p):
-    if int(p) != p or not 1 <= p <= _MAX_P:
-        raise ValueError(f"p must be an integer in [1, {_MAX_P}], got {p!r}")
-    return int(p)
-
-
 def all_subsets(p: int) -> np.ndarray:
     """Boolean matrix (2^p, p): row k is the subset whose members are the set bits of k."""
-    p = _check_p(p)
+    p = integer("p", p, minimum=1)
+    require(p <= _MAX_P, f"p must be at most {_MAX_P} (2^p subsets), got {p}")
     idx = np.arange(2 ** p, dtype=np.int64)
     return ((idx[:, None] >> np.arange(p)) & 1).astype(bool)
 
@@ -74,24 +71,21 @@ def subset_table(set_function: Callable, p: int, vectorized: bool = True) -> np.
     ``vectorized=True``: ``set_function`` takes the (2^p, p) boolean matrix and returns 2^p values (e.g.
     :func:`hepsig_tutorial.losses.delta_z`); otherwise it is called once per subset with a (p,) mask.
     """
-    if not callable(set_function):
-        raise ValueError("set_function must be callable")
+    require(callable(set_function), "set_function must be callable")
     masks = all_subsets(p)
     if vectorized:
         values = np.asarray(set_function(masks), dtype=np.float64)
     else:
         values = np.array([float(set_function(mask)) for mask in masks])
-    if values.shape != (2 ** p,):
-        raise ValueError(f"set_function returned shape {values.shape}, expected ({2 ** p},)")
-    if not np.isfinite(values).all():
-        raise ValueError("set_function returned NaN or inf")
+    require(values.shape == (2 ** p,), f"set_function returned shape {values.shape}, expected ({2 ** p},)")
+    require(np.isfinite(values), "set_function returned NaN or inf")
     return values
 
 
 def _table_and_p(values):
     v = np.asarray(values, dtype=np.float64)
-    if v.ndim != 1 or v.size < 2 or (v.size & (v.size - 1)):
-        raise ValueError(f"values must be a table of length 2^p, got shape {v.shape}")
+    require(v.ndim == 1 and v.size >= 2 and not v.size & (v.size - 1),
+            f"values must be a table of length 2^p, got shape {v.shape}")
     return v, int(v.size).bit_length() - 1
 
 
@@ -126,8 +120,7 @@ def verify_diminishing_returns(values, elements=None, rtol: float = 1e-12) -> Ch
     v, p = _table_and_p(values)
     tol = _tol(v, rtol)
     elements = range(p) if elements is None else [int(i) for i in elements]
-    if any(not 0 <= i < p for i in elements):
-        raise ValueError(f"elements must be indices in [0, {p})")
+    require(all(0 <= i < p for i in elements), f"elements must be indices in [0, {p})")
     # digits base 3: 0 = not in A, 1 = in A only, 2 = in A and B
     codes = np.arange(3 ** p, dtype=np.int64)
     a_mask = np.zeros_like(codes)
@@ -157,11 +150,10 @@ def verify_convex_chords(function: Callable, points_a, points_b, n_t: int = 9, r
 
     ``function`` maps a vector to a float; ``points_a``, ``points_b`` are (n, p) arrays of chord end points.
     """
-    if not callable(function):
-        raise ValueError("function must be callable")
+    require(callable(function), "function must be callable")
     pa, pb = np.asarray(points_a, dtype=np.float64), np.asarray(points_b, dtype=np.float64)
-    if pa.ndim != 2 or pa.shape != pb.shape:
-        raise ValueError(f"points_a and points_b must be (n, p) arrays of the same shape, got {pa.shape}, {pb.shape}")
+    require(pa.ndim == 2 and pa.shape == pb.shape,
+            f"points_a and points_b must be (n, p) arrays of the same shape, got {pa.shape}, {pb.shape}")
     ts = np.linspace(0, 1, int(n_t) + 2)[1:-1]
     checked, violations, worst, example = 0, 0, -math.inf, ()
     for k, (a, b) in enumerate(zip(pa, pb)):
@@ -191,8 +183,8 @@ def delta_s_over_sqrt_s_plus_b(mispredicted, labels, weights, epsilon=None):
 
     y, w = _target_weight(labels, weights)
     mask = np.asarray(mispredicted).astype(bool)
-    if mask.ndim not in (1, 2) or mask.shape[-1] != len(y):
-        raise ValueError(f"mispredicted must have shape (p,) or (k, p) with p = {len(y)}, got {mask.shape}")
+    require(mask.ndim in (1, 2) and mask.shape[-1] == len(y),
+            f"mispredicted must have shape (p,) or (k, p) with p = {len(y)}, got {mask.shape}")
     S = float(np.sum(w * y))
     eps = _resolve_epsilon(epsilon, S)
     fn = mask.astype(np.float64) @ (w * y)

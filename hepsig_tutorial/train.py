@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ._validate import choice, integer, number, require
 from .config import device as default_device
 from .config import checkpoint_dir, progress_enabled
 
@@ -47,9 +48,7 @@ def make_optimizer(optimizer, parameters, lr: float) -> torch.optim.Optimizer:
     """``OPTIMIZERS[optimizer](parameters, lr=lr)``; an :class:`torch.optim.Optimizer` is returned as it is."""
     if isinstance(optimizer, torch.optim.Optimizer):
         return optimizer
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)} or an Optimizer, got {optimizer!r}")
-    return OPTIMIZERS[optimizer](parameters, lr=lr)
+    return OPTIMIZERS[choice("optimizer", optimizer, OPTIMIZERS)](parameters, lr=lr)
 
 
 def progress(iterable, **kwargs):
@@ -77,22 +76,10 @@ def as_tensors(data: Mapping, device=None, dtype=torch.float32, keep_dtype=("ind
         t = t.to(device=device, dtype=dtype if t.is_floating_point() or not keep else t.dtype)
         if n is None:
             n = t.shape[0]
-        elif t.shape[0] != n:
-            raise ValueError(f"data[{key!r}] has {t.shape[0]} rows, expected {n} like the others")
+        require(t.shape[0] == n, f"data[{key!r}] has {t.shape[0]} rows, expected {n} like the others")
         out[key] = t
-    if "x" not in out:
-        raise ValueError("data must contain the inputs under the key 'x'")
+    require("x" in out, "data must contain the inputs under the key 'x'")
     return out
-
-
-def _check_int(name, value, minimum, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)) or int(value) != value \
-            or value < minimum:
-        what = "a non-negative" if minimum == 0 else "a positive"
-        raise ValueError(f"{name} must be {what} integer{' or None' if allow_none else ''}, got {value!r}")
-    return int(value)
 
 
 def _make_schedule(schedule, opt, total):
@@ -101,29 +88,21 @@ def _make_schedule(schedule, opt, total):
     if schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(int(total), 1), eta_min=0.0)
     sched = schedule(opt, int(total))
-    if not callable(getattr(sched, "step", None)) or not callable(getattr(sched, "state_dict", None)):
-        raise ValueError(f"schedule must return a torch LR scheduler (with step and state_dict), got {sched!r}")
+    require(callable(getattr(sched, "step", None)) and callable(getattr(sched, "state_dict", None)),
+            f"schedule must return a torch LR scheduler (with step and state_dict), got {sched!r}")
     return sched
 
 
-def _rng_states(gen, device):
-    states = {"generator": gen.get_state(), "torch": torch.get_rng_state()}
-    if torch.device(device).type == "cuda":
-        states["cuda"] = torch.cuda.get_rng_state(torch.device(device))
-    return states
-
-
-def _save_checkpoint(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+def _micro_batches(batch: Mapping, size: int) -> list:
+    """``batch`` (a dict of tensors) cut in order into micro-batches of at most ``size`` events."""
+    m = batch["x"].shape[0]
+    return [{key: t[i:i + size] for key, t in batch.items()} for i in range(0, m, size)]
 
 
 def _accumulate(model, loss_fn, batch, micro_batch_size, n):
     """Add one batch's gradient to ``.grad`` from micro-batches; return the batch loss (detached)."""
     m = batch["x"].shape[0]
-    parts = [{key: t[i:i + micro_batch_size] for key, t in batch.items()} for i in range(0, m, micro_batch_size)]
+    parts = _micro_batches(batch, micro_batch_size)
     hook = getattr(loss_fn, "micro_backward", None)
     if hook is not None:
         return hook(model, parts, m / n)
@@ -165,8 +144,8 @@ def resumable(name: str, directory=None):
         The directory used, or ``None`` when checkpoints are off.
     """
     global _SCOPE
-    if not isinstance(name, str) or not name or not name.replace("-", "").replace("_", "").isalnum():
-        raise ValueError(f"name must be a non-empty string of letters, digits, '-' and '_', got {name!r}")
+    require(isinstance(name, str) and name.replace("-", "").replace("_", "").isalnum(),
+            f"name must be a non-empty string of letters, digits, '-' and '_', got {name!r}")
     directory = checkpoint_dir() if directory is None else Path(directory)
     if directory is None:
         yield None
@@ -316,43 +295,35 @@ def fit(
     ValueError
         On bad arguments, naming the argument.
     """
-    epochs = _check_int("epochs", epochs, 0)
-    batch_size = _check_int("batch_size", batch_size, 1, allow_none=True)
-    micro_batch_size = _check_int("micro_batch_size", micro_batch_size, 1, allow_none=True)
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
-    if monitor is not None and monitor != "val_loss" and not callable(monitor):
-        raise ValueError(f"monitor must be None, 'val_loss' or a callable monitor(model) -> float, got {monitor!r}")
-    if monitor == "val_loss" and val_data is None:
-        raise ValueError("monitor='val_loss' needs val_data")
-    patience = _check_int("patience", patience, 1, allow_none=True)
-    if patience is not None and monitor is None:
-        raise ValueError("patience needs a monitor ('val_loss' or a callable)")
-    if not (isinstance(min_delta, (int, float, np.floating)) and math.isfinite(min_delta) and min_delta >= 0):
-        raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
-    eval_every = _check_int("eval_every", eval_every, 1)
-    start_step = _check_int("start_step", start_step, 0)
+    epochs = integer("epochs", epochs)
+    batch_size = integer("batch_size", batch_size, minimum=1, none=True)
+    micro_batch_size = integer("micro_batch_size", micro_batch_size, minimum=1, none=True)
+    number("lr", lr, low=0, low_open=True)
+    require(monitor is None or monitor == "val_loss" or callable(monitor),
+            f"monitor must be None, 'val_loss' or a callable monitor(model) -> float, got {monitor!r}")
+    require(monitor != "val_loss" or val_data is not None, "monitor='val_loss' needs val_data")
+    patience = integer("patience", patience, minimum=1, none=True)
+    require(patience is None or monitor is not None, "patience needs a monitor ('val_loss' or a callable)")
+    number("min_delta", min_delta, low=0)
+    eval_every = integer("eval_every", eval_every, minimum=1)
+    start_step = integer("start_step", start_step)
     if checkpoint is None and _SCOPE is not None and not start_step:  # inside ``resumable``
         _SCOPE[2] += 1
         checkpoint = _SCOPE[0] / f"{_SCOPE[1]}-{_SCOPE[2]:04d}.pt"
-    if start_step and checkpoint is not None:
-        raise ValueError("start_step: resume either from fit's checkpoint or from a step of your own, not both")
+    require(not (start_step and checkpoint is not None),
+            "start_step: resume either from fit's checkpoint or from a step of your own, not both")
     for name, fn in (("step_callback", step_callback), ("batch_order", batch_order)):
-        if fn is not None and not callable(fn):
-            raise ValueError(f"{name} must be callable or None, got {fn!r}")
-    if schedule is not None and schedule != "cosine" and not callable(schedule):
-        raise ValueError(f"schedule must be None, 'cosine' or a callable(optimizer, total_steps), got {schedule!r}")
-    if schedule_interval not in ("step", "epoch"):
-        raise ValueError(f"schedule_interval must be 'step' or 'epoch', got {schedule_interval!r}")
-    if not (isinstance(checkpoint_every, (int, float, np.number)) and checkpoint_every >= 0):
-        raise ValueError(f"checkpoint_every must be a number of seconds >= 0, got {checkpoint_every!r}")
+        require(fn is None or callable(fn), f"{name} must be callable or None, got {fn!r}")
+    require(schedule is None or schedule == "cosine" or callable(schedule),
+            f"schedule must be None, 'cosine' or a callable(optimizer, total_steps), got {schedule!r}")
+    choice("schedule_interval", schedule_interval, ("step", "epoch"))
+    number("checkpoint_every", checkpoint_every, low=0)
     device = default_device() if device is None else device
     model.to(device)
     tensors = as_tensors(data, device)
     val = as_tensors(val_data, device) if val_data is not None else None
     n = tensors["x"].shape[0]
-    if n == 0:
-        raise ValueError("data must hold at least one event")
+    require(n > 0, "data must hold at least one event")
     bs = n if batch_size is None else min(batch_size, n)
     mbs = bs if micro_batch_size is None else min(micro_batch_size, bs)
     n_batches = math.ceil(n / bs)
@@ -373,9 +344,8 @@ def fit(
 
     if path is not None and path.exists():
         state = torch.load(path, map_location="cpu", weights_only=True)  # RNG states must stay on the CPU
-        if state.get("config") != config:
-            raise ValueError(f"checkpoint {str(path)!r} was written for {state.get('config')}, but this fit has "
-                             f"{config}: delete the file or pass another checkpoint path")
+        require(state.get("config") == config, f"checkpoint {str(path)!r} was written for {state.get('config')}, "
+                f"but this fit has {config}: delete the file or pass another checkpoint path")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         if sched is not None and state["scheduler"] is not None:
@@ -390,12 +360,17 @@ def fit(
         _log.warning("%s: resumed from checkpoint %s after epoch %d of %d%s", desc, path, start_epoch, epochs,
                      " (finished run)" if finished else "")
 
-    def save(next_epoch, done, elapsed):
-        _save_checkpoint(path, {
-            "config": config, "epoch": next_epoch, "finished": done, "seconds": elapsed,
-            "model": model.state_dict(), "optimizer": opt.state_dict(),
-            "scheduler": None if sched is None else sched.state_dict(), "history": history,
-            "best_score": best_score, "best_state": best_state, "rng": _rng_states(gen, device)})
+    def save(next_epoch, done, elapsed):  # atomically: a temporary file, then os.replace
+        rng = {"generator": gen.get_state(), "torch": torch.get_rng_state()}
+        if torch.device(device).type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(torch.device(device))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+        torch.save({"config": config, "epoch": next_epoch, "finished": done, "seconds": elapsed,
+                    "model": model.state_dict(), "optimizer": opt.state_dict(),
+                    "scheduler": None if sched is None else sched.state_dict(), "history": history,
+                    "best_score": best_score, "best_state": best_state, "rng": rng}, tmp)
+        os.replace(tmp, path)
 
     skip = 0
     if start_step:
@@ -556,24 +531,22 @@ def search(build_model: Callable, loss_fn: Callable, data: Mapping, *, val_data:
         If no learning rate gave a finite monitor value. A run whose loss diverges (``fit`` raises
         :class:`FloatingPointError`) only scores NaN.
     """
-    if not callable(build_model):
-        raise ValueError(f"build_model must be a callable build_model(seed) -> torch.nn.Module, got {build_model!r}")
-    if monitor is None:
-        raise ValueError("monitor must be 'val_loss' or a callable monitor(model) -> float, got None")
+    require(callable(build_model),
+            f"build_model must be a callable build_model(seed) -> torch.nn.Module, got {build_model!r}")
+    require(monitor is not None, "monitor must be 'val_loss' or a callable monitor(model) -> float, got None")
     lrs = [float(lr) for lr in np.atleast_1d(np.asarray(lrs, dtype=float))]
-    if not lrs or not all(math.isfinite(lr) and lr > 0 for lr in lrs):
-        raise ValueError(f"lrs must be a non-empty sequence of positive learning rates, got {lrs!r}")
+    require(lrs and all(math.isfinite(lr) and lr > 0 for lr in lrs),
+            f"lrs must be a non-empty sequence of positive learning rates, got {lrs!r}")
     for key in ("lr", "monitor", "restore_best", "val_data"):
-        if key in fit_kwargs:
-            raise ValueError(f"{key} is set by search; do not pass it in fit_kwargs")
+        require(key not in fit_kwargs, f"{key} is set by search; do not pass it in fit_kwargs")
     checkpoint = fit_kwargs.pop("checkpoint", None)
     desc = fit_kwargs.pop("desc", "search")
     lower_is_better = monitor == "val_loss"
     histories, scores, best = {}, {}, None
     for lr in lrs:
         model = build_model(seed)
-        if not isinstance(model, torch.nn.Module):
-            raise ValueError(f"build_model must return a torch.nn.Module, got {type(model).__name__}")
+        require(isinstance(model, torch.nn.Module),
+                f"build_model must return a torch.nn.Module, got {type(model).__name__}")
         kwargs = dict(fit_kwargs)
         if checkpoint is not None:
             p = Path(checkpoint)

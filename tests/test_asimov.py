@@ -22,6 +22,12 @@ def test_problem_splits_are_scaled_on_training_events_and_weighted_to_the_yields
         assert d["w"][d["y"] == 1].sum() == pytest.approx(problem.expected_signal, rel=1e-5)
         assert d["w"][d["y"] == 0].sum() == pytest.approx(problem.expected_background, rel=1e-5)
     assert len(problem.val["y"]) == pytest.approx(0.3 * 7500, abs=2)
+    # the parts are those of the toy's stratified split with the problem's seed, x standardised on train
+    parts = problem.toy.split((0.4, 0.3, 0.3), seed=2)
+    for d, part in zip((problem.train, problem.val, problem.test), parts):
+        np.testing.assert_allclose(d["w"], part.w, rtol=1e-6)
+        np.testing.assert_array_equal(d["y"], part.y)
+        np.testing.assert_allclose(d["x"], (part.x - parts[0].x.mean(0)) / parts[0].x.std(0), rtol=1e-4, atol=1e-4)
 
 
 def test_paired_initialisation_and_output_layers(problem):

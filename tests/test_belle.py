@@ -35,15 +35,16 @@ def test_shapes_and_dtypes(toy):
     n = len(toy)
     k = len(MASSES)
     assert n == 4 * 1500 + 30_000
-    assert toy.features.shape == (n, 4) and toy.features.dtype == np.float32
+    assert isinstance(toy, ht.data.Sample) and set(toy.extras) == {"m2_rec", "process", "mass_index", "truth"}
+    assert toy.x.shape == (n, 4) and toy.x.dtype == np.float32
     assert toy.feature_names == belle.BELLE_FEATURES and len(toy.feature_names) == 4
     assert toy.m2_rec.shape == (n,) and toy.m2_rec.dtype == np.float64
-    assert toy.label.dtype == np.int8 and set(np.unique(toy.label)) == {0, 1}
+    assert toy.y.dtype == np.int8 and set(np.unique(toy.y)) == {0, 1}
     assert np.issubdtype(toy.process.dtype, np.integer) and set(np.unique(toy.process)) == {0, 1, 2, 3}
     assert toy.process_names == ["signal", "mumu(gamma)", "tautau", "eemumu"]
-    assert np.array_equal(toy.label == 1, toy.process == 0)
-    assert np.all(toy.mass_index[toy.label == 0] == -1)
-    assert np.array_equal(np.bincount(toy.mass_index[toy.label == 1]), [1500] * k)
+    assert np.array_equal(toy.y == 1, toy.process == 0)
+    assert np.all(toy.mass_index[toy.y == 0] == -1)
+    assert np.array_equal(np.bincount(toy.mass_index[toy.y == 1]), [1500] * k)
     assert toy.masses.shape == (k,) and toy.sigma_m2.shape == (k,) and toy.windows.shape == (k, 2)
     assert np.all(toy.n_gen > 1500)  # generated, before acceptance and preselection
     assert np.allclose(toy.signal_acceptance, 1500 / toy.n_gen)
@@ -54,7 +55,7 @@ def test_shapes_and_dtypes(toy):
     assert toy.preselection_pt == belle.PRESELECTION_PT
     assert toy.generator_filter_pt == {"mumu(gamma)": belle.GENERATOR_FILTER_PT, "tautau": 0.0,
                                        "eemumu": belle.GENERATOR_FILTER_PT}
-    assert np.all(np.isfinite(toy.features)) and np.all(np.isfinite(toy.m2_rec))
+    assert np.all(np.isfinite(toy.x)) and np.all(np.isfinite(toy.m2_rec))
 
 
 def test_paper_masses_and_sizes_from_the_caller():
@@ -69,7 +70,7 @@ def test_deterministic_for_a_seed():
     a = belle.make_belle_toy(masses=[1.0, 3.0], n_signal_per_mass=300, n_background=3000, seed=7)
     b = belle.make_belle_toy(masses=[1.0, 3.0], n_signal_per_mass=300, n_background=3000, seed=7)
     c = belle.make_belle_toy(masses=[1.0, 3.0], n_signal_per_mass=300, n_background=3000, seed=8)
-    for name in ("features", "m2_rec", "label", "process", "mass_index", "weight", "sigma_m2", "windows"):
+    for name in ("x", "m2_rec", "y", "process", "mass_index", "w", "sigma_m2", "windows"):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
     assert not np.array_equal(a.m2_rec, c.m2_rec)
 
@@ -96,7 +97,7 @@ def test_truth_kinematics(toy):
     assert np.all(np.sqrt(np.maximum(m2, 0)) <= belle.SQRT_S - 2 * belle.M_MU + 1e-9)
     assert np.all(rec[:, 0] >= -1e-9)
     # signal: the true recoil mass is the Z′ mass (exact three-body kinematics)
-    sig = toy.label == 1
+    sig = toy.y == 1
     assert np.allclose(np.sqrt(np.maximum(m2[sig], 0)), toy.masses[toy.mass_index[sig]], atol=1e-5)
     # μμ(γ): the recoil is the ISR photon pair, so M²_rec ≈ 4E₁E₂ ≥ 0 and its energy < √s/2 per photon
     mm = toy.process == 1
@@ -135,7 +136,7 @@ def test_resolution_close_to_authors_table(toy):
 
 
 def test_feature_ranges(toy):
-    f = toy.features
+    f = toy.x
     assert np.all(f[:, [0, 1, 3]] >= 0)
     assert np.all(np.abs(f) <= belle.SQRT_S / 2 + 0.3)  # smearing can push p slightly above √s/2
     # |p_l| of the harder muon cannot exceed its momentum: p_l² + p_t² = |p_max|² ≤ (√s/2)²
@@ -148,8 +149,8 @@ def test_background_recoil_shapes(toy):
     assert 10 < med[2] < 70  # ττ: broad continuum
     assert med[3] > 60  # eeμμ: high recoil
     # every event passes the preselection; μμ(γ) and eeμμ have softer dimuon p_t than signal and ττ
-    assert np.all(toy.features[:, 3] > toy.preselection_pt)
-    ptmm = {p: np.median(toy.features[toy.process == p, 3]) for p in range(4)}
+    assert np.all(toy.x[:, 3] > toy.preselection_pt)
+    ptmm = {p: np.median(toy.x[toy.process == p, 3]) for p in range(4)}
     assert max(ptmm[1], ptmm[3]) < min(ptmm[0], ptmm[2])
 
 
@@ -189,7 +190,7 @@ def test_weights(toy):
         assert toy.expected(p) == pytest.approx(vis * toy.luminosity, rel=1e-9)
         acc = vis / toy.cross_section[name]
         assert 0 < acc <= 1
-        w = toy.weight[toy.process == p]
+        w = toy.w[toy.process == p]
         assert np.allclose(w, toy.luminosity / toy.sample_luminosity[name])
     assert toy.cross_section["tautau"] == pytest.approx(0.919e6 * 0.1739**2)
     # the preselection and the filter keep only a few per cent of μμ(γ) and eeμμ, most of ττ
@@ -198,16 +199,16 @@ def test_weights(toy):
     assert toy.visible_cross_section["tautau"] / toy.cross_section["tautau"] > 0.3
     # signal weights are 1/N_generated: they sum to the acceptance (× preselection), not to 1
     for k in range(len(toy.masses)):
-        assert toy.weight[toy.mass_index == k].sum() == pytest.approx(toy.signal_acceptance[k])
+        assert toy.w[toy.mass_index == k].sum() == pytest.approx(toy.signal_acceptance[k])
     assert np.all((toy.signal_acceptance > 0.3) & (toy.signal_acceptance < 1))
 
 
 def test_weights_scale_with_luminosity():
     a = belle.make_belle_toy(masses=[2.0], n_signal_per_mass=100, n_background=3000, seed=2, luminosity=50.0)
     b = belle.make_belle_toy(masses=[2.0], n_signal_per_mass=100, n_background=3000, seed=2, luminosity=100.0)
-    bk = a.label == 0
-    assert np.allclose(b.weight[bk], 2 * a.weight[bk])
-    assert np.allclose(b.weight[~bk], a.weight[~bk])
+    bk = a.y == 0
+    assert np.allclose(b.w[bk], 2 * a.w[bk])
+    assert np.allclose(b.w[~bk], a.w[~bk])
 
 
 # ------------------------------------------------------------------------------------ windows, split
@@ -217,10 +218,10 @@ def test_window_matrix_semantics(toy):
     for i in np.random.default_rng(0).choice(len(toy), 400, replace=False):
         for k, (lo, hi) in enumerate(toy.windows):
             inside = lo <= toy.m2_rec[i] <= hi
-            counts = inside and (toy.label[i] == 0 or toy.mass_index[i] == k)
+            counts = inside and (toy.y[i] == 0 or toy.mass_index[i] == k)
             assert wm[i, k] == counts
     # signal of mass k never counts for another hypothesis
-    sig = toy.label == 1
+    sig = toy.y == 1
     assert not np.any(wm[sig] & (toy.mass_index[sig][:, None] != np.arange(len(toy.masses))))
     idx = np.arange(10, 50)
     assert np.array_equal(toy.window_matrix(idx), wm[idx])
@@ -233,16 +234,16 @@ def test_window_matrix_semantics(toy):
 
 
 def test_subset_keeps_normalisation(toy):
-    sel = toy.features[:, 3] > 1.0
+    sel = toy.x[:, 3] > 1.0
     sub = toy.subset(sel)
     assert len(sub) == sel.sum() and np.array_equal(sub.n_gen, toy.n_gen)
     assert np.array_equal(sub.windows, toy.windows)
-    eff = sub.weight[sub.mass_index == 1].sum()
-    assert eff == pytest.approx(np.sum(toy.features[toy.mass_index == 1, 3] > 1.0) / toy.n_gen[1])
+    eff = sub.w[sub.mass_index == 1].sum()
+    assert eff == pytest.approx(np.sum(toy.x[toy.mass_index == 1, 3] > 1.0) / toy.n_gen[1])
 
 
 def test_split_conserves_expected_yields(toy):
-    train, test = toy.split(test_fraction=0.3, seed=5)
+    train, test = toy.split((0.7, 0.3), seed=5)
     assert len(train) + len(test) == len(toy)
     assert abs(len(test) / len(toy) - 0.3) < 0.01
     for p in (1, 2, 3):
@@ -251,10 +252,10 @@ def test_split_conserves_expected_yields(toy):
     for half in (train, test):
         for k in range(len(toy.masses)):
             sel = half.mass_index == k
-            assert half.weight[sel].sum() == pytest.approx(toy.signal_acceptance[k])
+            assert half.w[sel].sum() == pytest.approx(toy.signal_acceptance[k])
             assert half.n_gen[k] == pytest.approx(toy.n_gen[k] * sel.sum() / np.sum(toy.mass_index == k))
     # halves are disjoint and deterministic
-    t2, _ = toy.split(test_fraction=0.3, seed=5)
+    t2, _ = toy.split((0.7, 0.3), seed=5)
     assert np.array_equal(train.m2_rec, t2.m2_rec)
     both = np.concatenate([train.m2_rec, test.m2_rec])
     assert np.array_equal(np.sort(both), np.sort(toy.m2_rec))
@@ -268,9 +269,9 @@ def test_window_scan_matches_sums(toy):
     wm = toy.window_matrix()
     sig, _ = metrics.punzi_sigma_min(scan, luminosity=toy.luminosity)
     for k in range(len(toy.masses)):
-        eff = toy.weight[(toy.mass_index == k) & wm[:, k]].sum()
-        per_p = [toy.weight[(toy.process == p) & wm[:, k]].sum() for p in (1, 2, 3)]
-        floors = [metrics.FLOOR_EVENTS * toy.weight[toy.process == p].mean() for p in (1, 2, 3)]
+        eff = toy.w[(toy.mass_index == k) & wm[:, k]].sum()
+        per_p = [toy.w[(toy.process == p) & wm[:, k]].sum() for p in (1, 2, 3)]
+        floors = [metrics.FLOOR_EVENTS * toy.w[toy.process == p].mean() for p in (1, 2, 3)]
         assert scan.s[k, 0] == pytest.approx(eff)
         np.testing.assert_allclose(scan.b_process[k, :, 0], per_p)
         bkg = sum(max(b, f) for b, f in zip(per_p, floors))
@@ -330,7 +331,7 @@ def test_generator_filter_loses_no_preselected_event():
     q = t.truth[:, 0] + t.truth[:, 1]
     pt_true = np.hypot(q[:, 1], q[:, 2])
     for p in (1, 3):
-        passed = (t.process == p) & (t.features[:, 3] > belle.PRESELECTION_PT)
+        passed = (t.process == p) & (t.x[:, 3] > belle.PRESELECTION_PT)
         assert passed.sum() > 200
         assert np.sum(passed & (pt_true < belle.GENERATOR_FILTER_PT)) == 0
 
@@ -342,9 +343,9 @@ def test_filter_multiplies_the_simulated_luminosity():
     for name in ("mumu(gamma)", "eemumu"):
         assert filt.sample_luminosity[name] > 5 * plain.sample_luminosity[name]
     # the expected yields are estimates of the same physics: what passes the preselection agrees
-    sel = plain.features[:, 3] > belle.PRESELECTION_PT
+    sel = plain.x[:, 3] > belle.PRESELECTION_PT
     for p in (1, 3):
-        a = plain.weight[sel & (plain.process == p)].sum()
+        a = plain.w[sel & (plain.process == p)].sum()
         b = filt.expected(p)
         n = np.sum(sel & (plain.process == p))
         assert abs(a - b) < 4 * a / np.sqrt(n) + 1e-9
@@ -380,8 +381,8 @@ def test_bad_input(kwargs, name):
 
 
 def test_bad_input_methods(toy):
-    with pytest.raises(ValueError, match="test_fraction"):
-        toy.split(test_fraction=1.0)
+    with pytest.raises(ValueError, match="fractions"):
+        toy.split((0.0, 1.0))
     with pytest.raises(ValueError, match="idx"):
         toy.window_matrix(np.ones(3, bool))
     with pytest.raises(ValueError, match="seed"):

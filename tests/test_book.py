@@ -713,3 +713,282 @@ def test_section_numbering_style(chapter):
                 problems.append(f"cell {i}: '## {title}' is neither '## {n}.k Title' nor one of "
                                 f"{sorted(UNNUMBERED_SECTIONS)}")
     assert not problems, f"{chapter}: " + "; ".join(problems)
+
+
+# --------------------------------------------------------------------------- links to the API reference (issue 19)
+# The rule: in each chapter, the first mention *in the prose* (markdown cells; not code cells, fenced code
+# blocks or headings) of each package function, class or module links to its entry on the API page,
+# book/api.md, as a Markdown link to the object's full name: [`ht.metrics.cut_scan`](#hepsig_tutorial.metrics.cut_scan).
+# Later mentions stay plain code. A mention is an inline code span naming a package object: `ht.x.y`,
+# `hepsig_tutorial.x`, or a name the chapter imported (`from hepsig_tutorial import metrics` ->
+# `metrics.cut_scan`), optionally followed by call arguments. Why a Markdown link and not a {py:func} role:
+# the strict build (-W) fails on a link whose target is missing (myst.xref_missing), while an unresolved
+# {py:...} role passes it (book/_config.yml's nitpick_ignore_regex ignores every py reference, for the
+# docstrings), and JupyterLab/Colab/GitHub show the link as linked code where they show a role as raw text.
+# Every link must point at an entry that book/api.md documents, and a mention of `ht.x.y` that names nothing
+# (a renamed or deleted function) is reported too.
+# an inline code span, with the MyST role in front of it if any ({py:func}, {ref}, {glue:text}, ...)
+INLINE = re.compile(r"(?:\{([^{}`\s]+)\})?(`+)(?!`)(.+?)(?<!`)\2(?!`)", re.S)
+# a Markdown link on a code span to a target by name: [`text`](#target)
+API_LINK = re.compile(r"\[`([^`]+)`\]\(#([\w.]+)\)")
+DOTTED = re.compile(r"\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*(\(.*\))?\s*", re.S)
+# fenced directives whose body is prose (their opening and closing lines are not); any other fenced block
+# (code, literalinclude, math, eval-rst, bibliography) is not prose
+PROSE_DIRECTIVES = {"admonition", "note", "tip", "hint", "important", "warning", "caution", "attention", "danger",
+                    "error", "seealso", "dropdown", "margin", "sidebar", "figure", "epigraph", "topic"}
+FENCE_LINE = re.compile(r"^[ \t]*(`{3,}|~{3,}|:{3,})[ \t]*(\S*)")
+
+
+def _not_prose(src):
+    """(start, end) character ranges of a markdown cell that are not prose: headings, fenced blocks other
+    than admonition-like directives, and the fence lines themselves."""
+    ranges, open_fences, pos, code_until = [], [], 0, None
+    for line in src.splitlines(keepends=True):
+        start, pos = pos, pos + len(line)
+        fence = FENCE_LINE.match(line)
+        if code_until is not None:  # inside a code-like block: skip up to its closing fence
+            ranges.append((start, pos))
+            if fence and fence.group(1)[0] == code_until[0] and len(fence.group(1)) >= len(code_until) \
+                    and not fence.group(2):
+                code_until = None
+            continue
+        if fence:
+            mark, info = fence.groups()
+            ranges.append((start, pos))
+            if not info and open_fences and mark[0] == open_fences[-1][0] and len(mark) >= len(open_fences[-1]):
+                open_fences.pop()
+            elif re.fullmatch(r"\{(\w[\w-]*)\}.*", info) and info[1:info.index("}")] in PROSE_DIRECTIVES:
+                open_fences.append(mark)
+            elif mark[0] == ":":  # a colon fence is always a directive with a prose body here
+                open_fences.append(mark)
+            else:
+                code_until = mark
+        elif re.match(r"#{1,6} ", line):
+            ranges.append((start, pos))
+    return ranges
+
+
+def _chapter_namespace(cells):
+    """What the package names mean in a chapter: ``ht``/``hepsig_tutorial`` plus the chapter's own imports."""
+    import ast
+    import importlib
+
+    import hepsig_tutorial
+
+    ns = {"ht": hepsig_tutorial, "hepsig_tutorial": hepsig_tutorial}
+    for cell in cells:
+        if cell["cell_type"] != "code":
+            continue
+        src = "\n".join(ln for ln in "".join(cell["source"]).splitlines() if not ln.lstrip().startswith(("%", "!")))
+        try:
+            tree = ast.parse(src)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.name.split(".")[0] == "hepsig_tutorial" and a.asname:
+                        ns[a.asname] = importlib.import_module(a.name)
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "hepsig_tutorial":
+                for a in node.names:
+                    obj = _api_resolve({"m": importlib.import_module(node.module)}, f"m.{a.name}")
+                    if obj is not None:
+                        ns[a.asname or a.name] = obj
+    return ns
+
+
+def _api_resolve(ns, dotted):
+    """The object that ``dotted`` names in namespace ``ns`` (submodules imported on the way), or None."""
+    import importlib
+    import inspect
+
+    head, *rest = dotted.split(".")
+    obj = ns.get(head)
+    for part in rest:
+        if obj is None:
+            return None
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            try:
+                obj = importlib.import_module(f"{obj.__name__}.{part}") if inspect.ismodule(obj) else None
+            except ImportError:
+                obj = None
+    return getattr(obj, "__func__", obj)  # a classmethod is the same entry however it is reached
+
+
+def _api_kind(obj):
+    import inspect
+
+    if inspect.ismodule(obj):
+        return "mod"
+    if inspect.isclass(obj):
+        return "class"
+    if inspect.isroutine(obj):
+        return "func"
+    return None  # constants, instances: not an API entry of their own
+
+
+@functools.lru_cache(maxsize=1)
+def _api_documented():
+    """{target: object} for every entry of book/api.md: ``automodule`` (the module; with ``:members:`` also
+    each public member with a docstring, as autodoc picks them: ``__all__`` when the module has one), and
+    ``autoclass``/``autofunction`` under the path they are written with."""
+    import importlib
+    import inspect
+
+    import hepsig_tutorial
+
+    text = (ROOT / "book" / "api.md").read_text()
+    targets = {}
+    for m in re.finditer(r"^\.\. (automodule|autoclass|autofunction):: +(\S+)[ \t]*\n((?:[ \t]+:.*\n?)*)", text, re.M):
+        directive, name, options = m.groups()
+        if directive != "automodule":
+            obj = _api_resolve({"hepsig_tutorial": hepsig_tutorial}, name)
+            if obj is not None:
+                targets[name] = obj
+            continue
+        module = importlib.import_module(name)
+        targets[name] = module
+        if ":members:" not in options:
+            continue
+        names = getattr(module, "__all__", None)
+        if names is None:
+            names = [n for n, o in vars(module).items() if getattr(o, "__module__", None) == name]
+        for n in names:
+            obj = getattr(module, n, None)
+            if not n.startswith("_") and _api_kind(obj) in ("class", "func") and inspect.getdoc(obj) \
+                    and getattr(obj, "__module__", None) == name:
+                targets[f"{name}.{n}"] = obj
+    for name, obj in list(targets.items()):  # the methods of a documented class (autodoc lists them too)
+        if inspect.isclass(obj):
+            for n, member in vars(obj).items():
+                member = getattr(member, "__func__", member)  # classmethod, staticmethod
+                if not n.startswith("_") and inspect.isroutine(member) and inspect.getdoc(member):
+                    targets[f"{name}.{n}"] = member
+    return targets
+
+
+def _api_target(obj):
+    """The api.md entry to link ``obj`` to (its defining module's path when documented there), or None."""
+    documented = [t for t, o in _api_documented().items() if o is obj]
+    if not documented:
+        return None
+    canonical = obj.__name__ if _api_kind(obj) == "mod" else f"{obj.__module__}.{obj.__qualname__}"
+    return canonical if canonical in documented else sorted(documented, key=len)[0]
+
+
+def _api_mentions(cells):
+    """Every mention of a package object in the prose of the markdown cells, in reading order:
+    (cell index, start, end, text, object or None, how, target). ``how`` is "link" for [`text`](#target),
+    "role" for a {py:...} role, None for plain code; ``object`` is None for a mention that names nothing
+    (``ht.x.y`` with no ``y``, or a link or role whose target is missing)."""
+    import hepsig_tutorial
+
+    ns = _chapter_namespace(cells)
+    found = []
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] != "markdown":
+            continue
+        src = "".join(cell["source"])
+        prose = src
+        for a, b in _not_prose(src):  # blank what is not prose (offsets stay those of the source)
+            prose = prose[:a] + re.sub(r"\S", " ", prose[a:b]) + prose[b:]
+        hits = []
+        for m in API_LINK.finditer(prose):
+            name = DOTTED.fullmatch(m.group(1))
+            if m.group(2).startswith("hepsig_tutorial.") or (name and name.group(1).split(".")[0] in ns):
+                obj = _api_resolve({"hepsig_tutorial": hepsig_tutorial}, m.group(2))
+                hits.append((i, m.start(), m.end(), m.group(1), obj, "link", m.group(2)))
+                prose = prose[:m.start()] + " " * (m.end() - m.start()) + prose[m.end():]
+        for m in INLINE.finditer(prose):
+            role, _, body = m.groups()
+            if role and not role.startswith("py:"):
+                continue
+            if role:
+                title, target = (re.fullmatch(r"(.+?)\s*<(.+)>", body, re.S) or re.fullmatch(r"((.+))", body, re.S)).groups()
+                obj = _api_resolve({"hepsig_tutorial": hepsig_tutorial}, target.strip().lstrip("~."))
+                hits.append((i, m.start(), m.end(), title, obj, "role", target.strip()))
+                continue
+            name = DOTTED.fullmatch(body)
+            if not name or name.group(1).split(".")[0] not in ns:
+                continue
+            obj = _api_resolve(ns, name.group(1))
+            if obj is None or _api_kind(obj):
+                hits.append((i, m.start(), m.end(), body, obj, None, None))
+        found += sorted(hits, key=lambda h: h[1])
+    return found
+
+
+def _api_link_problems(cells):
+    """What breaks the rule above, as readable lines (empty when the chapter follows it)."""
+    problems, seen = [], set()
+    documented = _api_documented()
+    for i, _, _, text, obj, how, target in _api_mentions(cells):
+        if obj is None:
+            what = f"{how} target {target!r}" if how else f"`{text}`"
+            problems.append(f"cell {i}: {what} names nothing in the package (renamed or deleted?)")
+            continue
+        if how and (target not in documented or documented[target] is not obj):
+            problems.append(f"cell {i}: {how} target {target!r} is not an entry of book/api.md "
+                            f"(use {_api_target(obj)!r})")
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if how != "link":
+            goal = _api_target(obj)
+            problems.append(f"cell {i}: first mention `{text}` is not a link" + (
+                f" (write [`{text}`](#{goal}))" if goal else " and has no entry in book/api.md"))
+    return problems
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_first_mentions_link_to_the_api_reference(chapter):
+    """Issue 19: the first mention of each package function, class or module in a chapter's prose links to
+    its entry in the API reference, and every such link points at an entry that exists. Static: needs no
+    built book (the strict build fails on the same missing targets; this test names the chapter and cell)."""
+    problems = _api_link_problems(_nb_cells(chapter))
+    assert not problems, f"{chapter}: " + "; ".join(problems)
+
+
+def test_api_link_rule_catches_unlinked_and_stale_mentions():
+    """The check above can fail: an unlinked first mention, a link to a missing name, a link to a path the
+    API page does not document, and a role instead of a link are each reported; the linked form (and later
+    plain mentions, code blocks, headings) are not."""
+    code = {"cell_type": "code", "source": "import hepsig_tutorial as ht\nfrom hepsig_tutorial import metrics"}
+    md = lambda s: {"cell_type": "markdown", "source": s}  # noqa: E731
+    good = "[`ht.metrics.cut_scan`](#hepsig_tutorial.metrics.cut_scan) and later `metrics.cut_scan(s, y)`"
+    assert _api_link_problems([code, md(good)]) == []
+    unlinked = _api_link_problems([code, md("Scan with `metrics.cut_scan`. " + good)])
+    assert len(unlinked) == 1 and "first mention `metrics.cut_scan` is not a link" in unlinked[0]
+    stale = _api_link_problems([code, md("[`ht.metrics.gone`](#hepsig_tutorial.metrics.no_such_function)")])
+    assert stale and "names nothing" in stale[0]
+    assert "names nothing" in _api_link_problems([code, md("Use `ht.metrics.no_such_function`.")])[0]
+    alias = _api_link_problems([code, md("[`ht.losses.bce_loss`](#hepsig_tutorial.losses.bce_loss)")])
+    assert alias and "not an entry of book/api.md" in alias[0] and "losses.bce.bce_loss" in alias[0]
+    method = _api_link_problems([code, md("[`Sample.split`](#hepsig_tutorial.data.Sample.split)")])
+    assert method and "'hepsig_tutorial.data.sample.Sample.split'" in method[0]
+    role = _api_link_problems([code, md("{py:func}`ht.metrics.cut_scan <hepsig_tutorial.metrics.cut_scan>`")])
+    assert role and "is not a link" in role[0]
+    assert _api_link_problems([code, md("```python\n`ht.metrics.cut_scan`\n```\n## `ht.metrics.cut_scan`")]) == []
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_api_links_resolve_in_the_built_book(chapter):
+    """Every link or role to a package object in a built chapter page became a link into the API page.
+    (An unresolved Markdown link also fails the strict build; an unresolved {py:...} role does not:
+    book/_config.yml's ``nitpick_ignore_regex`` ignores every py reference, for the docstrings' sake, and
+    such a role renders as bare code.)"""
+    page = HTML / "notebooks" / f"{chapter}.html"
+    if not page.exists():
+        pytest.fail(f"no built page {page}: run `make test` (or `make book`) first")
+    html = page.read_text(encoding="utf-8")
+    broken = []
+    for m in re.finditer(r'(<a [^>]*>)?<(?:span|code) class="(xref (?:myst|py)[^"]*)"', html):
+        classes = m.group(2).split()
+        if not ("py" in classes or classes == ["xref", "myst"]):  # a py reference, or a link that found nothing
+            continue
+        if not (m.group(1) and "api.html#" in m.group(1)):
+            text = re.search(r'<span class="pre">([^<]*)', html[m.end():m.end() + 400])
+            broken.append(text.group(1) if text else html[m.start():m.start() + 120])
+    assert not broken, f"{chapter}: links to the API page that do not resolve: {broken}"

@@ -13,6 +13,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from hepsig_tutorial import compare, metrics, plots, stats, train  # noqa: E402
+from hepsig_tutorial.data import Sample, problems  # noqa: E402
 
 
 def _toy(n_sig=600, n_bkg=1800, seed=0, shift=1.5, s_total=50.0, b_total=2000.0):
@@ -22,6 +23,11 @@ def _toy(n_sig=600, n_bkg=1800, seed=0, shift=1.5, s_total=50.0, b_total=2000.0)
     y = np.concatenate([np.ones(n_sig), np.zeros(n_bkg)])
     w = np.where(y == 1, s_total / n_sig, b_total / n_bkg)
     return x, y, w
+
+
+def _sample(**kw):
+    """:func:`_toy` as a :class:`Sample` (what :func:`compare.compare_losses` takes)."""
+    return Sample(*_toy(**kw))
 
 
 def _auc(scores, y):
@@ -324,28 +330,35 @@ def test_paired_needs_the_same_seeds():
 # the full comparison
 # ------------------------------------------------------------------------------------------------
 def test_split_keeps_every_process_yield_and_caps_the_fit_part():
+    """The parts of compare_losses: Sample.split, then at most max_fit_events fit events per class (_cap)."""
     rng = np.random.default_rng(0)
     n = 3000
     y = (rng.random(n) < 0.2).astype(float)
     proc = np.where(y == 1, 0, rng.integers(1, 3, n))
     w = np.where(y == 1, 30.0 / y.sum(), np.where(proc == 1, 1000.0 / (proc == 1).sum(), 10.0 / (proc == 2).sum()))
     x = rng.normal(size=(n, 2)).astype(np.float32)
-    fit, val = compare._split_fit_val(x, y, w, proc, 0.5, seed=1, max_fit_events=300)
-    for xs, ys, ws, ps in (fit, val):
-        assert ws[ys == 1].sum() == pytest.approx(30.0)
-        assert ws[(ys == 0) & (ps == 1)].sum() == pytest.approx(1000.0)
-        assert ws[(ys == 0) & (ps == 2)].sum() == pytest.approx(10.0)
-    assert (fit[1] == 0).sum() <= 301 and (fit[1] == 1).sum() <= 301
-    assert len(val[1]) == pytest.approx(n / 2, abs=3)
-    again = compare._split_fit_val(x, y, w, proc, 0.5, seed=1, max_fit_events=300)
-    np.testing.assert_array_equal(fit[0], again[0][0])  # the split depends on the seed only
+    sample = Sample(x, y, w, {"process": proc})
+    fit, val = sample.split((0.5, 0.5), seed=1)
+    capped = compare._cap(fit, 300, seed=1)
+    for part in (fit, capped, val):
+        assert part.w[part.y == 1].sum() == pytest.approx(30.0)
+        assert part.w[(part.y == 0) & (part.process == 1)].sum() == pytest.approx(1000.0)
+        assert part.w[(part.y == 0) & (part.process == 2)].sum() == pytest.approx(10.0)
+    assert (capped.y == 0).sum() <= 301 and (capped.y == 1).sum() <= 301
+    assert (fit.y == 0).sum() > 1000  # the cap did cut the background
+    # stratified: each background process keeps its share of the capped background
+    share = (capped.process[capped.y == 0] == 1).mean()
+    assert share == pytest.approx((fit.process[fit.y == 0] == 1).mean(), abs=0.01)
+    assert len(val) == pytest.approx(n / 2, abs=3)
+    assert compare._cap(fit, None, seed=1).x.shape == fit.x.shape  # no cap: every fit event
+    again = compare._cap(sample.split((0.5, 0.5), seed=1)[0], 300, seed=1)
+    np.testing.assert_array_equal(capped.x, again.x)  # the split depends on the seed only
 
 
 def test_compare_losses_end_to_end_small():
     x, y, w = _toy(n_sig=400, n_bkg=1200)
-    xt, yt, wt = _toy(n_sig=400, n_bkg=1200, seed=9)
-    res = compare.compare_losses(x, y, w, xt, yt, wt, methods=("bce", "lovasz"), seeds=(0, 1, 2), epochs=6,
-                                 patience=3, lrs=(1e-3, 3e-2), n_bootstrap=20, problem="blobs", device="cpu")
+    res = compare.compare_losses(Sample(x, y, w), methods=("bce", "lovasz"), seeds=(0, 1, 2), epochs=6, patience=3,
+                                 lrs=(1e-3, 3e-2), n_bootstrap=20, problem="blobs", device="cpu")
     assert len(res.runs) == 6 and {r.method for r in res.runs} == {"bce", "lovasz"}
     for method in ("bce", "lovasz"):
         vals = {lr: res.validation[(method, lr)] for lr in (1e-3, 3e-2)}
@@ -356,7 +369,9 @@ def test_compare_losses_end_to_end_small():
         assert row.estimates["z_a_0"].se_mc > 0
     assert all(r.boot["z_a_0"].shape == (20,) for r in res.runs)
     assert res.config["batch_size"] == math.ceil(0.25 * res.config["n_fit"])
-    assert res.config["n_fit"] + res.config["n_val"] == len(y)
+    assert res.config["n_fit"] + res.config["n_val"] + res.config["n_test"] == len(y)
+    assert res.config["n_test"] == pytest.approx(0.3 * len(y), abs=2)
+    assert res.config["n_val"] == pytest.approx(0.35 * len(y), abs=2)
     d = compare.paired(res, "lovasz", res, "bce", "z_a_0")
     assert d.n_seeds == 3 and 0 <= d.p <= 1
     table = res.table()
@@ -367,10 +382,10 @@ def test_compare_losses_end_to_end_small():
 
 
 def test_init_seeds_change_the_networks_not_the_splits():
-    x, y, w = _toy(n_sig=300, n_bkg=900)
+    s = _sample(n_sig=300, n_bkg=900)
     kw = dict(methods=("bce",), seeds=(0, 1), epochs=3, patience=None, lrs=(1e-2,), n_bootstrap=10, device="cpu")
-    a = compare.compare_losses(x, y, w, x, y, w, **kw)
-    b = compare.compare_losses(x, y, w, x, y, w, init_seeds=(100, 101), **kw)
+    a = compare.compare_losses(s, **kw)
+    b = compare.compare_losses(s, init_seeds=(100, 101), **kw)
     assert a.config["n_val"] == b.config["n_val"]
     assert [r.metrics["z_a_0"] for r in a.runs] != [r.metrics["z_a_0"] for r in b.runs]
     np.testing.assert_array_equal(a.runs[0].boot["z_a_0"] - a.runs[0].metrics["z_a_0"] * 0,
@@ -386,64 +401,105 @@ def test_init_seeds_change_the_networks_not_the_splits():
     (dict(lrs=(0.0,)), "lrs"),
     (dict(select_sigma_b_rel=-1.0), "select_sigma_b_rel"),
     (dict(val_fraction=1.5), "val_fraction"),
+    (dict(test_fraction=0.0), "test_fraction"),
     (dict(batch_fraction=0.0), "batch_fraction"),
     (dict(max_fit_events=0), "max_fit_events"),
 ])
 def test_compare_losses_rejects_bad_arguments(kwargs, word):
-    x, y, w = _toy(n_sig=50, n_bkg=50)
+    s = _sample(n_sig=50, n_bkg=50)
     with pytest.raises(ValueError, match=word):
-        compare.compare_losses(x, y, w, x, y, w, epochs=1, **kwargs)
+        compare.compare_losses(s, epochs=1, **kwargs)
 
 
-def test_compare_losses_rejects_feature_mismatch():
+def test_compare_losses_rejects_bad_samples_and_bare_arrays():
     x, y, w = _toy(n_sig=50, n_bkg=50)
-    with pytest.raises(ValueError, match="x_test"):
-        compare.compare_losses(x, y, w, x[:, :2], y, w, epochs=1)
+    with pytest.raises(ValueError, match="sample"):
+        compare.compare_losses((x, y, w), epochs=1)
+    with pytest.raises(ValueError, match="y_sample"):
+        compare.compare_losses(Sample(x, 2 * y, w), epochs=1)
+    with pytest.raises(ValueError, match="w_sample"):
+        compare.compare_losses(Sample(x, y, -w), epochs=1)
+    with pytest.raises(ValueError, match="process_sample"):
+        compare.compare_losses(Sample(x, y, w, {"process": np.zeros(len(y))}), epochs=1)
+
+
+def test_each_seed_draws_its_own_test_part():
+    """Seed i splits the whole sample into fit / val / test; different seeds, different test events (so the seed
+    spread sees the test sample's fluctuations); the same seed, the same parts for every method."""
+    s = _sample(n_sig=300, n_bkg=900)
+    s.extras["id"] = np.arange(len(s))
+    fit0, val0, test0 = compare._parts(s, 0, 0.3, 0.5, None)
+    fit1, val1, test1 = compare._parts(s, 1, 0.3, 0.5, None)
+    assert len(test0) == len(test1) == pytest.approx(0.3 * len(s), abs=2)
+    assert set(test0.id) != set(test1.id)
+    assert set(fit0.id) | set(val0.id) | set(test0.id) == set(range(len(s)))
+    assert not set(fit0.id) & set(test0.id) and not set(val0.id) & set(test0.id)
+    np.testing.assert_array_equal(compare._parts(s, 0, 0.3, 0.5, None)[2].id, test0.id)
+    res = compare.compare_losses(s, methods=("bce",), seeds=(0, 1), epochs=1, patience=None, lrs=(1e-2,),
+                                 n_bootstrap=0, device="cpu")
+    assert (res.config["n_fit"], res.config["n_val"], res.config["n_test"]) == (len(fit0), len(val0), len(test0))
 
 
 def test_standard_problems_weights_are_expected_events():
-    probs = compare.standard_problems(include=("gauss2d", "stop_uncompressed"), gauss_per_process=300,
-                                      stop_signal=200, stop_background=600)
+    probs = problems.standard_problems(include=("gauss2d", "stop_uncompressed"), gauss_per_process=300,
+                                       stop_signal=200, stop_background=600)
     assert set(probs) == {"gauss2d", "stop_uncompressed"}
-    g = probs["gauss2d"]
-    for part in ("train", "test"):   # case 1 at 3000 fb⁻¹: s = 300, b = 3000 (b1) + 300 000 (b2)
-        y, w, p = g[f"y_{part}"], g[f"w_{part}"], g[f"process_{part}"]
-        assert w[y == 1].sum() == pytest.approx(300.0)
-        assert w[(y == 0) & (p == 1)].sum() == pytest.approx(3_000.0)
-        assert w[(y == 0) & (p == 2)].sum() == pytest.approx(300_000.0)
-    st = probs["stop_uncompressed"]
-    assert st["w_train"][st["y_train"] == 1].sum() == pytest.approx(17.6 * 0.059 * 30, rel=1e-4)
+    g = probs["gauss2d"]   # case 1 at 3000 fb⁻¹: s = 300, b = 3000 (b1) + 300 000 (b2)
+    assert isinstance(g, Sample) and len(g) == 900
+    assert g.w[g.y == 1].sum() == pytest.approx(300.0)
+    assert g.w[(g.y == 0) & (g.process == 1)].sum() == pytest.approx(3_000.0)
+    assert g.w[(g.y == 0) & (g.process == 2)].sum() == pytest.approx(300_000.0)
+    case2 = problems.standard_problems(include=("gauss2d",), gauss_per_process=300, gauss_case=2)["gauss2d"]
+    assert case2.w[(case2.y == 0) & (case2.process == 1)].sum() == pytest.approx(300_000.0)
+    st_ = probs["stop_uncompressed"]
+    assert st_.w[st_.y == 1].sum() == pytest.approx(17.6 * 0.059 * 30, rel=1e-4)
+    assert len(st_) == 800 and set(np.unique(st_.process[st_.y == 0])) == {1}
     with pytest.raises(ValueError, match="include"):
-        compare.standard_problems(include=("lhc",))
+        problems.standard_problems(include=("lhc",))
 
 
-def test_belle_window_arrays():
+def test_standard_belle_problems_are_the_mass_windows():
+    probs = problems.standard_problems(include=("belle",), belle_masses=(3.0, 7.0), belle_signal=300,
+                                       belle_background=3000, seed=0)
+    assert set(probs) == {"belle_m3", "belle_m7"}
     from hepsig_tutorial.data import make_belle_toy
 
     toy = make_belle_toy(masses=[3.0, 7.0], n_signal_per_mass=300, n_background=3000, seed=0)
-    tr, _ = toy.split(0.4, seed=0)
-    x, y, w, proc = compare.belle_window_arrays(tr, 1, signal_xsec_fb=10.0)
-    assert x.shape == (len(y), 4) and (w > 0).all() and proc.shape == y.shape
+    for prob, k in zip((probs["belle_m3"], probs["belle_m7"]), (0, 1)):
+        np.testing.assert_array_equal(prob.x, problems.belle_window_sample(toy, k).x)
+        np.testing.assert_array_equal(prob.w, problems.belle_window_sample(toy, k).w)
+
+
+def test_belle_window_sample():
+    from hepsig_tutorial.data import make_belle_toy
+
+    toy = make_belle_toy(masses=[3.0, 7.0], n_signal_per_mass=300, n_background=3000, seed=0)
+    tr, _ = toy.split((0.6, 0.4), seed=0)
+    win = problems.belle_window_sample(tr, 1, signal_xsec_fb=10.0)
+    x, y, w, proc = win.x, win.y, win.w, win.process
+    assert type(win) is Sample and x.shape == (len(y), 4) and (w > 0).all() and proc.shape == y.shape
     assert set(np.unique(proc[y == 0])) <= {1, 2, 3}
     col = tr.window_column(1)
-    np.testing.assert_allclose(w[y == 0].sum(), tr.weight[col & (tr.label == 0)].sum())
+    assert len(win) == col.sum()
+    np.testing.assert_allclose(w[y == 0].sum(), tr.w[col & (tr.y == 0)].sum())
     # signal: 10 fb × L × (efficiency of the window, acceptance included: Σ 1/N_generated) expected events
-    eff = tr.weight[col & (tr.label == 1)].sum()
-    assert eff == pytest.approx((col & (tr.label == 1)).sum() / tr.n_gen[1], rel=1e-6)
+    eff = tr.w[col & (tr.y == 1)].sum()
+    assert eff == pytest.approx((col & (tr.y == 1)).sum() / tr.n_gen[1], rel=1e-6)
     assert eff < tr.signal_acceptance[1]
     assert w[y == 1].sum() == pytest.approx(10.0 * tr.luminosity * eff, rel=1e-6)
+    np.testing.assert_allclose(problems.belle_window_sample(tr, 1, signal_xsec_fb=20.0).w[y == 1], 2 * w[y == 1])
     with pytest.raises(ValueError, match="k"):
-        compare.belle_window_arrays(tr, 2)
+        problems.belle_window_sample(tr, 2)
     with pytest.raises(ValueError, match="signal_xsec_fb"):
-        compare.belle_window_arrays(tr, 0, signal_xsec_fb=0.0)
+        problems.belle_window_sample(tr, 0, signal_xsec_fb=0.0)
 
 
 # ------------------------------------------------------------------------------------------------
 # figures
 # ------------------------------------------------------------------------------------------------
 def test_capstone_figures():
-    x, y, w = _toy(n_sig=300, n_bkg=900)
-    res = compare.compare_losses(x, y, w, x, y, w, methods=("bce", "s_sqrt_s_b"), seeds=(0, 1, 2), epochs=2,
+    s = _sample(n_sig=300, n_bkg=900)
+    res = compare.compare_losses(s, methods=("bce", "s_sqrt_s_b"), seeds=(0, 1, 2), epochs=2,
                                  patience=None, lrs=(1e-2,), n_bootstrap=10, problem="blobs", device="cpu")
     v = compare.verdicts({"blobs": res})
     fig = plots.plot_capstone_summary({"blobs": res}, verdicts=v)

@@ -144,17 +144,12 @@ def test_fit_stops_on_non_finite_loss():
         train.fit(models.mlp(1, ()), lambda out, b: out.sum() / 0.0, {"x": x}, epochs=2, device="cpu")
 
 
-def test_minmax_scaler_round_trip_and_split():
+def test_minmax_scaler_round_trip():
     x = np.random.default_rng(1).normal(size=(50, 3))
     sc = ht.data.Scaler().fit(x)
     z = sc.transform(x)
     assert z.min() >= 0 and z.max() <= 1 + 1e-6
     np.testing.assert_allclose(sc.inverse_transform(z), x, atol=1e-5)
-    mask = ht.data.train_test_split(100, 0.3, seed=2)
-    assert mask.sum() == 70
-    np.testing.assert_array_equal(mask, ht.data.train_test_split(100, 0.3, seed=2))
-    with pytest.raises(ValueError, match="test_fraction"):
-        ht.data.train_test_split(10, 1.5)
 
 
 def test_stamp_names_the_mode(monkeypatch):

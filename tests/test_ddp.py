@@ -1,5 +1,7 @@
 """Tests of hepsig_tutorial.ddp (Chapter 7 network, training and checkpoints)."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -66,7 +68,7 @@ def test_training_reduces_the_loss_and_is_seeded():
         histories.append(ddp.train_ddp(model, x[:240], z[:240], x_val=x[240:], z_val=z[240:], epochs=3,
                                        batch_size=20, lr=1e-3, seed=1, device="cpu"))
     h = histories[0]
-    assert len(h["loss"]) == len(h["val_loss"]) == 3 and h["epochs"] == 3
+    assert len(h["loss"]) == len(h["val_loss"]) == 3
     assert h["loss"][-1] < h["loss"][0]
     assert h["loss"] == histories[1]["loss"]  # same seeds, same numbers
 
@@ -85,17 +87,6 @@ def test_checkpoint_round_trip(tmp_path):
     np.testing.assert_allclose(after, before, rtol=1e-6, atol=1e-6)
     assert info["meta"] == {"mode": "test"} and info["history"]["loss"] == [1.0, 0.5]
     assert before.shape == (20, 100)
-
-
-def test_training_writes_a_checkpoint_every_epoch(tmp_path):
-    torch.manual_seed(0)
-    model = ddp.ddp_network()
-    x = np.random.default_rng(0).random((30, 100)).astype(np.float32)
-    path = tmp_path / "run.pt"
-    ddp.train_ddp(model, x, x, epochs=2, batch_size=10, seed=0, device="cpu", checkpoint=path,
-                  checkpoint_extra={"meta": {"run": 1}})
-    _, _, _, info = ddp.load_ddp(path)
-    assert info["history"]["epochs"] == 2 and info["meta"] == {"run": 1}
 
 
 def test_identity_initialisation_keeps_bins_in_place():
@@ -187,8 +178,6 @@ def test_auc_error_matches_the_spread_of_repeated_experiments():
 
 
 def _provenance():
-    import json
-
     assert ddp.PRETRAINED.is_file(), f"the shipped network {ddp.PRETRAINED} is missing"
     return json.loads(ddp.PRETRAINED.with_suffix(".json").read_text())
 
@@ -252,6 +241,18 @@ def test_ship_run_writes_weights_provenance_and_log_and_the_override_loads_it(tm
     out.write_bytes(out.read_bytes() + b"tampered")
     with pytest.raises(ValueError, match="sha256"):
         ddp.load_pretrained()
+    # the command line maps its options onto ship_run's keywords
+    threads = torch.get_num_threads()
+    try:
+        assert ddp._main(["ship", "--dir", str(tmp_path / "run"), "--out", str(out), "--n-test", "30"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert json.loads(out.with_suffix(".json").read_text())["evaluation"]["n_per_set"] == 30
+    # latest.pt (the EMA network that is shipped) must be from the checkpoint's step
+    model, xs, zs, _ = ddp.load_ddp(tmp_path / "run" / "latest.pt")
+    ddp.save_ddp(tmp_path / "run" / "latest.pt", model, x_scaler=xs, z_scaler=zs, meta={"step": 3})
+    with pytest.raises(ValueError, match="run_dir"):
+        ddp.ship_run(tmp_path / "run", out)
 
 
 def test_the_command_line_module_loads_once_and_ht_ddp_loads_lazily():

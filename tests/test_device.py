@@ -509,8 +509,8 @@ def test_lovasz_reference_and_training_on_device(device):
     toy = ht.data.make_belle_toy(masses=[1.0, 2.0, 3.0], n_signal_per_mass=200, n_background=2000, seed=0)
     mw, cells = toy_cells(toy)
     keep = mw.counts(cells)
-    x = toy.features[keep].astype(np.float32)
-    data = {"x": (x - x.mean(0)) / x.std(0), "y": toy.label[keep], "w": toy.weight[keep], "cell": cells[keep]}
+    x = toy.x[keep].astype(np.float32)
+    data = {"x": (x - x.mean(0)) / x.std(0), "y": toy.y[keep], "w": toy.w[keep], "cell": cells[keep]}
     curves = []
     for dev in ("cpu", device):
         torch.manual_seed(0)

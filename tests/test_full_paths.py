@@ -5,7 +5,7 @@ Punzi loss, Chapter 7 trains the paper's recipe resumably (``ddp.run_training`` 
 rate and default initialisation), Chapter 8 adds the Belle II-like problems. These tests run exactly those
 paths with tiny inputs (issue 17, item 3). Other tests cover the rest of these paths: checkpoint round trip
 and resume with the FAST recipe (test_ddp.py), compact = dense loss values and training (test_punzi_loss.py),
-``train.fit`` checkpoint/resume (test_train.py), the Belle window arrays (test_compare.py).
+``train.fit`` checkpoint/resume (test_train.py), the Belle window samples (test_compare.py).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import torch
 import hepsig_tutorial as ht
 import hepsig_tutorial.ddp as ddp
 from hepsig_tutorial import compare, punzinet
+from hepsig_tutorial.data import problems
 from hepsig_tutorial.losses import make_punzi_loss, toy_cells
 from tests._shared import killed_and_whole_ddp_runs
 
@@ -32,7 +33,7 @@ def test_ch3_training_path_needs_no_membership_matrix():
     """Chapter 3's training cell on a tiny toy: cells only (no "membership" key anywhere), loss falls."""
     toy = ht.data.make_belle_toy(masses=[1.0, 2.0, 3.0, 4.0], n_signal_per_mass=200, n_background=3000, seed=1)
     trained = punzinet.every_second_mass(len(toy.masses))
-    fit_toy, val_toy = toy.split(test_fraction=0.5, seed=100)
+    fit_toy, val_toy = toy.split((0.5, 0.5), seed=100)
     data, scaler = punzinet.training_arrays(fit_toy, trained)
     vdata, _ = punzinet.training_arrays(val_toy, trained, scaler)
     windows, cells = toy_cells(fit_toy, trained)
@@ -109,14 +110,12 @@ def test_ch7_full_recipe_killed_halfway_resumes_to_the_same_state(tmp_path):
 # Chapter 8: the Belle II-like problems exist only in FULL
 # ------------------------------------------------------------------------------------------------
 def test_ch8_full_belle_problems_run_through_the_comparison():
-    probs = compare.standard_problems(include=("belle",), belle_masses=(2.0, 6.0), belle_signal=300,
-                                      belle_background=(2000, 4000, 4000), seed=0)
+    probs = problems.standard_problems(include=("belle",), belle_masses=(2.0, 6.0), belle_signal=300,
+                                       belle_background=(2000, 4000, 4000), seed=0)
     assert set(probs) == {"belle_m2", "belle_m6"}
     prob = probs["belle_m2"]
-    for part in ("train", "test"):
-        y, w, p = prob[f"y_{part}"], prob[f"w_{part}"], prob[f"process_{part}"]
-        assert (w > 0).all() and set(np.unique(p[y == 0])) <= {1, 2, 3}
-    res = compare.compare_losses(**prob, problem="belle_m2", methods=("bce", "punzi"), seeds=(0, 1), epochs=3,
+    assert (prob.w > 0).all() and set(np.unique(prob.process[prob.y == 0])) <= {1, 2, 3}
+    res = compare.compare_losses(prob, problem="belle_m2", methods=("bce", "punzi"), seeds=(0, 1), epochs=3,
                                  patience=2, eval_every=1, lrs=(1e-2,), max_fit_events=150, n_bootstrap=10,
                                  device="cpu")
     assert {r.method for r in res.runs} == {"bce", "punzi"} and len(res.runs) == 4

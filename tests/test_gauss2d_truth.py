@@ -19,14 +19,31 @@ def test_linear_cut_yields_match_a_simulation():
     for theta, t in ((0.3, 4.0), (-0.4, 1.5), (2.0, 3.0)):
         u = np.array([math.cos(theta), math.sin(theta)])
         y = linear_cut_yields(theta, t)
-        passed = d["x"].astype(np.float64) @ u >= t
+        passed = d.x.astype(np.float64) @ u >= t
         for k in range(3):
-            frac = passed[d["process"] == k].mean()
+            frac = passed[d.process == k].mean()
             err = math.sqrt(max(frac * (1 - frac), 1e-6) / 100_000)
             assert abs(frac - y["efficiency"][k]) < 5 * err + 1e-5, (theta, t, k)
         xs = np.array(GAUSS2D_CASES[1]) * GAUSS2D_LUMINOSITY
         assert y["s"] == pytest.approx(xs[0] * y["efficiency"][0])
         assert y["b"] == pytest.approx(xs[1] * y["efficiency"][1] + xs[2] * y["efficiency"][2])
+
+
+def test_sample_weights_are_expected_events_of_the_case():
+    """make_gauss2d's weights: each process sums to σ_k · L (case 1 by default, case 2, or given σ's)."""
+    for kwargs, xs in ((dict(), GAUSS2D_CASES[1]), (dict(case=2), GAUSS2D_CASES[2]),
+                       (dict(cross_sections=(1.0, 2.0, 3.0), luminosity=10.0), (1.0, 2.0, 3.0))):
+        d = make_gauss2d(50, seed=1, **kwargs)
+        lumi = kwargs.get("luminosity", GAUSS2D_LUMINOSITY)
+        for k in range(3):
+            assert d.w[d.process == k].sum() == pytest.approx(xs[k] * lumi)
+            assert np.ptp(d.w[d.process == k]) == 0  # one weight per process
+        np.testing.assert_array_equal(d.y, d.process == 0)
+    np.testing.assert_array_equal(make_gauss2d(50, seed=1, case=2).x, d.x)  # the case changes the weights only
+    for kwargs, name in ((dict(case=3), "case"), (dict(luminosity=0.0), "luminosity"),
+                         (dict(cross_sections=(1.0, -1.0, 1.0)), "cross_sections"), (dict(sigma=0.0), "sigma")):
+        with pytest.raises(ValueError, match=name):
+            make_gauss2d(10, **kwargs)
 
 
 def test_angle_and_vector_give_the_same_cut_and_thresholds_broadcast():

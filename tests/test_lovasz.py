@@ -19,7 +19,6 @@ from hepsig_tutorial.losses.lovasz import (
     hinge_slope_at_zero,
     lovasz_errors,
     lovasz_extension,
-    lovasz_z_extension,
     lovasz_z_gradient,
     lovasz_z_loss,
     make_lovasz_z_loss,
@@ -158,6 +157,11 @@ def test_wrong_signal_total_breaks_submodularity():
 # ------------------------------------------------------------------------------------------------
 # the Lovász extension: vertices, piecewise linearity, convexity
 # ------------------------------------------------------------------------------------------------
+def lovasz_z_extension(m, y, w, eps):
+    """Δ̄_Z(m) = g(m)·m by Algorithm 1 (the O(p log p) extension)."""
+    return float(lovasz_z_gradient(m, y, w, eps) @ m)
+
+
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), p=st.integers(2, 8))
 def test_extension_equals_delta_on_every_vertex(seed, p):
@@ -368,21 +372,21 @@ def test_loss_fn_trains_with_fit():
     import hepsig_tutorial as ht
 
     d = make_gauss2d(300, seed=0)
-    w = process_weights(d["process"], GAUSS2D_CASES[1], 3000.0)
-    x = ht.data.Scaler().fit_transform(d["x"])
+    w = process_weights(d.process, GAUSS2D_CASES[1], 3000.0)
+    x = ht.data.Scaler().fit_transform(d.x)
     torch.manual_seed(0)
     model = ht.models.mlp(2, (), output="linear")
     loss_fn = make_lovasz_z_loss(epsilon=100 * 300.0, error="hinge", normalisation="scaled")
-    hist = ht.train.fit(model, loss_fn, {"x": x, "y": d["y"], "w": w}, epochs=15, batch_size=300, lr=0.05,
+    hist = ht.train.fit(model, loss_fn, {"x": x, "y": d.y, "w": w}, epochs=15, batch_size=300, lr=0.05,
                         optimizer="radam", device="cpu")
     assert all(math.isfinite(v) for v in hist["loss"])
     assert hist["loss"][-1] < hist["loss"][0]  # κ = 100: the trivial classifier is not the minimum here
-    batch = {"y": torch.as_tensor(d["y"]), "w": torch.as_tensor(w), "fraction": 0.5}
+    batch = {"y": torch.as_tensor(d.y), "w": torch.as_tensor(w), "fraction": 0.5}
     out = torch.zeros(len(w))
     scaled = make_lovasz_z_loss(epsilon=300.0, normalisation="scaled")(out, batch)
     dataset = make_lovasz_z_loss(epsilon=300.0, normalisation="dataset")(out, batch)
-    assert float(scaled) == pytest.approx(float(np.sum(w * d["y"])) / 0.5 / math.sqrt(300.0), rel=1e-5)
-    assert float(dataset) == pytest.approx(float(np.sum(w * d["y"])) / math.sqrt(300.0), rel=1e-5)
+    assert float(scaled) == pytest.approx(float(np.sum(w * d.y)) / 0.5 / math.sqrt(300.0), rel=1e-5)
+    assert float(dataset) == pytest.approx(float(np.sum(w * d.y)) / math.sqrt(300.0), rel=1e-5)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -390,11 +394,11 @@ def test_loss_fn_trains_with_fit():
 # ------------------------------------------------------------------------------------------------
 def test_gauss2d_generator():
     a, b = make_gauss2d(1000, seed=3), make_gauss2d(1000, seed=3)
-    np.testing.assert_array_equal(a["x"], b["x"])
-    assert a["x"].shape == (3000, 2) and a["x"].dtype == np.float32
-    assert np.bincount(a["process"]).tolist() == [1000, 1000, 1000]
-    np.testing.assert_allclose(a["x"][a["process"] == 0].mean(0), [4, 7], atol=0.1)
-    assert set(np.unique(a["y"])) == {0.0, 1.0}
+    np.testing.assert_array_equal(a.x, b.x)
+    assert a.x.shape == (3000, 2) and a.x.dtype == np.float32
+    assert np.bincount(a.process).tolist() == [1000, 1000, 1000]
+    np.testing.assert_allclose(a.x[a.process == 0].mean(0), [4, 7], atol=0.1)
+    assert set(np.unique(a.y)) == {0.0, 1.0}
     with pytest.raises(ValueError, match="n_per_process"):
         make_gauss2d(0)
     with pytest.raises(ValueError, match="sigma"):

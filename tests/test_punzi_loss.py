@@ -272,7 +272,7 @@ def test_training_with_fit_lowers_the_loss():
 @pytest.fixture(scope="module")
 def small_toy():
     toy = ht.data.make_belle_toy(masses=[1.0, 2.0, 3.0, 4.0, 5.0], n_signal_per_mass=400, n_background=6000, seed=1)
-    return toy.split(0.5, seed=0)
+    return toy.split((0.5, 0.5), seed=0)
 
 
 def test_every_second_mass():
@@ -309,7 +309,7 @@ def test_training_arrays_keep_only_trained_windows(small_toy):
     assert not wm[np.setdiff1d(np.arange(len(train)), idx)][:, mask].any()   # and no event was lost
     assert data["membership"].shape == (len(idx), mask.sum())
     assert data["x"].min() >= 0 and data["x"].max() <= 1 + 1e-6
-    assert not np.isin(train.mass_index[idx][train.label[idx] == 1], np.flatnonzero(~mask)).any()
+    assert not np.isin(train.mass_index[idx][train.y[idx] == 1], np.flatnonzero(~mask)).any()
     with pytest.raises(ValueError, match="train_masses"):
         punzinet.training_arrays(train, np.zeros(len(train.masses), bool))
     with pytest.raises(ValueError, match="toy"):
@@ -443,7 +443,7 @@ def test_compact_equals_dense_on_the_belle_toy_float32(refined):
     np.testing.assert_array_equal(mw.membership(cells), M)
     rng = np.random.default_rng(0)
     p64 = torch.as_tensor(rng.uniform(0.01, 0.99, len(toy)))
-    y, w = toy.label.astype(np.float32), toy.weight.astype(np.float32)
+    y, w = toy.y.astype(np.float32), toy.w.astype(np.float32)
     kw = dict(luminosity=toy.luminosity, fraction=0.3, refined=refined)
     ref = punzi_loss(p64, y.astype(np.float64), w.astype(np.float64), membership=M, **kw, reduction="none")
     p32 = p64.to(torch.float32).requires_grad_(True)
@@ -550,9 +550,9 @@ def test_training_with_fit_compact_matches_dense():
     toy = ht.data.make_belle_toy(masses=[1.0, 2.0, 3.0, 4.0, 5.0], n_signal_per_mass=300, n_background=4000, seed=3)
     mw, cells = toy_cells(toy)
     keep = mw.counts(cells)
-    x = toy.features[keep].astype(np.float32)
+    x = toy.x[keep].astype(np.float32)
     x = (x - x.mean(0)) / x.std(0)
-    base = {"x": x, "y": toy.label[keep].astype(np.float32), "w": toy.weight[keep].astype(np.float32)}
+    base = {"x": x, "y": toy.y[keep].astype(np.float32), "w": toy.w[keep].astype(np.float32)}
     hists = []
     for form in ("dense", "compact"):
         torch.manual_seed(0)

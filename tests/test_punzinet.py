@@ -14,7 +14,7 @@ from hepsig_tutorial.data import belle
 @pytest.fixture(scope="module")
 def halves():
     toy = ht.data.make_belle_toy(masses=[1.0, 2.0, 3.0, 4.0, 5.0], n_signal_per_mass=400, n_background=8000, seed=1)
-    return toy.split(0.5, seed=0)
+    return toy.split((0.5, 0.5), seed=0)
 
 
 def test_logit_net_and_sigmoid_copy():
@@ -40,14 +40,17 @@ def test_logit_scores_undo_the_sigmoid(halves):
     np.testing.assert_allclose(z, z2, rtol=1e-6, atol=1e-6)
     with pytest.raises(ValueError, match="toy"):
         punzinet.logit_scores(net, scaler, object())
+    plain = ht.data.Sample(train.x, train.y, train.w, train.extras)  # the arrays without the toy's windows
+    with pytest.raises(ValueError, match="BelleToy"):
+        punzinet.training_arrays(plain)
 
 
 def test_evaluate_cuts_uses_the_protocol(halves):
     train, test = halves
     rng = np.random.default_rng(0)
     # a score that knows the label a little: signal shifted up
-    s_tr = rng.normal(size=len(train)) + 1.5 * train.label
-    s_te = rng.normal(size=len(test)) + 1.5 * test.label
+    s_tr = rng.normal(size=len(train)) + 1.5 * train.y
+    s_te = rng.normal(size=len(test)) + 1.5 * test.y
     mask = punzinet.every_second_mass(len(test.masses))
     ev = punzinet.evaluate_cuts(s_tr, train, s_te, test, mask, n_bootstrap=30, seed=2)
     K = len(test.masses)

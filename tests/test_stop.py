@@ -1,9 +1,11 @@
 """Tests of the toy stop-search generator (hepsig_tutorial/data/stop.py, Chapter 5)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from hepsig_tutorial.data import STOP_FEATURES, make_stop_toy, stop_expected_yields
+from hepsig_tutorial.data import STOP_FEATURES, StopToy, make_stop_toy, stop_expected_yields
 from hepsig_tutorial.data.stop import M_TOP, M_W, _leptonic_w, _two_body_momentum
 
 N = 3000
@@ -40,14 +42,15 @@ def test_shapes_weights_and_split(toys):
         s_exp, b_exp = stop_expected_yields(bm)
         assert toy.w[toy.y == 1].sum() == pytest.approx(s_exp)
         assert toy.w[toy.y == 0].sum() == pytest.approx(b_exp)
-        tr, te = toy.split("train"), toy.split("test")
-        assert len(tr["y"]) + len(te["y"]) == 3 * N
-        assert len(te["y"]) == pytest.approx(0.3 * 3 * N, abs=2)
+        tr, te = toy.split((0.7, 0.3), seed=0)
+        assert isinstance(tr, StopToy) and tr.benchmark == bm and tr.expected_signal == toy.expected_signal
+        assert len(tr) + len(te) == 3 * N
+        assert len(te) == pytest.approx(0.3 * 3 * N, abs=2)
         for part in (tr, te):  # each subset is rescaled to the full expected yields
-            assert part["w"][part["y"] == 1].sum() == pytest.approx(s_exp, rel=1e-5)
-            assert part["w"][part["y"] == 0].sum() == pytest.approx(b_exp, rel=1e-5)
+            assert part.w[part.y == 1].sum() == pytest.approx(s_exp, rel=1e-5)
+            assert part.w[part.y == 0].sum() == pytest.approx(b_exp, rel=1e-5)
         # stratified: the signal fraction is the same in both subsets
-        assert tr["y"].mean() == pytest.approx(te["y"].mean(), abs=2e-3)
+        assert tr.y.mean() == pytest.approx(te.y.mean(), abs=2e-3)
 
 
 def test_preselection_holds(toys):
@@ -67,7 +70,7 @@ def test_deterministic_and_seed_dependent():
     b = make_stop_toy("compressed", 500, 500, seed=7)
     c = make_stop_toy("compressed", 500, 500, seed=8)
     np.testing.assert_array_equal(a.x, b.x)
-    np.testing.assert_array_equal(a.train, b.train)
+    np.testing.assert_array_equal(a.w, b.w)
     assert not np.array_equal(a.x, c.x)
     # the tt̄ sample is shared by the two benchmark points, the signal is not
     u = make_stop_toy("uncompressed", 500, 500, seed=7)
@@ -121,9 +124,6 @@ def test_luminosity_scales_the_weights():
     ({"n_signal": 0}, "n_signal"),
     ({"n_background": 1.5}, "n_background"),
     ({"luminosity": 0.0}, "luminosity"),
-    ({"test_fraction": 1.0}, "test_fraction"),
-    ({"val_fraction": 0.8}, "val_fraction"),
-    ({"val_fraction": -0.1}, "val_fraction"),
     ({"seed": -1}, "seed"),
 ])
 def test_bad_input_names_the_argument(kwargs, name):
@@ -133,29 +133,31 @@ def test_bad_input_names_the_argument(kwargs, name):
         make_stop_toy(**args)
 
 
-def test_split_rejects_unknown_subset(toys):
-    with pytest.raises(ValueError, match="which"):
+def test_split_rejects_the_old_subset_names(toys):
+    with pytest.raises(ValueError, match="fractions"):
         toys["compressed"].split("validation")
     with pytest.raises(ValueError, match="benchmark"):
         stop_expected_yields("natural")
 
 
 def test_validation_split_is_stratified_disjoint_and_keeps_the_old_test_set():
-    plain = make_stop_toy("compressed", 900, 1500, seed=4, test_fraction=0.3)
-    three = make_stop_toy("compressed", 900, 1500, seed=4, test_fraction=0.3, val_fraction=0.2)
-    tr, va, te = three.train, three.val, ~three.train & ~three.val
-    assert not (tr & va).any() and tr.sum() + va.sum() + te.sum() == len(three.y)
+    toy = make_stop_toy("compressed", 900, 1500, seed=4)
+    toy = replace(toy, extras={"id": np.arange(len(toy))})  # event identities to follow through the splits
+    _, plain_test = toy.split((0.7, 0.3), seed=4)
+    tr, va, te = toy.split((0.5, 0.2, 0.3), seed=4)
+    assert len(np.intersect1d(tr.id, va.id)) == len(np.intersect1d(va.id, te.id)) == 0
+    assert len(tr) + len(va) + len(te) == len(toy)
     # the test set does not depend on whether a validation set is split off (chapters' numbers unchanged)
-    np.testing.assert_array_equal(te, ~plain.train)
+    np.testing.assert_array_equal(te.id, plain_test.id)
+    np.testing.assert_array_equal(te.x, plain_test.x)
     for label, n in ((1, 900), (0, 1500)):
-        assert (va & (three.y == label)).sum() == round(0.2 * n)
-        assert (te & (three.y == label)).sum() == round(0.3 * n)
+        assert (va.y == label).sum() == round(0.2 * n)
+        assert (te.y == label).sum() == round(0.3 * n)
     s_exp, b_exp = stop_expected_yields("compressed")
-    d = three.split("val")
-    assert d["w"][d["y"] == 1].sum() == pytest.approx(s_exp, rel=1e-5)
-    assert d["w"][d["y"] == 0].sum() == pytest.approx(b_exp, rel=1e-5)
-    with pytest.raises(ValueError, match="val"):
-        plain.split("val")
+    assert va.w[va.y == 1].sum() == pytest.approx(s_exp, rel=1e-5)
+    assert va.w[va.y == 0].sum() == pytest.approx(b_exp, rel=1e-5)
+    # another seed gives another validation set
+    assert not np.array_equal(va.id, toy.split((0.5, 0.2, 0.3), seed=5)[1].id)
 
 
 def test_background_sample_is_cached_and_read_only():

@@ -4,14 +4,16 @@ Generators live in submodules and are re-exported here:
 
 * :mod:`.belle` -- Belle II-like e⁺e⁻ → μ⁺μ⁻Z′ toy (Chapters 2-4);
 * :mod:`.stop` -- LHC stop-pair search toy (Chapter 5);
-* :mod:`.gauss2d` -- the 2D Gaussian case study of the Lovász-Z paper (Chapter 6).
+* :mod:`.gauss2d` -- the 2D Gaussian case study of the Lovász-Z paper (Chapter 6);
+* :mod:`.sample` -- :class:`Sample`, the container every generator returns, with one stratified ``split()``;
+* :mod:`.problems` -- the comparison problems of Chapter 8.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Scaler", "train_test_split"]
+__all__ = ["Scaler", "Sample"]
 
 
 class Scaler:
@@ -83,21 +85,14 @@ class Scaler:
         return f"Scaler({args}; shift={self.shift_:.6g}, scale={self.scale_:.6g})"
 
 
-def train_test_split(n: int, test_fraction: float = 0.5, seed: int = 0):
-    """Boolean mask of length ``n``: True for training events, False for test events (seeded)."""
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
-    rng = np.random.default_rng(seed)
-    mask = np.ones(int(n), dtype=bool)
-    mask[rng.permutation(int(n))[: int(round(test_fraction * n))]] = False
-    return mask
-
-
+from . import problems  # noqa: E402,F401
 from .belle import *  # noqa: E402,F401,F403
 from .belle import __all__ as _belle  # noqa: E402
 from .gauss2d import *  # noqa: E402,F401,F403
 from .gauss2d import __all__ as _gauss2d  # noqa: E402
 from .stop import *  # noqa: E402,F401,F403
 from .stop import __all__ as _stop  # noqa: E402
+
+from .sample import Sample  # noqa: E402
 
 __all__ += _belle + _stop + _gauss2d

@@ -63,6 +63,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .._validate import integer, number, require
+from .sample import Sample
+
 
 __all__ = [
     "BelleToy",
@@ -564,30 +567,36 @@ def _robust_sigma(x):
     return 1.4826 * np.median(np.abs(x - med))
 
 
-@dataclass
-class BelleToy:
-    """A generated Belle II-like toy sample (see :func:`make_belle_toy`).
+@dataclass(eq=False, kw_only=True)
+class BelleToy(Sample):
+    """A generated Belle II-like toy sample (see :func:`make_belle_toy`): a :class:`Sample` with the
+    analysis's metadata.
 
-    Events are shuffled. Attributes (N events, K mass hypotheses):
+    Events are shuffled. Per event (N events, K mass hypotheses):
 
-    features : (N, 4) float32
+    x : (N, 4) float32
         Table-1 features (punzi-loss.txt, Table 1) in GeV, names in ``feature_names``.
-    m2_rec : (N,) float64
-        Squared recoil mass M²_rec in GeV².
-    label : (N,) int8
+    y : (N,) int8
         1 signal, 0 background.
-    process : (N,) int64
-        0 signal, 1 μμ(γ), 2 ττ, 3 eeμμ (``process_names``).
-    mass_index : (N,) int64
-        Index into ``masses`` for signal events, −1 for background.
-    weight : (N,) float64
+    w : (N,) float64
         Background: expected events per simulated event at ``luminosity`` (target L / sample L,
         the s_bkg of punzi-loss.txt Eq. 11). Signal: 1 / n_gen[mass] (Eq. 10 with s_sig = 1), with
         n_gen the events *generated* (before acceptance and preselection), so summing signal weights
         of one mass gives an efficiency that includes the detector acceptance.
+    extras["m2_rec"] : (N,) float64
+        Squared recoil mass M²_rec in GeV² (also ``toy.m2_rec``, like every extra).
+    extras["process"] : (N,) int64
+        0 signal, 1 μμ(γ), 2 ττ, 3 eeμμ (``process_names``).
+    extras["mass_index"] : (N,) int64
+        Index into ``masses`` for signal events, −1 for background.
+    extras["truth"] : (N, 3, 4) float64 or None
+        True CM four-vectors (μ⁺, μ⁻, recoil system) before smearing, if ``keep_truth=True``.
+
+    Metadata:
+
     masses, sigma_m2, windows, n_gen : (K,), (K,), (K, 2), (K,)
         Z′ masses (GeV), measured M²_rec resolution (GeV², 1.4826·MAD of the kept signal),
-        the ±2σ windows [m² − 2σ, m² + 2σ] and the signal events generated per mass (a half of
+        the ±2σ windows [m² − 2σ, m² + 2σ] and the signal events generated per mass (a part of
         :meth:`split` carries its share, a float).
     luminosity : float
         Target luminosity in fb⁻¹.
@@ -599,16 +608,8 @@ class BelleToy:
     preselection_pt, generator_filter_pt :
         The reconstructed p*_t(μ⁺μ⁻) preselection (GeV) and the generator-level true-p_t filter of each
         background sample (GeV; 0: none).
-    truth : (N, 3, 4) float64 or None
-        True CM four-vectors (μ⁺, μ⁻, recoil system) before smearing, if ``keep_truth=True``.
     """
 
-    features: np.ndarray
-    m2_rec: np.ndarray
-    label: np.ndarray
-    process: np.ndarray
-    mass_index: np.ndarray
-    weight: np.ndarray
     masses: np.ndarray
     sigma_m2: np.ndarray
     windows: np.ndarray
@@ -618,17 +619,13 @@ class BelleToy:
     visible_cross_section: dict = field(default_factory=dict)
     sample_luminosity: dict = field(default_factory=dict)
     signal_acceptance: np.ndarray | None = None
-    truth: np.ndarray | None = None
     preselection_pt: float = 0.0
     generator_filter_pt: dict = field(default_factory=dict)
     feature_names: list = field(default_factory=lambda: list(BELLE_FEATURES))
     process_names: list = field(default_factory=lambda: list(BELLE_PROCESSES))
 
-    def __len__(self):
-        return len(self.label)
-
     def __repr__(self):
-        n_sig = int(self.label.sum())
+        n_sig = int(self.y.sum())
         return (f"BelleToy({len(self)} events: {n_sig} signal in {len(self.masses)} masses, "
                 f"{len(self) - n_sig} background; L = {self.luminosity:g} fb^-1)")
 
@@ -650,7 +647,7 @@ class BelleToy:
         i = self._index(idx)
         m2 = self.m2_rec[i][:, None]
         inside = (m2 >= self.windows[:, 0]) & (m2 <= self.windows[:, 1])
-        own = (self.mass_index[i][:, None] == np.arange(len(self.masses))) | (self.label[i][:, None] == 0)
+        own = (self.mass_index[i][:, None] == np.arange(len(self.masses))) | (self.y[i][:, None] == 0)
         return inside & own
 
     def window_column(self, k, idx=None):
@@ -660,15 +657,7 @@ class BelleToy:
         i = self._index(idx)
         m2 = self.m2_rec[i]
         lo, hi = self.windows[int(k)]
-        return (m2 >= lo) & (m2 <= hi) & ((self.label[i] == 0) | (self.mass_index[i] == int(k)))
-
-    def subset(self, mask):
-        """A :class:`BelleToy` with the selected events; masses, windows, n_gen and weights unchanged
-        (so signal weights sum to the selection efficiency)."""
-        i = self._index(mask)
-        return replace(self, features=self.features[i], m2_rec=self.m2_rec[i], label=self.label[i],
-                       process=self.process[i], mass_index=self.mass_index[i], weight=self.weight[i],
-                       truth=None if self.truth is None else self.truth[i])
+        return (m2 >= lo) & (m2 <= hi) & ((self.y[i] == 0) | (self.mass_index[i] == int(k)))
 
     def expected(self, process=None):
         """Sum of weights: expected background events at ``luminosity`` (per process or all).
@@ -676,48 +665,23 @@ class BelleToy:
         ``process`` is an index or a name; for the signal it returns Σ 1/n_gen = number of masses.
         """
         if process is None:
-            return float(self.weight[self.label == 0].sum())
+            return float(self.w[self.y == 0].sum())
         if isinstance(process, str):
             if process not in self.process_names:
                 raise ValueError(f"process must be one of {self.process_names}, got {process!r}")
             process = self.process_names.index(process)
-        return float(self.weight[self.process == process].sum())
+        return float(self.w[self.process == process].sum())
 
-    def split(self, test_fraction=0.5, seed=0):
-        """Stratified random split into (train, test).
+    def strata(self):
+        """Split strata: each background process and each signal mass (so a part of :meth:`split` keeps every
+        mass's efficiency, acceptance included, as punzi-loss.txt Sec. 4 requires)."""
+        return np.where(self.y == 1, self.mass_index, -1 - self.process)
 
-        Within each background process and each signal mass the events are split in the given
-        proportion, and every weight is multiplied by N/N_half of its group: each half still predicts
-        the full expected background yields, and its signal weights sum to the same efficiencies
-        (acceptance included; ``n_gen`` of a half is its share of the generated events), as
-        punzi-loss.txt Sec. 4 requires when a subset is used to compute the loss.
-        """
-        if not (isinstance(test_fraction, (float, int)) and 0 < test_fraction < 1):
-            raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction!r}")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-        rng = np.random.default_rng(seed)
-        is_test = np.zeros(len(self), dtype=bool)
-        groups = np.where(self.label == 1, self.mass_index, -1 - self.process)
-        for g in np.unique(groups):
-            members = np.flatnonzero(groups == g)
-            n_test = int(round(test_fraction * len(members)))
-            if len(members) >= 2:
-                n_test = min(max(n_test, 1), len(members) - 1)
-            is_test[rng.permutation(members)[:n_test]] = True
-        halves = []
-        for mask in (~is_test, is_test):
-            part = self.subset(mask)
-            w = part.weight.copy()
-            n_gen = np.asarray(self.n_gen, dtype=np.float64).copy()
-            for g in np.unique(groups):
-                share = (groups[mask] == g).sum() / max((groups == g).sum(), 1)
-                sel = groups[mask] == g
-                w[sel] /= max(share, 1e-300)
-                if g >= 0:
-                    n_gen[g] = self.n_gen[g] * share
-            halves.append(replace(part, weight=w, n_gen=n_gen))
-        return halves[0], halves[1]
+    def _part(self, sub, mask):
+        # n_gen of a part: its share of each mass's generated events
+        share = [(mask & (self.mass_index == k)).sum() / max((self.mass_index == k).sum(), 1)
+                 for k in range(len(self.masses))]
+        return replace(sub, n_gen=np.asarray(self.n_gen, dtype=np.float64) * share)
 
     def window_groups(self, idx=None):
         """The K mass windows as index arrays (``groups`` of :func:`hepsig_tutorial.metrics.cut_scan`).
@@ -726,12 +690,6 @@ class BelleToy:
         positions in this toy (or in ``idx``, if given): memory O(Σ|window|), no N×K matrix.
         """
         return [np.flatnonzero(self.window_column(k, idx)) for k in range(len(self.masses))]
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def make_belle_toy(masses, n_signal_per_mass, n_background, *, luminosity=50.0, seed=0, keep_truth=False,
@@ -770,48 +728,31 @@ def make_belle_toy(masses, n_signal_per_mass, n_background, *, luminosity=50.0, 
     -------
     BelleToy
     """
-    if preselection_pt is None:
-        preselection_pt = PRESELECTION_PT
-    if isinstance(preselection_pt, bool) or not isinstance(preselection_pt, (int, float, np.integer, np.floating)) \
-            or not (0 <= preselection_pt < 3 and math.isfinite(preselection_pt)):
-        raise ValueError(f"preselection_pt must be a number in [0, 3) GeV, got {preselection_pt!r}")
+    preselection_pt = number("preselection_pt", PRESELECTION_PT if preselection_pt is None else preselection_pt,
+                             low=0, high=3, high_open=True)
     if generator_filter_pt is None:
         generator_filter_pt = max(min(GENERATOR_FILTER_PT, preselection_pt - FILTER_MARGIN), 0.0)
-    if isinstance(generator_filter_pt, bool) \
-            or not isinstance(generator_filter_pt, (int, float, np.integer, np.floating)) \
-            or not (generator_filter_pt >= 0 and math.isfinite(generator_filter_pt)):
-        raise ValueError(f"generator_filter_pt must be a finite number ≥ 0, got {generator_filter_pt!r}")
-    if generator_filter_pt > 0 and generator_filter_pt > preselection_pt - FILTER_MARGIN + 1e-12:
-        raise ValueError(f"generator_filter_pt must be ≤ preselection_pt − {FILTER_MARGIN} GeV (smearing margin), "
-                         f"got {generator_filter_pt!r} with preselection_pt = {preselection_pt!r}")
+    generator_filter_pt = number("generator_filter_pt", generator_filter_pt, low=0)
+    require(generator_filter_pt == 0 or generator_filter_pt <= preselection_pt - FILTER_MARGIN + 1e-12,
+            f"generator_filter_pt must be ≤ preselection_pt − {FILTER_MARGIN} GeV (smearing margin), "
+            f"got {generator_filter_pt!r} with preselection_pt = {preselection_pt!r}")
     masses = np.atleast_1d(np.asarray(masses, dtype=np.float64))
-    if masses.ndim != 1 or len(masses) == 0 or not np.all(np.isfinite(masses)):
-        raise ValueError("masses must be a non-empty 1D array of finite numbers")
-    if np.any(masses <= 0) or np.any(masses >= SQRT_S - 2 * M_MU):
-        raise ValueError(f"masses must lie in (0, √s − 2m_μ) = (0, {SQRT_S - 2 * M_MU:.3f}) GeV, got {masses}")
-    if len(np.unique(np.round(masses * 1000))) != len(masses):
-        raise ValueError("masses must be distinct (to 1 MeV)")
-    n_sig = _check_positive_int("n_signal_per_mass", n_signal_per_mass)
-    if isinstance(n_background, (int, np.integer)) and not isinstance(n_background, bool):
-        total = _check_positive_int("n_background", n_background)
-        if total < 3:
-            raise ValueError(f"n_background must be at least 3 (one per process), got {total}")
+    require(masses.ndim == 1 and len(masses) > 0 and np.all(np.isfinite(masses)),
+            "masses must be a non-empty 1D array of finite numbers")
+    require((masses > 0) & (masses < SQRT_S - 2 * M_MU),
+            f"masses must lie in (0, √s − 2m_μ) = (0, {SQRT_S - 2 * M_MU:.3f}) GeV, got {masses}")
+    require(len(np.unique(np.round(masses * 1000))) == len(masses), "masses must be distinct (to 1 MeV)")
+    n_sig = integer("n_signal_per_mass", n_signal_per_mass, minimum=1)
+    if np.ndim(n_background) == 0:
+        total = integer("n_background", n_background, minimum=3)
         n_bkg = [int(round(f * total)) for f in _BKG_SHARES[:2]]
         n_bkg.append(total - sum(n_bkg))
-        if min(n_bkg) < 1:
-            raise ValueError(f"n_background is too small to give each process an event, got {total}")
+        require(min(n_bkg) >= 1, f"n_background is too small to give each process an event, got {total}")
     else:
-        try:
-            n_bkg = [_check_positive_int("n_background", v) for v in n_background]
-        except TypeError as exc:
-            raise ValueError(f"n_background must be an int or 3 ints, got {n_background!r}") from exc
-        if len(n_bkg) != 3:
-            raise ValueError(f"n_background must be an int or 3 ints, got {n_background!r}")
-    if isinstance(luminosity, bool) or not isinstance(luminosity, (int, float, np.integer, np.floating)) \
-            or not (luminosity > 0 and math.isfinite(luminosity)):
-        raise ValueError(f"luminosity must be a positive finite number, got {luminosity!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        require(len(n_background) == 3, f"n_background must be an int or 3 ints, got {n_background!r}")
+        n_bkg = [integer("n_background", v, minimum=1) for v in n_background]
+    luminosity = number("luminosity", luminosity, low=0, low_open=True)
+    seed = integer("seed", seed)
 
     blocks = []  # (truth_p, truth_m, reco_p, reco_m, process, mass_index, weight)
     acc = np.zeros(len(masses))
@@ -856,10 +797,11 @@ def make_belle_toy(masses, n_signal_per_mass, n_background, *, luminosity=50.0, 
     windows = np.stack([masses**2 - 2 * sigma_m2, masses**2 + 2 * sigma_m2], axis=1)
 
     order = np.random.default_rng([int(seed), 99]).permutation(len(process))
+    extras = dict(m2_rec=m2[order], process=process[order], mass_index=mass_index[order],
+                  truth=None if truth is None else truth[order])
     return BelleToy(
-        features=feats[order], m2_rec=m2[order], label=(process[order] == 0).astype(np.int8),
-        process=process[order], mass_index=mass_index[order], weight=weight[order], masses=masses,
+        feats[order], (process[order] == 0).astype(np.int8), weight[order], extras, masses=masses,
         sigma_m2=sigma_m2, windows=windows, n_gen=n_gen, luminosity=float(luminosity), cross_section=xs,
-        visible_cross_section=vis, sample_luminosity=lsam, signal_acceptance=acc,
-        truth=None if truth is None else truth[order], preselection_pt=pre, generator_filter_pt=filters,
+        visible_cross_section=vis, sample_luminosity=lsam, signal_acceptance=acc, preselection_pt=pre,
+        generator_filter_pt=filters,
     )

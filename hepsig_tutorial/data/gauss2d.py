@@ -15,6 +15,9 @@ import math
 
 import numpy as np
 
+from .._validate import choice, integer, number, require
+from .sample import Sample
+
 __all__ = ["GAUSS2D_MEANS", "GAUSS2D_CASES", "GAUSS2D_LUMINOSITY", "GAUSS2D_PROCESSES", "make_gauss2d",
            "linear_cut_yields", "best_cut_along", "best_linear_cut"]
 
@@ -28,13 +31,20 @@ GAUSS2D_CASES = {1: (0.1, 1.0, 100.0), 2: (0.1, 100.0, 1.0)}
 GAUSS2D_LUMINOSITY = 3000.0
 
 
-def make_gauss2d(n_per_process, *, means=GAUSS2D_MEANS, sigma=1.0, seed=0):
+def make_gauss2d(n_per_process, *, case=1, cross_sections=None, luminosity=GAUSS2D_LUMINOSITY, means=GAUSS2D_MEANS,
+                 sigma=1.0, seed=0):
     """Draw the three-process 2D Gaussian toy.
 
     Parameters
     ----------
     n_per_process : int > 0
         Events drawn per process (the paper: ~50 000).
+    case : {1, 2}
+        The paper's cross sections :data:`GAUSS2D_CASES` for the weights (ignored if ``cross_sections``).
+    cross_sections : three floats, optional
+        σ of signal, b1, b2 in fb.
+    luminosity : float
+        L in fb⁻¹ (the paper: 3000).
     means : three (x1, x2) pairs
         Centres of signal, b1, b2.
     sigma : float > 0
@@ -44,23 +54,25 @@ def make_gauss2d(n_per_process, *, means=GAUSS2D_MEANS, sigma=1.0, seed=0):
 
     Returns
     -------
-    dict with ``x`` (N, 2) float32, ``y`` (N,) float32 (1 = signal), ``process`` (N,) int64 (0, 1, 2), shuffled.
-    Per-event weights depend on the case: ``ht.losses.process_weights(d["process"], GAUSS2D_CASES[1], L)``.
+    Sample
+        ``x`` (N, 2) float32, ``y`` (N,) float32 (1 = signal), ``w`` = σ_k L / v_k
+        (:func:`~hepsig_tutorial.losses.process_weights`: expected events per simulated event),
+        ``process`` (N,) int64 (0, 1, 2); shuffled. The weights of another case are
+        ``process_weights(d.process, GAUSS2D_CASES[2], L)``.
     """
-    if int(n_per_process) != n_per_process or n_per_process < 1:
-        raise ValueError(f"n_per_process must be a positive integer, got {n_per_process!r}")
-    mu = np.asarray(means, dtype=np.float64)
-    if mu.shape != (3, 2) or not np.isfinite(mu).all():
-        raise ValueError(f"means must be three finite (x1, x2) pairs, got {means!r}")
-    if not (isinstance(sigma, (int, float)) and sigma > 0 and math.isfinite(sigma)):
-        raise ValueError(f"sigma must be a positive finite number, got {sigma!r}")
+    from ..losses.lovasz import process_weights
+
+    n = integer("n_per_process", n_per_process, minimum=1)
+    if cross_sections is None:
+        cross_sections = GAUSS2D_CASES[choice("case", case, tuple(GAUSS2D_CASES))]
+    _, mu, sigma = _case_setup(cross_sections, luminosity, means, sigma)
     rng = np.random.default_rng(seed)
-    n = int(n_per_process)
     x = np.concatenate([rng.normal(mu[k], sigma, size=(n, 2)) for k in range(3)])
     process = np.repeat(np.arange(3, dtype=np.int64), n)
     order = rng.permutation(len(x))
     x, process = x[order], process[order]
-    return {"x": x.astype(np.float32), "y": (process == 0).astype(np.float32), "process": process}
+    return Sample(x.astype(np.float32), (process == 0).astype(np.float32),
+                  process_weights(process, cross_sections, luminosity), {"process": process})
 
 
 # ------------------------------------------------------------------------------------------------
@@ -68,16 +80,12 @@ def make_gauss2d(n_per_process, *, means=GAUSS2D_MEANS, sigma=1.0, seed=0):
 # ------------------------------------------------------------------------------------------------
 def _case_setup(cross_sections, luminosity, means, sigma):
     xs = np.asarray(cross_sections, dtype=np.float64)
-    if xs.shape != (3,) or not np.all(np.isfinite(xs)) or not np.all(xs > 0):
-        raise ValueError(f"cross_sections must be three positive numbers (signal, b1, b2), got {cross_sections!r}")
-    if not (isinstance(luminosity, (int, float, np.floating)) and 0 < luminosity < math.inf):
-        raise ValueError(f"luminosity must be a positive finite number, got {luminosity!r}")
+    require(xs.shape == (3,) and np.all(np.isfinite(xs)) and np.all(xs > 0),
+            f"cross_sections must be three positive numbers (signal, b1, b2), got {cross_sections!r}")
+    luminosity = number("luminosity", luminosity, low=0, low_open=True)
     mu = np.asarray(means, dtype=np.float64)
-    if mu.shape != (3, 2) or not np.isfinite(mu).all():
-        raise ValueError(f"means must be three finite (x1, x2) pairs, got {means!r}")
-    if not (isinstance(sigma, (int, float, np.floating)) and 0 < sigma < math.inf):
-        raise ValueError(f"sigma must be a positive finite number, got {sigma!r}")
-    return xs * float(luminosity), mu, float(sigma)
+    require(mu.shape == (3, 2) and np.isfinite(mu).all(), f"means must be three finite (x1, x2) pairs, got {means!r}")
+    return xs * luminosity, mu, number("sigma", sigma, low=0, low_open=True)
 
 
 def _unit(direction):
@@ -119,8 +127,7 @@ def linear_cut_yields(direction, threshold, cross_sections=GAUSS2D_CASES[1], lum
     tot, mu, sig = _case_setup(cross_sections, luminosity, means, sigma)
     u = _unit(direction)
     t = np.asarray(threshold, dtype=np.float64)
-    if not np.all(np.isfinite(t)):
-        raise ValueError("threshold must be finite")
+    require(np.isfinite(t), "threshold must be finite")
     eff = np.stack([ndtr(-(t - mu[k] @ u) / sig) for k in range(3)])
     return {"s": tot[0] * eff[0], "b": tot[1] * eff[1] + tot[2] * eff[2], "efficiency": eff}
 
@@ -149,10 +156,8 @@ def best_cut_along(direction, cross_sections=GAUSS2D_CASES[1], luminosity=GAUSS2
     """
     from scipy.optimize import minimize_scalar
 
-    if fom not in _FOMS:
-        raise ValueError(f"fom must be one of {_FOMS}, got {fom!r}")
-    if not (isinstance(epsilon, (int, float, np.floating)) and 0 <= epsilon < math.inf):
-        raise ValueError(f"epsilon must be a finite number ≥ 0, got {epsilon!r}")
+    choice("fom", fom, _FOMS)
+    epsilon = number("epsilon", epsilon, low=0)
     tot, mu, sig = _case_setup(cross_sections, luminosity, means, sigma)
     u = _unit(direction)
     centre = float(mu[0] @ u)
@@ -187,8 +192,7 @@ def best_linear_cut(cross_sections=GAUSS2D_CASES[1], luminosity=GAUSS2D_LUMINOSI
     """
     from scipy.optimize import minimize_scalar
 
-    if int(n_angles) != n_angles or n_angles < 8:
-        raise ValueError(f"n_angles must be an integer ≥ 8, got {n_angles!r}")
+    n_angles = integer("n_angles", n_angles, minimum=8)
     kw = dict(fom=fom, epsilon=epsilon, means=means, sigma=sigma)
     angles = np.linspace(0.0, 2 * math.pi, int(n_angles), endpoint=False)
     profile = np.array([best_cut_along(a, cross_sections, luminosity, **kw)["z"] for a in angles])

@@ -37,6 +37,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._validate import choice, integer, number
+from .sample import Sample
+
 __all__ = ["STOP_BENCHMARKS", "TTBAR", "STOP_FEATURES", "stop_expected_yields", "StopToy", "make_stop_toy"]
 
 #: The paper's two benchmark points (Sec. 2) with the pre-selection efficiency of the authors' code
@@ -74,10 +77,8 @@ def stop_expected_yields(benchmark: str = "compressed", luminosity: float = 30.0
 
     ``stop_expected_yields("uncompressed")`` ≈ (31.2, 20 762); ``"compressed"`` ≈ (957.6, 20 762).
     """
-    if benchmark not in STOP_BENCHMARKS:
-        raise ValueError(f"benchmark must be one of {sorted(STOP_BENCHMARKS)}, got {benchmark!r}")
-    if not luminosity > 0:
-        raise ValueError(f"luminosity must be positive (fb^-1), got {luminosity!r}")
+    choice("benchmark", benchmark, sorted(STOP_BENCHMARKS))
+    luminosity = number("luminosity", luminosity, low=0, low_open=True)
     p = STOP_BENCHMARKS[benchmark]
     return p["xsec_fb"] * p["efficiency"] * luminosity, TTBAR["xsec_fb"] * TTBAR["efficiency"] * luminosity
 
@@ -217,57 +218,23 @@ def _sample(process: str, n: int, seed_seq) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------
 # the public generator
 # ------------------------------------------------------------------------------------------------
-@dataclass
-class StopToy:
-    """Events of the toy stop search (see the module docstring).
-
-    Attributes
-    ----------
-    x : (N, F) float32 array of raw features (``feature_names``).
-    y : (N,) float32, 1 for signal, 0 for tt̄.
-    w : (N,) float64 weights to expected events at ``luminosity``: each class sums to its expected yield
-        over the whole sample. Use :meth:`split` to get a subset with weights rescaled to the full yields.
-    train : (N,) bool mask, True for training events.
-    val : (N,) bool mask, True for validation events (all False without a validation split); the test
-        events are those in neither.
+@dataclass(eq=False, kw_only=True)
+class StopToy(Sample):
+    """Events of the toy stop search (see the module docstring): a :class:`Sample` with ``x`` the raw
+    features (``feature_names``), ``y`` 1 for signal and 0 for tt̄, ``w`` the expected events per simulated
+    event at ``luminosity`` (each class sums to its expected yield) and ``process`` (0 signal, 1 tt̄). :meth:`~Sample.split` gives training,
+    validation and test parts with the weights rescaled to the full yields.
     """
 
-    x: np.ndarray
-    y: np.ndarray
-    w: np.ndarray
-    train: np.ndarray
     benchmark: str
     luminosity: float
     expected_signal: float
     expected_background: float
     feature_names: tuple = field(default=STOP_FEATURES)
-    val: np.ndarray | None = None
-
-    def split(self, which: str = "train", scaler=None) -> dict:
-        """``{"x", "y", "w"}`` of the training (``"train"``), validation (``"val"``) or test (``"test"``) events.
-
-        The weights are rescaled so that each class of the subset sums to the full expected yield
-        (so s and b computed on either subset are expected events at ``luminosity``). ``scaler`` (e.g. a
-        fitted :class:`~hepsig_tutorial.data.Scaler`) transforms ``x`` when given.
-        """
-        if which not in ("train", "val", "test"):
-            raise ValueError(f"which must be 'train', 'val' or 'test', got {which!r}")
-        val = np.zeros_like(self.train) if self.val is None else self.val
-        if which == "val" and not val.any():
-            raise ValueError("which='val': this toy has no validation split (make_stop_toy(..., val_fraction=...))")
-        m = {"train": self.train, "val": val, "test": ~self.train & ~val}[which]
-        x, y = self.x[m], self.y[m]
-        w = np.empty(int(m.sum()))
-        for label, total in ((1.0, self.expected_signal), (0.0, self.expected_background)):
-            cls = y == label
-            w[cls] = total / max(int(cls.sum()), 1)
-        if scaler is not None:
-            x = scaler.transform(x)
-        return {"x": np.asarray(x, dtype=np.float32), "y": y.astype(np.float32), "w": w.astype(np.float32)}
 
 
-def make_stop_toy(benchmark: str, n_signal: int, n_background: int, *, luminosity: float = 30.0, seed: int = 0,
-                  test_fraction: float = 0.3, val_fraction: float = 0.0) -> StopToy:
+def make_stop_toy(benchmark: str, n_signal: int, n_background: int, *, luminosity: float = 30.0,
+                  seed: int = 0) -> StopToy:
     """Generate the toy stop search for one benchmark point (Chapter 5; significance-asimov-losses.txt, Sec. 2).
 
     Parameters
@@ -275,54 +242,29 @@ def make_stop_toy(benchmark: str, n_signal: int, n_background: int, *, luminosit
     benchmark : {"uncompressed", "compressed"}
         (m_t̃, m_χ) = (900, 100) GeV or (600, 400) GeV.
     n_signal, n_background : int
-        Simulated events of each class after the pre-selection. The paper: 1 000 000 each, which with
-        ``test_fraction = 0.3`` gives its 1.4 × 10⁶ training and 6 × 10⁵ test events, 50 % signal.
+        Simulated events of each class after the pre-selection. The paper: 1 000 000 each, which
+        ``toy.split((0.7, 0.3))`` divides into its 1.4 × 10⁶ training and 6 × 10⁵ test events, 50 % signal.
     luminosity : float
         Integrated luminosity in fb⁻¹ (the paper: 30 fb⁻¹ at 14 TeV).
     seed : int
         Deterministic for a seed. The tt̄ events depend only on the seed, not on the benchmark, so both
         benchmark points share the same background sample.
-    test_fraction : float
-        Fraction of events (of each class) in the test set.
-    val_fraction : float
-        Fraction of events (of each class) in a validation set (default none), taken from what the test
-        set leaves; the rest is the training set.
 
     Returns
     -------
     StopToy
     """
-    if benchmark not in STOP_BENCHMARKS:
-        raise ValueError(f"benchmark must be one of {sorted(STOP_BENCHMARKS)}, got {benchmark!r}")
-    for name, v in (("n_signal", n_signal), ("n_background", n_background)):
-        if isinstance(v, bool) or int(v) != v or v < 2:
-            raise ValueError(f"{name} must be an integer ≥ 2, got {v!r}")
-    if not luminosity > 0:
-        raise ValueError(f"luminosity must be positive (fb^-1), got {luminosity!r}")
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
-    if not (0 <= val_fraction < 1 and test_fraction + val_fraction < 1):
-        raise ValueError(f"val_fraction must be in [0, 1 - test_fraction), got {val_fraction!r}")
-    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    root = np.random.SeedSequence(int(seed))
-    s_seq, b_seq, split_seq = root.spawn(3)
+    choice("benchmark", benchmark, sorted(STOP_BENCHMARKS))
+    n_signal, n_background = integer("n_signal", n_signal, minimum=2), integer("n_background", n_background, minimum=2)
+    luminosity = number("luminosity", luminosity, low=0, low_open=True)
+    seed = integer("seed", seed)
     # signal streams differ per benchmark; the background stream does not
-    s_seq = np.random.SeedSequence([int(seed), 1 + sorted(STOP_BENCHMARKS).index(benchmark)])
-    xs = _sample(benchmark, int(n_signal), s_seq)
-    xb = _ttbar_sample(int(n_background), int(seed))
+    s_seq = np.random.SeedSequence([seed, 1 + sorted(STOP_BENCHMARKS).index(benchmark)])
+    xs = _sample(benchmark, n_signal, s_seq)
+    xb = _ttbar_sample(n_background, seed)
     x = np.concatenate([xs, xb])
     y = np.concatenate([np.ones(len(xs)), np.zeros(len(xb))]).astype(np.float32)
     s_exp, b_exp = stop_expected_yields(benchmark, luminosity)
     w = np.where(y == 1, s_exp / len(xs), b_exp / len(xb))
-    rng = np.random.default_rng(split_seq)
-    train = np.ones(len(y), dtype=bool)
-    val = np.zeros(len(y), dtype=bool)
-    for label in (1.0, 0.0):  # stratified split
-        perm = rng.permutation(np.flatnonzero(y == label))
-        n_test = int(round(test_fraction * len(perm)))
-        n_val = int(round(val_fraction * len(perm)))
-        train[perm[: n_test + n_val]] = False
-        val[perm[n_test: n_test + n_val]] = True
-    return StopToy(x=x, y=y, w=w, train=train, benchmark=benchmark, luminosity=float(luminosity),
-                   expected_signal=float(s_exp), expected_background=float(b_exp), val=val)
+    return StopToy(x, y, w, {"process": (y == 0).astype(np.int64)}, benchmark=benchmark, luminosity=luminosity, expected_signal=float(s_exp),
+                   expected_background=float(b_exp))

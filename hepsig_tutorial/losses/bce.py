@@ -29,12 +29,8 @@ def bce_loss(pred, target, weight=None, *, validate=True):
     validate : bool
         Check the input values (finite scores, 0/1 labels, finite weights ≥ 0); each check waits for the device.
     """
-    y = as_tensor(target, "target", pred, pred.dtype)
-    if y.shape != pred.shape:
-        raise ValueError(f"target must have the shape {tuple(pred.shape)} of pred, got {tuple(y.shape)}")
-    w = None if weight is None else as_tensor(weight, "weight", pred)
-    if w is not None and w.shape != pred.shape:
-        raise ValueError(f"weight must have the shape {tuple(pred.shape)} of pred, got {tuple(w.shape)}")
+    y = as_tensor(target, "target", pred, pred.dtype, same_shape=True)
+    w = None if weight is None else as_tensor(weight, "weight", pred, same_shape=True)
     if validate:
         check_pred(pred, probability=False)
         check_target(y)

@@ -39,7 +39,8 @@ import numpy as np
 import torch
 import torch.nn.functional as tnf
 
-from ._common import as_numpy, as_tensor, batch_loss, check_pred, check_target, check_weight
+from .._validate import array, choice, integer, number, require
+from ._common import as_tensor, batch_loss, check_pred, check_target, check_weight
 
 __all__ = [
     "ERRORS",
@@ -47,7 +48,6 @@ __all__ = [
     "delta_z",
     "lovasz_extension",
     "lovasz_z_gradient",
-    "lovasz_z_extension",
     "hinge_slope_at_zero",
     "min_hinge_slope_linear",
     "lovasz_errors",
@@ -63,40 +63,26 @@ ERRORS = ("hinge", "sigmoid", "cross_entropy", "focal")
 # --------------------------------------------------------------------------------------------
 # input checks
 # --------------------------------------------------------------------------------------------
-def _np1d(x, name):
-    """A finite float64 NumPy vector (the set-function side of this module works in NumPy)."""
-    return as_numpy(x, name, one_dim=True, finite=True)
-
-
 def _target_weight(target, weight):
     """Checked float64 NumPy labels and positive weights of the same length."""
-    y, w = _np1d(target, "target"), _np1d(weight, "weight")
+    y = array("target", target, ndim=1, finite=True)
+    w = array("weight", weight, ndim=1, length=len(y), finite=True)
     check_target(y)
     check_weight(w, positive=True)
-    if len(y) != len(w):
-        raise ValueError(f"target and weight must have the same length, got {len(y)} and {len(w)}")
     return y, w
 
 
 def _resolve_epsilon(epsilon, signal_total):
-    eps = signal_total if epsilon is None else epsilon
-    if isinstance(eps, torch.Tensor):
-        eps = float(eps.detach())
-    if not isinstance(eps, (int, float, np.integer, np.floating)) or not math.isfinite(eps) or not eps > 0:
-        if epsilon is None:
-            raise ValueError("epsilon: the default ε = S (the ground set's expected signal) is not positive; "
-                             "the ground set holds no signal weight, so pass epsilon explicitly")
-        raise ValueError(f"epsilon must be a positive finite number, got {epsilon!r}")
-    return float(eps)
+    if epsilon is None:
+        require(signal_total is not None and signal_total > 0, "epsilon: the default ε = S (the ground set's "
+                "expected signal) is not positive; the ground set holds no signal weight, so pass epsilon explicitly")
+        return float(signal_total)
+    return number("epsilon", float(epsilon.detach()) if isinstance(epsilon, torch.Tensor) else epsilon,
+                  low=0, low_open=True)
 
 
 def _resolve_signal_total(signal_total, y, w):
-    if signal_total is None:
-        return float(np.sum(w * y))
-    if not isinstance(signal_total, (int, float, np.integer, np.floating)) or not math.isfinite(signal_total) \
-            or signal_total < 0:
-        raise ValueError(f"signal_total must be a non-negative finite number, got {signal_total!r}")
-    return float(signal_total)
+    return float(np.sum(w * y)) if signal_total is None else number("signal_total", signal_total, low=0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -121,18 +107,14 @@ def process_weights(process, cross_sections, luminosity):
     -------
     numpy.ndarray, shape (N,), float64.
     """
-    proc = _np1d(process, "process")
-    if not (proc == np.round(proc)).all() or (proc < 0).any():
-        raise ValueError("process must hold non-negative integer process indices")
+    proc = array("process", process, ndim=1, finite=True)
+    require((proc == np.round(proc)) & (proc >= 0), "process must hold non-negative integer process indices")
     proc = proc.astype(np.int64)
-    xs = np.asarray(cross_sections, dtype=np.float64)
-    if xs.ndim != 1 or len(xs) == 0 or not np.isfinite(xs).all() or not (xs > 0).all():
-        raise ValueError("cross_sections must be a non-empty sequence of positive finite numbers")
-    if len(proc) and proc.max() >= len(xs):
-        raise ValueError(f"process has index {proc.max()} but only {len(xs)} cross_sections were given")
-    if not isinstance(luminosity, (int, float, np.integer, np.floating)) or not luminosity > 0 \
-            or not math.isfinite(luminosity):
-        raise ValueError(f"luminosity must be a positive finite number, got {luminosity!r}")
+    xs = array("cross_sections", cross_sections, ndim=1, finite=True)
+    require(len(xs) > 0 and (xs > 0).all(), "cross_sections must be a non-empty sequence of positive finite numbers")
+    require(len(proc) == 0 or proc.max() < len(xs),
+            f"process has an index ≥ {len(xs)}, the number of cross_sections given")
+    number("luminosity", luminosity, low=0, low_open=True)
     counts = np.bincount(proc, minlength=len(xs)).astype(np.float64)
     per_process = np.divide(xs * luminosity, counts, out=np.zeros_like(xs), where=counts > 0)
     return per_process[proc]
@@ -168,11 +150,10 @@ def delta_z(mispredicted, target, weight, epsilon=None, *, signal_total=None):
         mispredicted = mispredicted.detach().cpu().numpy()
     mask = np.asarray(mispredicted)
     if mask.dtype != bool:
-        if not np.isin(mask, (0, 1)).all():
-            raise ValueError("mispredicted must be a boolean (or 0/1) mask")
+        require(np.isin(mask, (0, 1)), "mispredicted must be a boolean (or 0/1) mask")
         mask = mask.astype(bool)
-    if mask.ndim not in (1, 2) or mask.shape[-1] != len(y):
-        raise ValueError(f"mispredicted must have shape (p,) or (k, p) with p = {len(y)}, got {mask.shape}")
+    require(mask.ndim in (1, 2) and mask.shape[-1] == len(y),
+            f"mispredicted must have shape (p,) or (k, p) with p = {len(y)}, got {mask.shape}")
     S = _resolve_signal_total(signal_total, y, w)
     eps = _resolve_epsilon(epsilon, S)
     fn = mask.astype(np.float64) @ (w * y)
@@ -204,14 +185,12 @@ def lovasz_extension(set_function: Callable, m):
     float. Costs p + 1 evaluations of the set function (O(p²) overall for Δ_Z): the reference that
     :func:`lovasz_z_loss` is tested and benchmarked against.
     """
-    if not callable(set_function):
-        raise ValueError("set_function must be callable")
-    mm = _np1d(m, "m")
+    require(callable(set_function), "set_function must be callable")
+    mm = array("m", m, ndim=1, finite=True)
     p = len(mm)
     mask = np.zeros(p, dtype=bool)
     empty = float(set_function(mask.copy()))
-    if abs(empty) > 1e-12:
-        raise ValueError(f"set_function must vanish on the empty set, got {empty!r}")
+    require(abs(empty) <= 1e-12, f"set_function must vanish on the empty set, got {empty!r}")
     order = np.argsort(-mm, kind="stable")
     total, previous = 0.0, 0.0
     for idx in order:
@@ -225,14 +204,16 @@ def lovasz_extension(set_function: Callable, m):
 # --------------------------------------------------------------------------------------------
 # Algorithm 1 (corrected) and the loss
 # --------------------------------------------------------------------------------------------
-def _sorted_increments(m_sorted_labels, m_sorted_weights, S, eps, xp):
-    """g_i = Δ_Z(first i) − Δ_Z(first i−1) for events already sorted by decreasing error."""
-    fn = xp.cumsum(m_sorted_weights * m_sorted_labels, 0)
-    fp = xp.cumsum(m_sorted_weights * (1.0 - m_sorted_labels), 0)
-    delta = S / math.sqrt(eps) - (S - fn) / xp.sqrt(eps + fp)
-    g = delta.clone() if xp is torch else delta.copy()
-    g[1:] = delta[1:] - delta[:-1]
-    return g
+def _sorted_increments(y_sorted, w_sorted, S, eps, xp):
+    """g_i = Δ_Z(first i) − Δ_Z(first i−1) for events already sorted by decreasing error.
+
+    ``xp`` is ``numpy`` or ``torch`` (then on the tensors' device); S and ε are floats or 0-d tensors.
+    """
+    fn = xp.cumsum(w_sorted * y_sorted, 0)
+    fp = xp.cumsum(w_sorted * (1.0 - y_sorted), 0)
+    root_eps = math.sqrt(eps) if isinstance(eps, float) else xp.sqrt(eps)
+    delta = S / root_eps - (S - fn) / xp.sqrt(eps + fp)
+    return xp.concatenate((delta[:1], delta[1:] - delta[:-1]))
 
 
 def lovasz_z_gradient(m, target, weight, epsilon=None, *, signal_total=None):
@@ -246,10 +227,9 @@ def lovasz_z_gradient(m, target, weight, epsilon=None, *, signal_total=None):
 
     Since the extension is linear wherever the order of m is fixed, ``Δ̄_Z(m) = g(m)·m``. NumPy, float64.
     """
-    mm = _np1d(m, "m")
+    mm = array("m", m, ndim=1, finite=True)
     y, w = _target_weight(target, weight)
-    if len(mm) != len(y):
-        raise ValueError(f"m and target must have the same length, got {len(mm)} and {len(y)}")
+    require(len(mm) == len(y), f"m and target must have the same length, got {len(mm)} and {len(y)}")
     S = _resolve_signal_total(signal_total, y, w)
     eps = _resolve_epsilon(epsilon, S)
     order = np.argsort(-mm, kind="stable")
@@ -257,12 +237,6 @@ def lovasz_z_gradient(m, target, weight, epsilon=None, *, signal_total=None):
     g = np.empty_like(g_sorted)
     g[order] = g_sorted
     return g
-
-
-def lovasz_z_extension(m, target, weight, epsilon=None, *, signal_total=None):
-    """Δ̄_Z(m) = g(m)·m, the Lovász extension of Eq. (5) at any real vector m (NumPy, float64, O(p log p))."""
-    mm = _np1d(m, "m")
-    return float(lovasz_z_gradient(mm, target, weight, epsilon, signal_total=signal_total) @ mm)
 
 
 def hinge_slope_at_zero(direction_scores, target, weight, epsilon=None, *, signal_total=None):
@@ -281,11 +255,11 @@ def hinge_slope_at_zero(direction_scores, target, weight, epsilon=None, *, signa
     target, weight, epsilon, signal_total
         As in :func:`delta_z`.
     """
-    h = _np1d(direction_scores, "direction_scores")
-    y = _np1d(target, "target")
-    if len(h) != len(y):
-        raise ValueError(f"direction_scores and target must have the same length, got {len(h)} and {len(y)}")
-    return lovasz_z_extension(-(2.0 * y - 1.0) * h, y, weight, epsilon, signal_total=signal_total)
+    h = array("direction_scores", direction_scores, ndim=1, finite=True)
+    y = array("target", target, ndim=1, finite=True)
+    require(len(h) == len(y), f"direction_scores and target must have the same length, got {len(h)} and {len(y)}")
+    m = -(2.0 * y - 1.0) * h     # Δ̄_Z(m) = g(m)·m: the extension is linear where the order of m is fixed
+    return float(lovasz_z_gradient(m, y, weight, epsilon, signal_total=signal_total) @ m)
 
 
 def min_hinge_slope_linear(x, target, weight, epsilon=None, *, n_angles=24,
@@ -296,21 +270,18 @@ def min_hinge_slope_linear(x, target, weight, epsilon=None, *, n_angles=24,
     ``(min_slope / Δ_Z(V), (angle, offset))``; Δ_Z(V) = S/√ε is the loss of the trivial classifier. A positive
     value means that, up to the grid, no linear model improves on F ≡ 0 (Chapter 6's trivial-minimum check).
     """
-    xx = np.asarray(x, dtype=np.float64)
-    if xx.ndim != 2 or xx.shape[1] != 2:
-        raise ValueError(f"x must have shape (N, 2), got {xx.shape}")
-    y = _np1d(target, "target")
-    w = _np1d(weight, "weight")
-    if not (len(xx) == len(y) == len(w)):
-        raise ValueError("x, target and weight must have the same length")
-    if int(n_angles) != n_angles or n_angles < 1:
-        raise ValueError(f"n_angles must be a positive integer, got {n_angles!r}")
+    xx = array("x", x, ndim=2)
+    require(xx.shape[1] == 2, f"x must have shape (N, 2), got {xx.shape}")
+    y = array("target", target, ndim=1, finite=True)
+    w = array("weight", weight, ndim=1, finite=True)
+    require(len(xx) == len(y) == len(w), "x, target and weight must have the same length")
+    n_angles = integer("n_angles", n_angles, minimum=1)
     xs = (xx - xx.mean(0)) / np.where(xx.std(0) > 0, xx.std(0), 1.0)
     S = float(np.sum(w * y))
     eps = _resolve_epsilon(epsilon, S)
     full = S / math.sqrt(eps)
     best, arg = math.inf, None
-    for angle in np.linspace(0, 2 * math.pi, int(n_angles), endpoint=False):
+    for angle in np.linspace(0, 2 * math.pi, n_angles, endpoint=False):
         proj = xs @ np.array([math.cos(angle), math.sin(angle)])
         for c in offsets:
             slope = hinge_slope_at_zero(proj + c, y, w, eps) / full
@@ -332,8 +303,7 @@ def lovasz_errors(pred, target, error="hinge", gamma=2.0):
     ``pred`` are raw scores F (logits) for every choice, ``target`` the 0/1 labels as a tensor; the sigmoid
     is applied here, stably.
     """
-    if error not in ERRORS:
-        raise ValueError(f"error must be one of {ERRORS}, got {error!r}")
+    choice("error", error, ERRORS)
     signed = 2.0 * target - 1.0
     margin = signed * pred
     if error == "hinge":
@@ -342,18 +312,8 @@ def lovasz_errors(pred, target, error="hinge", gamma=2.0):
         return torch.sigmoid(-margin)
     if error == "cross_entropy":
         return tnf.softplus(-margin)
-    if not (isinstance(gamma, (int, float)) and gamma >= 0 and math.isfinite(gamma)):
-        raise ValueError(f"gamma must be a non-negative finite number, got {gamma!r}")
+    number("gamma", gamma, low=0)
     return torch.sigmoid(-margin) ** gamma * tnf.softplus(-margin)
-
-
-def _torch_increments(y_sorted, w_sorted, S, eps):
-    """:func:`_sorted_increments` in torch on the tensors' device (float64; S, eps floats or 0-d tensors)."""
-    fn = torch.cumsum(w_sorted * y_sorted, 0)
-    fp = torch.cumsum(w_sorted * (1.0 - y_sorted), 0)
-    root_eps = math.sqrt(eps) if isinstance(eps, float) else torch.sqrt(eps)
-    delta = S / root_eps - (S - fn) / torch.sqrt(eps + fp)
-    return torch.cat((delta[:1], delta[1:] - delta[:-1]))
 
 
 def lovasz_z_loss(pred, target, weight, *, epsilon=None, error="hinge", signal_total=None, gamma=2.0,
@@ -395,7 +355,7 @@ def lovasz_z_loss(pred, target, weight, *, epsilon=None, error="hinge", signal_t
     Scalar tensor in the dtype of ``pred``. At F ≡ 0 with the hinge error it equals S/√ε.
     """
     if not isinstance(pred, torch.Tensor):
-        pred = torch.as_tensor(_np1d(pred, "pred"))
+        pred = torch.as_tensor(array("pred", pred, ndim=1, finite=True))
     F = pred if pred.is_floating_point() else pred.to(torch.get_default_dtype())
     dev = F.device
     y = as_tensor(target, "target", F, torch.float64).detach()
@@ -403,11 +363,9 @@ def lovasz_z_loss(pred, target, weight, *, epsilon=None, error="hinge", signal_t
     if fraction != 1.0:
         w = w / float(fraction)
     w = w.to(torch.float64)
-    if F.ndim != 1 or not (tuple(F.shape) == tuple(y.shape) == tuple(w.shape)):
-        raise ValueError(f"pred, target and weight must have the same shape, got "
-                         f"{tuple(F.shape)}, {tuple(y.shape)}, {tuple(w.shape)}")
-    if F.shape[0] == 0:
-        raise ValueError("pred must not be empty")
+    require(F.ndim == 1 and tuple(F.shape) == tuple(y.shape) == tuple(w.shape), "pred, target and weight must "
+            f"have the same shape, got {tuple(F.shape)}, {tuple(y.shape)}, {tuple(w.shape)}")
+    require(F.shape[0] > 0, "pred must not be empty")
     if validate:
         check_pred(F, probability=False)
         check_target(y)
@@ -420,16 +378,15 @@ def lovasz_z_loss(pred, target, weight, *, epsilon=None, error="hinge", signal_t
     else:
         S = _resolve_signal_total(signal_total, None, None)
     if epsilon is None:
-        if (validate or isinstance(S, float)) and not bool(S > 0):   # a float costs no device wait
-            raise ValueError("epsilon: the default ε = S (the ground set's expected signal) is not positive; "
-                             "the ground set holds no signal weight, so pass epsilon explicitly")
+        if validate or isinstance(S, float):   # a float costs no device wait
+            _resolve_epsilon(None, S)
         eps = S
     else:
         eps = _resolve_epsilon(epsilon, None)
     m = lovasz_errors(F, y.to(F.dtype), error=error, gamma=gamma)
     m_sorted, order = torch.sort(m, descending=True, stable=True)
     with torch.no_grad():  # the increments are piecewise constant in m: float64, no graph, on the device
-        g = _torch_increments(y[order], w[order], S, eps)
+        g = _sorted_increments(y[order], w[order], S, eps, torch)
     return (m_sorted * g.to(m_sorted.dtype)).sum()
 
 
@@ -438,7 +395,7 @@ def naive_lovasz_z_loss(pred, target, weight, *, epsilon=None, error="hinge", si
 
     For tests and ``benchmarks/bench_lovasz.py`` only. Scores on any device are copied to the CPU.
     """
-    F = torch.as_tensor(_np1d(pred, "pred"), device="cpu")
+    F = torch.as_tensor(array("pred", pred, ndim=1, finite=True), device="cpu")
     y, w = _target_weight(target, weight)
     m = lovasz_errors(F, torch.as_tensor(y, device="cpu"), error=error, gamma=gamma).cpu().numpy()
     S = _resolve_signal_total(signal_total, y, w)
@@ -479,9 +436,7 @@ def make_lovasz_z_loss(*, epsilon, error="hinge", normalisation="scaled", gamma=
         The batch key of the weights.
     """
     eps = _resolve_epsilon(epsilon, None)
-    if error not in ERRORS:
-        raise ValueError(f"error must be one of {ERRORS}, got {error!r}")
-    if normalisation not in _NORMALISATIONS:
-        raise ValueError(f"normalisation must be one of {_NORMALISATIONS}, got {normalisation!r}")
+    choice("error", error, ERRORS)
+    choice("normalisation", normalisation, _NORMALISATIONS)
     return batch_loss(lovasz_z_loss, weight_key=weight_key, fraction=normalisation == "scaled",
                       name=f"lovasz_z_{error}_{normalisation}", epsilon=eps, error=error, gamma=gamma)

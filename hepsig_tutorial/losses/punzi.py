@@ -40,7 +40,8 @@ import numpy as np
 import torch
 
 from .. import stats
-from ._common import as_numpy, as_tensor, batch_loss, check_number, check_pred, check_target, check_weight
+from .._validate import array, choice, number, require
+from ._common import as_tensor, batch_loss, check_pred, check_target, check_weight
 
 __all__ = [
     "MassWindows",
@@ -57,10 +58,9 @@ _REDUCTIONS = ("mean", "sum", "none")
 # σ_min from (ε, B), allowing ε > 1 and ε = 0
 # --------------------------------------------------------------------------------------------
 def _check_constants(a, b, luminosity, eff_floor):
-    for name, val in (("a", a), ("b", b), ("luminosity", luminosity), ("eff_floor", eff_floor)):
-        check_number(name, val, strict=True)
-    if not eff_floor < 1:
-        raise ValueError(f"eff_floor must be below 1, got {eff_floor!r}")
+    for name, val in (("a", a), ("b", b), ("luminosity", luminosity)):
+        number(name, val, low=0, low_open=True)
+    number("eff_floor", eff_floor, low=0, high=1, low_open=True, high_open=True)
 
 
 def sigma_min_from_yields(efficiency, background, a=3.0, b=1.28, luminosity=1.0, refined=False,
@@ -81,21 +81,12 @@ def sigma_min_from_yields(efficiency, background, a=3.0, b=1.28, luminosity=1.0,
         ref = efficiency if isinstance(efficiency, torch.Tensor) else background
         eff = torch.as_tensor(efficiency, dtype=ref.dtype, device=ref.device)
         B = torch.as_tensor(background, dtype=ref.dtype, device=ref.device)
-        if torch.isnan(eff.detach()).any():
-            raise ValueError("efficiency contains NaN")
-        if (eff.detach() < 0).any():
-            raise ValueError("efficiency must be non-negative")
-        if torch.isnan(B.detach()).any():
-            raise ValueError("background contains NaN")
-        if (B.detach() < 0).any() or torch.isinf(B.detach()).any():
-            raise ValueError("background must be non-negative and finite")
+        require(eff.detach() >= 0, "efficiency must be non-negative (and not NaN)")
+        require((B.detach() >= 0) & torch.isfinite(B.detach()), "background must be non-negative and finite")
         return _sigma_min_tensor(eff, B, a, b, luminosity, refined, eff_floor)
-    eff = np.asarray(efficiency, dtype=np.float64)
+    eff = array("efficiency", efficiency)
     B = np.asarray(background, dtype=np.float64)
-    if np.isnan(eff).any():
-        raise ValueError("efficiency contains NaN")
-    if (eff < 0).any():
-        raise ValueError("efficiency must be non-negative")
+    require(eff >= 0, "efficiency must be non-negative (and not NaN)")
     numerator = stats.punzi_sensitivity(np.ones_like(B), B, a=a, b=b, luminosity=luminosity, refined=refined)
     return np.asarray(numerator) / np.maximum(eff, eff_floor)
 
@@ -106,10 +97,7 @@ def _sigma_min_tensor(eff, B, a, b, luminosity, refined, eff_floor):
     The same arithmetic as ``stats.punzi_sensitivity(1, B) / max(ε, eff_floor)``: the caller has
     checked ε ≥ 0 and 0 ≤ B < ∞ (or built them so).
     """
-    const = (a * a / 8.0 + 9.0 * b * b / 13.0) if refined else b * b / 2.0
-    root_b = stats._sqrt_finite_grad(B, True)
-    numerator = const + a * root_b + 0.5 * b * torch.sqrt(b * b + 4.0 * a * root_b + 4.0 * B)
-    return (numerator / luminosity) / torch.clamp(eff, min=eff_floor)
+    return (stats._punzi_numerator(B, B, a, b, refined, True) / luminosity) / torch.clamp(eff, min=eff_floor)
 
 
 # --------------------------------------------------------------------------------------------
@@ -139,18 +127,17 @@ class MassWindows:
     Examples
     --------
     >>> mw = MassWindows(toy.windows)                                  # doctest: +SKIP
-    >>> cells = mw.cells(toy.m2_rec, toy.label, toy.mass_index)         # doctest: +SKIP
+    >>> cells = mw.cells(toy.m2_rec, toy.y, toy.mass_index)         # doctest: +SKIP
     >>> punzi_loss(pred, target, weight, windows=mw, cells=cells)       # doctest: +SKIP
     """
 
     def __init__(self, windows):
         if isinstance(windows, MassWindows):
             windows = windows.windows
-        wins = as_numpy(windows, "windows").copy()   # a copy: the caller's array may change later
-        if wins.ndim != 2 or wins.shape[1] != 2 or wins.shape[0] < 1:
-            raise ValueError(f"windows must have shape (K, 2) with K ≥ 1, got {wins.shape}")
-        if not np.isfinite(wins).all() or (wins[:, 0] > wins[:, 1]).any():
-            raise ValueError("windows must be finite intervals [lo, hi] with lo ≤ hi")
+        wins = array("windows", windows, ndim=2, finite=True).copy()   # a copy: the caller's array may change
+        require(wins.shape[1] == 2 and wins.shape[0] >= 1,
+                f"windows must have shape (K, 2) with K ≥ 1, got {wins.shape}")
+        require(wins[:, 0] <= wins[:, 1], "windows must be finite intervals [lo, hi] with lo ≤ hi")
         self.windows = wins
         self.edges = np.unique(wins.ravel())                       # J sorted distinct edges
         n_edges = len(self.edges)
@@ -193,18 +180,11 @@ class MassWindows:
         """
         torch_in = isinstance(m2, torch.Tensor)
         dev = m2.device if torch_in else None
-        x = as_numpy(m2, "m2")
-        y = as_numpy(target, "target")
-        k = as_numpy(mass_index, "mass_index")
-        n = len(x)
-        if x.ndim != 1 or y.shape != (n,) or k.shape != (n,):
-            raise ValueError(f"m2, target and mass_index must all have shape ({n},); got {x.shape}, {y.shape}, "
-                             f"{k.shape}")
-        if np.isnan(x).any():
-            raise ValueError("m2 contains NaN")
+        x = array("m2", m2, ndim=1, finite="nan")
+        y = array("target", target, ndim=1, length=len(x))
+        k = array("mass_index", mass_index, ndim=1, length=len(x))
         check_target(y)
-        if not (k == np.round(k)).all():
-            raise ValueError("mass_index must hold integers")
+        require(k == np.round(k), "mass_index must hold integers")
         K = self.n_windows
         p = np.searchsorted(self.edges, x, side="left")            # number of edges < m2
         on_edge = (p < len(self.edges)) & (self.edges[np.minimum(p, len(self.edges) - 1)] == x)
@@ -219,14 +199,14 @@ class MassWindows:
 
     def counts(self, cells):
         """Boolean (N,): the event counts for at least one window (NumPy array in, NumPy array out)."""
-        c = as_numpy(cells, "cells", dtype=np.int64)
+        c = array("cells", cells, np.int64)
         K = self.n_windows
         atom = np.clip(c - K - 1, 0, self.cover.shape[0] - 1)
         return np.where(c > K, self.cover.any(axis=1)[atom], c < K)
 
     def membership(self, cells):
         """The dense (N, K) bool matrix these cells describe (for checks; equals ``toy.window_matrix()``)."""
-        c = as_numpy(cells, "cells", dtype=np.int64)
+        c = array("cells", cells, np.int64)
         K = self.n_windows
         out = np.zeros((len(c), K), dtype=bool)
         sig = c < K
@@ -263,35 +243,26 @@ def toy_cells(toy, columns=None):
     signal of a mass not in ``columns`` counts nowhere, as in ``toy.window_matrix()[:, columns]``.
     ``MassWindows(...).membership(cells)`` reproduces that matrix exactly.
     """
-    for attr in ("windows", "m2_rec", "label", "mass_index"):
-        if not hasattr(toy, attr):
-            raise ValueError(f"toy must be a BelleToy-like sample (missing {attr!r})")
+    for attr in ("windows", "m2_rec", "y", "mass_index"):
+        require(hasattr(toy, attr), f"toy must be a BelleToy-like sample (missing {attr!r})")
     K = len(toy.windows)
     cols = np.arange(K) if columns is None else np.asarray(columns)
     if cols.dtype == bool:
-        if cols.shape != (K,):
-            raise ValueError(f"columns as a mask must have {K} entries, got {cols.shape}")
+        require(cols.shape == (K,), f"columns as a mask must have {K} entries, got {cols.shape}")
         cols = np.flatnonzero(cols)
-    if len(cols) == 0 or cols.min() < 0 or cols.max() >= K:
-        raise ValueError(f"columns must select at least one of the {K} windows")
+    require(len(cols) > 0 and cols.min() >= 0 and cols.max() < K,
+            f"columns must select at least one of the {K} windows")
     remap = np.full(K, -1, dtype=np.int64)
     remap[cols] = np.arange(len(cols))
     mi = np.asarray(toy.mass_index, dtype=np.int64)
     local = np.where((mi >= 0) & (mi < K), remap[np.clip(mi, 0, K - 1)], -1)
     mw = MassWindows(np.asarray(toy.windows)[cols])
-    return mw, mw.cells(toy.m2_rec, toy.label, local)
+    return mw, mw.cells(toy.m2_rec, toy.y, local)
 
 
 # --------------------------------------------------------------------------------------------
 # the loss
 # --------------------------------------------------------------------------------------------
-def _check_options(a, b, luminosity, eff_floor, fraction, reduction):
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    _check_constants(a, b, luminosity, eff_floor)
-    check_number("fraction", fraction, strict=True, high=1.0)
-
-
 def _check_values(pred, y, w):
     """The value checks of :func:`punzi_loss` (each one waits for the device)."""
     check_pred(pred, probability=True)
@@ -394,37 +365,31 @@ def punzi_loss(pred, target, weight, *, membership=None, a=3.0, b=1.28, luminosi
     *No host synchronisation* with ``validate=False``: nothing in the computation reads a device value
     back to Python (the "no window has signal" case is a ``torch.where``, not an ``if``).
     """
-    if not isinstance(pred, torch.Tensor):
-        raise ValueError(f"pred must be a torch tensor (the network output), got {type(pred).__name__}")
-    _check_options(a, b, luminosity, eff_floor, fraction, reduction)
-    if pred.ndim != 1:
-        raise ValueError(f"pred must have shape (N,), got {tuple(pred.shape)}")
+    require(isinstance(pred, torch.Tensor),
+            f"pred must be a torch tensor (the network output), got {type(pred).__name__}")
+    choice("reduction", reduction, _REDUCTIONS)
+    _check_constants(a, b, luminosity, eff_floor)
+    number("fraction", fraction, low=0, low_open=True, high=1)
+    require(pred.ndim == 1, f"pred must have shape (N,), got {tuple(pred.shape)}")
     compact = windows is not None or cells is not None or m2 is not None or mass_index is not None
-    if compact and membership is not None:
-        raise ValueError("membership: give either the dense membership matrix or windows= with cells= "
-                         "(or m2= and mass_index=), not both")
-    if not compact and membership is None:
-        raise ValueError("membership must be given (an (N, K) matrix), or windows= with cells= "
-                         "(or m2= and mass_index=)")
+    require(not (compact and membership is not None), "membership: give either the dense membership matrix or "
+            "windows= with cells= (or m2= and mass_index=), not both")
+    require(compact or membership is not None, "membership must be given (an (N, K) matrix), or windows= with "
+            "cells= (or m2= and mass_index=)")
     dtype = pred.dtype if pred.is_floating_point() else torch.get_default_dtype()
     pred = pred.to(dtype)
-    y = as_tensor(target, "target", pred, dtype)
-    w = as_tensor(weight, "weight", pred, dtype)
+    y = as_tensor(target, "target", pred, dtype, same_shape=True)
+    w = as_tensor(weight, "weight", pred, dtype, same_shape=True)
     n = pred.shape[0]
-    if tuple(y.shape) != (n,):
-        raise ValueError(f"target must have shape ({n},) like pred, got {tuple(y.shape)}")
-    if tuple(w.shape) != (n,):
-        raise ValueError(f"weight must have shape ({n},) like pred, got {tuple(w.shape)}")
     if compact:
         return _punzi_loss_compact(pred, y, w, windows, cells, m2, mass_index, a, b, luminosity, fraction,
                                    refined, eff_floor, reduction, validate, dtype)
     M = as_tensor(membership, "membership", pred, dtype)
-    if M.ndim != 2 or M.shape[0] != n or M.shape[1] < 1:
-        raise ValueError(f"membership must have shape ({n}, K) with K ≥ 1, got {tuple(M.shape)}")
+    require(M.ndim == 2 and M.shape[0] == n and M.shape[1] >= 1,
+            f"membership must have shape ({n}, K) with K ≥ 1, got {tuple(M.shape)}")
     if validate:
         _check_values(pred, y, w)
-        if not (M.detach().amin() >= 0):   # one pass; also catches NaN
-            raise ValueError("membership must be non-negative (a 0/1 matrix) without NaN")
+        require(M.detach().amin() >= 0, "membership must be non-negative (a 0/1 matrix) without NaN")  # one pass
 
     sig_w = y * w                      # (N,)
     bkg_w = (1.0 - y) * w
@@ -440,26 +405,22 @@ def punzi_loss(pred, target, weight, *, membership=None, a=3.0, b=1.28, luminosi
 def _punzi_loss_compact(pred, y, w, windows, cells, m2, mass_index, a, b, luminosity, fraction, refined,
                         eff_floor, reduction, validate, dtype):
     n = pred.shape[0]
-    if windows is None:
-        raise ValueError("windows must be given with cells= (or m2= and mass_index=): the (K, 2) window edges")
+    require(windows is not None, "windows must be given with cells= (or m2= and mass_index=): the (K, 2) window edges")
     mw = windows if isinstance(windows, MassWindows) else MassWindows(windows)
     if cells is None:
-        if m2 is None or mass_index is None:
-            raise ValueError("cells must be given, or both m2 and mass_index")
+        require(m2 is not None and mass_index is not None, "cells must be given, or both m2 and mass_index")
         cells = mw.cells(as_tensor(m2, "m2", pred), y, as_tensor(mass_index, "mass_index", pred))
-    elif m2 is not None or mass_index is not None:
-        raise ValueError("cells: give either cells= or m2= and mass_index=, not both")
-    c = as_tensor(cells, "cells", pred)
-    if c.ndim != 1 or c.shape[0] != n:
-        raise ValueError(f"cells must have shape ({n},) like pred, got {tuple(c.shape)}")
+    else:
+        require(m2 is None and mass_index is None, "cells: give either cells= or m2= and mass_index=, not both")
+    c = as_tensor(cells, "cells", pred, same_shape=True)
     if validate:
         _check_values(pred, y, w)
-        if c.is_floating_point() and not bool((c == torch.round(c)).all()):
-            raise ValueError("cells must hold integer cell codes (MassWindows.cells)")
-        if not bool(((c >= 0) & (c < mw.n_cells)).all()):
-            raise ValueError(f"cells must lie in [0, {mw.n_cells}) for these windows (MassWindows.cells)")
-        if not bool(((c <= mw.n_windows) == (y == 1)).all()):
-            raise ValueError("cells do not match target (signal cells are < K + 1, background cells > K)")
+        require(not c.is_floating_point() or c == torch.round(c),
+                "cells must hold integer cell codes (MassWindows.cells)")
+        require((c >= 0) & (c < mw.n_cells),
+                f"cells must lie in [0, {mw.n_cells}) for these windows (MassWindows.cells)")
+        require((c <= mw.n_windows) == (y == 1),
+                "cells do not match target (signal cells are < K + 1, background cells > K)")
     if c.dtype != torch.int64:
         c = c.to(torch.int64)
     # per-event ŷ·w summed into the cells (float64), and w alone: which windows hold any signal

@@ -43,8 +43,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..stats import _XP, _asimov_z
-from ._common import as_tensor, batch_loss, check_number, check_pred, check_target, check_weight
+from .._validate import choice, number, require
+from ..stats import _asimov_z
+from ._common import as_tensor, batch_loss, check_pred, check_target, check_weight
 
 __all__ = [
     "relaxed_counts",
@@ -66,13 +67,11 @@ _NORMALISATIONS = ("batch", "fraction")
 # relaxed counts
 # ------------------------------------------------------------------------------------------------
 def _check_counts_options(normalisation, expected_signal, expected_background):
-    if normalisation not in _NORMALISATIONS:
-        raise ValueError(f"normalisation must be one of {_NORMALISATIONS}, got {normalisation!r}")
-    if normalisation == "batch":
-        if expected_signal is None or expected_background is None:
-            raise ValueError("normalisation='batch' needs expected_signal and expected_background")
-        check_number("expected_signal", expected_signal)
-        check_number("expected_background", expected_background)
+    if choice("normalisation", normalisation, _NORMALISATIONS) == "batch":
+        require(expected_signal is not None and expected_background is not None,
+                "normalisation='batch' needs expected_signal and expected_background")
+        number("expected_signal", expected_signal, low=0)
+        number("expected_background", expected_background, low=0)
 
 
 def relaxed_counts(pred, target, weight=None, *, normalisation: str = "batch", expected_signal: float | None = None,
@@ -101,13 +100,9 @@ def relaxed_counts(pred, target, weight=None, *, normalisation: str = "batch", e
     (s, b) : scalar tensors, in expected events, in the dtype of ``pred``.
     """
     _check_counts_options(normalisation, expected_signal, expected_background)
-    check_number("fraction", fraction, strict=True, high=1.0)
-    sig = as_tensor(target, "target", pred, pred.dtype)
-    if sig.shape != pred.shape:
-        raise ValueError(f"pred has shape {tuple(pred.shape)} but target has {tuple(sig.shape)}")
-    w = torch.ones_like(pred) if weight is None else as_tensor(weight, "weight", pred)
-    if w.shape != pred.shape:
-        raise ValueError(f"weight must have the shape {tuple(pred.shape)} of pred, got {tuple(w.shape)}")
+    number("fraction", fraction, low=0, low_open=True, high=1)
+    sig = as_tensor(target, "target", pred, pred.dtype, same_shape=True)
+    w = torch.ones_like(pred) if weight is None else as_tensor(weight, "weight", pred, same_shape=True)
     if validate:
         check_pred(pred, probability=True)
         check_target(sig)
@@ -139,7 +134,7 @@ def s_over_sqrt_s_plus_b_loss_from_counts(s, b, *, s_floor: float = S_FLOOR, val
     ``s``, ``b``: relaxed counts (tensors or floats, ≥ 0). Finite, with finite gradients, for every
     s, b ≥ 0 in float32. ``validate`` checks s, b ≥ 0 (a device wait).
     """
-    check_number("s_floor", s_floor, strict=True)
+    number("s_floor", s_floor, low=0, low_open=True)
     s, b = _counts(s, b, validate)
     s_eff = s + s_floor
     return (s_eff + b) / (s_eff * s_eff)
@@ -167,13 +162,12 @@ def asimov_loss_from_counts(s, b, *, sigma_b_rel: float, power: int = 1, s_floor
 
 
 def _check_asimov_options(sigma_b_rel, power, s_floor, b_floor, use_naive):
-    check_number("sigma_b_rel", sigma_b_rel)
-    check_number("s_floor", s_floor, strict=True)
-    check_number("b_floor", b_floor, strict=True)
-    if power not in (1, 2):
-        raise ValueError(f"power must be 1 (the paper's 1/Z_A) or 2 (the code's 1/Z_A²), got {power!r}")
-    if use_naive and sigma_b_rel == 0:
-        raise ValueError("use_naive needs sigma_b_rel > 0 (the printed formula is 0/0 at σ_b = 0)")
+    number("sigma_b_rel", sigma_b_rel, low=0)
+    number("s_floor", s_floor, low=0, low_open=True)
+    number("b_floor", b_floor, low=0, low_open=True)
+    choice("power", power, (1, 2))  # 1: the paper's 1/Z_A; 2: the code's 1/Z_A²
+    require(not (use_naive and sigma_b_rel == 0),
+            "use_naive needs sigma_b_rel > 0 (the printed formula is 0/0 at σ_b = 0)")
 
 
 def _on_host(device) -> bool:
@@ -203,14 +197,14 @@ class _AsimovZ(torch.autograd.Function):
         s64, b64 = (t.detach().double() for t in torch.broadcast_tensors(s, b))
         if host:
             s64, b64 = s64.numpy(), b64.numpy()  # device-ok: CPU tensors, views
-        z = _asimov_z(s64, b64, rel * b64, _XP(not host))
+        z = _asimov_z(s64, b64, rel * b64, np if host else torch)
         ctx.values, ctx.host, ctx.rel, ctx.shapes = (s64, b64, z), host, rel, (s.shape, b.shape)
         return torch.as_tensor(z, dtype=s.dtype, device=s.device)
 
     @staticmethod
     def backward(ctx, grad):
         s, b, z = ctx.values
-        xp = _XP(not ctx.host)
+        xp = np if ctx.host else torch
         k = ctx.rel * ctx.rel
         x = s / (b * (1.0 + k * (s + b)))
         d_b = _log1p_minus_x(x, xp) - k * s * s / (b * (1.0 + k * (s + b)) * (1.0 + k * b))
@@ -288,7 +282,7 @@ def make_s_over_sqrt_s_plus_b_loss(*, normalisation: str = "batch", expected_sig
     probabilities. Options are checked here, the data's values on the first call.
     """
     _check_counts_options(normalisation, expected_signal, expected_background)
-    check_number("s_floor", s_floor, strict=True)
+    number("s_floor", s_floor, low=0, low_open=True)
     return batch_loss(s_over_sqrt_s_plus_b_loss, weight_key=weight_key, normalisation=normalisation,
                       expected_signal=expected_signal, expected_background=expected_background, s_floor=s_floor)
 

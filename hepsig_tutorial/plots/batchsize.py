@@ -37,7 +37,7 @@ def plot_batch_estimates(batch_sizes, estimates, full_value, *, theory=None, yla
     ----------
     batch_sizes : array (m,)
     estimates : array (m, n_draws)
-        From :func:`hepsig_tutorial.batching.sample_batch_estimates` (NaN entries are skipped).
+        From :func:`hepsig_tutorial.batching.sample_total_estimates` (NaN entries are skipped).
     full_value : float
         The full-data value (horizontal line).
     theory : dict, optional

@@ -40,7 +40,7 @@ def _stack(ax, toy, x, bins, select=None, alpha=0.85):
     for p in (3, 2, 1):  # largest at the bottom for the high-recoil region
         m = sel & (toy.process == p)
         data.append(x[m])
-        weights.append(toy.weight[m])
+        weights.append(toy.w[m])
         lab, col, hat = _BKG_STYLE[p]
         labels.append(lab)
         colors.append(col)
@@ -66,7 +66,7 @@ def plot_belle_recoil(toy, show_masses=(1.0, 4.0, 7.0), signal_xs=100.0, bins=12
     for j, mass in enumerate(show_masses):
         k, m = _nearest_mass(toy, mass)
         sel = toy.mass_index == k
-        ax.hist(toy.m2_rec[sel], bins=edges, weights=toy.weight[sel] * signal_xs * toy.luminosity,
+        ax.hist(toy.m2_rec[sel], bins=edges, weights=toy.w[sel] * signal_xs * toy.luminosity,
                 histtype="step", color="k", linewidth=1.6, linestyle=["-", "--", ":"][j % 3],
                 label=f"Z′ {m:.1f} GeV, σ = {signal_xs:g} fb")
     ax.set_yscale("log")
@@ -85,13 +85,13 @@ def plot_belle_features(toy, mass=2.0, bins=40):
     inwin = toy.window_column(k)
     fig, axes = plt.subplots(2, 2, figsize=(8.0, 5.6))
     for j, ax in enumerate(axes.ravel()):
-        x = toy.features[:, j].astype(np.float64)
+        x = toy.x[:, j].astype(np.float64)
         lo, hi = np.percentile(x[inwin], [0.5, 99.5])
         edges = np.linspace(lo, hi, bins + 1)
         for p, (lab, col, _hat) in _BKG_STYLE.items():
             sel = inwin & (toy.process == p)
             if sel.sum() >= 5:
-                ax.hist(x[sel], bins=edges, weights=toy.weight[sel], density=True, histtype="step",
+                ax.hist(x[sel], bins=edges, weights=toy.w[sel], density=True, histtype="step",
                         color=col, linewidth=1.4, label=f"{lab} ({sel.sum()} sim.)")
         sel = inwin & (toy.mass_index == k)
         ax.hist(x[sel], bins=edges, density=True, histtype="stepfilled", color="0.3", alpha=0.35,
@@ -139,7 +139,7 @@ def plot_belle_window(toy, mass=2.0, cuts=None, signal_xs=10.0):
     for ax, (title, sel) in zip(axes[0], selections):
         _stack(ax, toy, toy.m2_rec, edges, select=sel)
         s = sel & (toy.mass_index == k)
-        ax.hist(toy.m2_rec[s], bins=edges, weights=toy.weight[s] * signal_xs * toy.luminosity,
+        ax.hist(toy.m2_rec[s], bins=edges, weights=toy.w[s] * signal_xs * toy.luminosity,
                 histtype="step", color="k", linewidth=1.8, label=f"Z′ {m:.1f} GeV, σ = {signal_xs:g} fb")
         ax.axvspan(lo, hi, color="0.5", alpha=0.15, label=r"$m^2 \pm 2\sigma$ window")
         scan = window_scan(toy, sel.astype(float), cuts=[0.5])

@@ -133,7 +133,7 @@ def plot_xsec_ratio(models, scaler, cross_sections, train, *, luminosity=3000.0,
         z = best_cut_along(direction(model, scaler.scale_), cross_sections, luminosity)["z"]
         labels[f"{name}: best $Z_A$ = {z:.2f}"] = model
     fig, ax = plt.subplots(figsize=(5.6, 4.6))
-    plot_boundaries(train["x"], train["process"], labels, scaler, ax=ax, n_points=n_points,
+    plot_boundaries(train.x, train.process, labels, scaler, ax=ax, n_points=n_points,
                     lines={f"best linear cut: $Z_A$ = {best['z']:.2f}": (best["direction"], best["threshold"])},
                     title=f"σ_b2/σ_b1 = {cross_sections[2] / cross_sections[1]:.3g}  "
                           f"(σ_b1 = {cross_sections[1]:g} fb)")
