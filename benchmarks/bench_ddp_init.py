@@ -49,7 +49,7 @@ def main(argv=None):
           f"{'spread':>6s} {'peak±3':>6s}")
     for init, schedule, seed in itertools.product(args.inits, args.schedules, args.seeds):
         torch.manual_seed(seed)
-        model = ddp.ddp_network(init=init)
+        model = ddp.DDPNet(init=init)
 
         def report(epoch, model, hist, init=init, schedule=schedule, seed=seed):
             m = ddp.evaluate_ddp(model, xs, zs, {"range": test, "3sigma": test3, "null": test0})

@@ -131,7 +131,7 @@ def quality(args, x, z, test, test3, test0, xs, zs, batch, lr, samples, seed=7):
     xt, zt = torch.as_tensor(x[n_val:]), torch.as_tensor(z[n_val:])
     epochs = max(1, round(samples / len(xt)))
     torch.manual_seed(seed)
-    model = ddp.ddp_network(init="identity")
+    model = ddp.DDPNet(init="identity")
     t0 = time.perf_counter()
     hist = ddp.train_ddp(model, xt, zt, x_val=x[:n_val], z_val=z[:n_val], epochs=epochs, batch_size=batch, lr=lr,
                          schedule="cosine", seed=seed, device="cpu")
@@ -174,7 +174,7 @@ def main(argv=None):
                              ("Adam fused", {"adam": "fused"}, "pad")]
             for label, kw, pad in variants:
                 torch.manual_seed(0)
-                model = ddp.ddp_network(init="identity")
+                model = ddp.DDPNet(init="identity")
                 if pad == "same":
                     model = _same_padding_copy(model)
                 sps, sec = time_training(model, x, y, batch, args.steps, repeats=args.repeats, **kw)
@@ -185,7 +185,7 @@ def main(argv=None):
                     torch.backends.mkldnn.conv.fp32_precision = "bf16"
                     torch.backends.mkldnn.matmul.fp32_precision = "bf16"
                     torch.manual_seed(0)
-                    sps, sec = time_training(ddp.ddp_network(init="identity"), x, y, batch, args.steps,
+                    sps, sec = time_training(ddp.DDPNet(init="identity"), x, y, batch, args.steps,
                                              repeats=args.repeats)
                     print(f"{th:7d} {batch:5d} {'mkldnn fp32_precision=bf16':38s} {1e3 * sec:8.2f} {sps:10.0f}",
                           flush=True)
@@ -194,12 +194,12 @@ def main(argv=None):
             if args.compile and batch in (100, 1000):
                 try:
                     torch.manual_seed(0)
-                    cm = torch.compile(ddp.ddp_network(init="identity"))
+                    cm = torch.compile(ddp.DDPNet(init="identity"))
                     sps, sec = time_training(cm, x, y, batch, args.steps, repeats=args.repeats)
                     print(f"{th:7d} {batch:5d} {'torch.compile':38s} {1e3 * sec:8.2f} {sps:10.0f}", flush=True)
                 except Exception as exc:  # noqa: BLE001 - report and go on
                     print(f"{th:7d} {batch:5d} torch.compile failed: {type(exc).__name__}: {str(exc)[:80]}")
-        model = ddp.ddp_network(init="identity")
+        model = ddp.DDPNet(init="identity")
         for mode in ("no_grad", "inference_mode") if not args.no_eval else ():
             print(f"{th:7d} {'eval':>5s} {mode:38s} {'':8s} {time_eval(model, x, mode, args.repeats):10.0f}",
                   flush=True)

@@ -142,18 +142,12 @@ def probabilities(model: torch.nn.Module, x) -> np.ndarray:
 def za_monitor(data: dict, sigma_b_rel: float, *, min_background_events: int = metrics.MIN_BACKGROUND_EVENTS,
                n_cuts: int = 101):
     """``monitor(model) -> float`` for :func:`~hepsig_tutorial.train.fit`: Z_A(σ_b/b) of the best allowed cut on
-    ``data`` (the validation sample), with the book's floor rule; NaN if no cut is allowed."""
-    x = data["x"]
+    ``data`` (the validation sample), with the book's floor rule; NaN if no cut is allowed
+    (:func:`hepsig_tutorial.compare.validation_monitor` on :func:`probabilities`)."""
+    from .compare import validation_monitor
 
-    def monitor(model):
-        scan = metrics.cut_scan(probabilities(model, x), data["y"], data["w"], n_cuts=n_cuts)
-        fom = metrics.asimov_z(scan, sigma_b_rel)
-        try:
-            return metrics.at_cut(fom, metrics.best_cut(fom, scan, min_background_events=min_background_events))[0]
-        except ValueError:
-            return math.nan
-
-    return monitor
+    return validation_monitor(data["x"], data["y"], data["w"], sigma_b_rel=sigma_b_rel, n_cuts=n_cuts,
+                              min_background_events=min_background_events, score=probabilities)
 
 
 def train_loss(problem: StopProblem, loss: str, *, seed: int, lr: float | None = None, lrs=None,

@@ -136,13 +136,14 @@ def _sigmoid_loss(loss_fn):
 
 
 def validation_monitor(x_val, y_val, w_val, process_val=None, *, sigma_b_rel: float = 0.1,
-                       min_background_events: int = metrics.MIN_BACKGROUND_EVENTS, n_cuts: int = 101):
+                       min_background_events: int = metrics.MIN_BACKGROUND_EVENTS, n_cuts: int = 101, score=None):
     """The validation figure of merit of the training protocol: ``monitor(model) -> float``.
 
     The best Z_A(σ_b/b = ``sigma_b_rel``) over the cuts of a :func:`hepsig_tutorial.metrics.cut_scan` of the
     model's scores on the validation events that keep ≥ ``min_background_events`` simulated background events
     (floor rule per process); NaN if no cut is eligible (never counts as an improvement). Pass it as
-    ``monitor=`` to :func:`hepsig_tutorial.train.fit` (early stopping, best-state restore).
+    ``monitor=`` to :func:`hepsig_tutorial.train.fit` (early stopping, best-state restore). ``score(model, x)``
+    replaces the model's raw output (e.g. :func:`hepsig_tutorial.asimov.probabilities`, Chapter 5).
     """
     xv, yv, wv, pv = _arrays(x_val, y_val, w_val, "val", process_val)
     sigma_b_rel = number("sigma_b_rel", sigma_b_rel, low=0)
@@ -150,10 +151,13 @@ def validation_monitor(x_val, y_val, w_val, process_val=None, *, sigma_b_rel: fl
 
     def monitor(model):
         dev = next(model.parameters()).device
-        if cache.get("device") != dev:
-            cache["x"], cache["device"] = torch.as_tensor(xv, device=dev), dev
-        with torch.no_grad():
-            scores = model(cache["x"]).detach().cpu().numpy().astype(np.float64)
+        if score is not None:
+            scores = np.asarray(score(model, xv), dtype=np.float64)
+        else:
+            if cache.get("device") != dev:
+                cache["x"], cache["device"] = torch.as_tensor(xv, device=dev), dev
+            with torch.no_grad():
+                scores = model(cache["x"]).detach().cpu().numpy().astype(np.float64)
         if not np.isfinite(scores).all():
             return math.nan
         scan = metrics.cut_scan(scores, yv, wv, process=pv, n_cuts=n_cuts)

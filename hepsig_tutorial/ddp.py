@@ -6,7 +6,7 @@ words: "a dense layer followed by six 1-dimensional convolutional layers", ReLU 
 trainable parameters, Adam (lr 3·10⁻⁴), mean squared error, batch 100, 200 epochs, 600,000 samples
 (20 % validation) and 25,000 test samples.
 
-:func:`ddp_network` builds an architecture consistent with that description and with exactly 73,941
+:class:`DDPNet` is an architecture consistent with that description and with exactly 73,941
 parameters (see its docstring for the derivation); :func:`train_ddp` trains it with the paper's
 settings; :func:`predict_z` maps raw histograms to z maps; :func:`save_ddp` / :func:`load_ddp` store a
 trained model with its scalers, so that a FULL-mode model trained on a GPU can be loaded on a laptop.
@@ -35,7 +35,7 @@ from .metrics import roc_auc
 from .config import device as default_device
 from .train import fit, make_optimizer
 
-__all__ = ["PAPER_PARAMETERS", "DDPNet", "ddp_network", "train_ddp", "predict_z", "save_ddp", "load_ddp",
+__all__ = ["PAPER_PARAMETERS", "DDPNet", "train_ddp", "predict_z", "save_ddp", "load_ddp",
            "auc", "auc_error", "peak_accuracy", "evaluate_ddp", "make_test_sets", "run_training", "read_log", "ship_run",
            "PRETRAINED", "load_pretrained"]
 
@@ -46,7 +46,7 @@ PAPER_PARAMETERS = 73_941
 class DDPNet(nn.Module):
     """The DDP network: a dense layer, then 1-D convolutions ('same' padding), ReLU after every hidden
     layer; with the default ``channels`` and ``kernels`` exactly :data:`PAPER_PARAMETERS` = 73,941
-    trainable parameters (built by :func:`ddp_network`, another name for this class).
+    trainable parameters (``DDPNet(init="identity")`` is the FAST-mode network of Chapter 7).
 
     ``(N, n_bins)`` scaled histogram → ``(N, n_bins)`` scaled z map. The dense layer sees the whole
     histogram (it can undo position-dependent effects, as the paper motivates it); the convolutions
@@ -121,10 +121,6 @@ class DDPNet(nn.Module):
         return self.convs(h).squeeze(1)
 
 
-#: The name the chapters use: ``ddp_network(init="identity")`` is the FAST-mode network of Chapter 7.
-ddp_network = DDPNet
-
-
 def _as_float_tensor(x, name):
     try:
         t = torch.as_tensor(np.asarray(x, dtype=np.float32))
@@ -175,7 +171,7 @@ def train_ddp(model: nn.Module, x_train, z_train, *, x_val=None, z_val=None, epo
     Parameters
     ----------
     model : torch.nn.Module
-        E.g. :func:`ddp_network`; trained in place.
+        E.g. :class:`DDPNet`; trained in place.
     x_train, z_train : array ``(N, n_bins)``
         Scaled inputs and targets (:class:`hepsig_tutorial.data.Scaler` with ``per_feature=False``).
     x_val, z_val : array, optional
@@ -240,7 +236,7 @@ def predict_z(model: nn.Module, counts, x_scaler: Scaler, z_scaler: Scaler,
 def save_ddp(path, model: nn.Module, *, x_scaler: Scaler | None = None,
              z_scaler: Scaler | None = None, history: dict | None = None, meta: dict | None = None):
     """Save a :class:`DDPNet` (architecture, CPU weights), its scalers, history and free-form ``meta``."""
-    require(isinstance(model, DDPNet), "model must be a DDPNet (built by ddp_network or DDPNet)")
+    require(isinstance(model, DDPNet), "model must be a DDPNet")
     state = {
         "format": "hepsig-ddp-1",
         "config": model.config,
@@ -475,7 +471,7 @@ def run_training(run_dir, *, n_train: int = 100_000, n_val: int = 10_000, epochs
     (x, y, xv, yv), xs, zs, tests = _run_data(cfg)
     say(f"data regenerated from seed {seed} in {time.perf_counter() - t_start:.1f} s", flush=True)
     torch.manual_seed(cfg["seed"])
-    model = ddp_network(init=init).to(dev)
+    model = DDPNet(init=init).to(dev)
     ema = copy.deepcopy(model)
     opt = make_optimizer("adam", model.parameters(), cfg["lr"])
     step, wall, log = 0, 0.0, []

@@ -14,7 +14,7 @@ from tests._shared import killed_and_whole_ddp_runs
 
 
 def test_paper_parameter_count():
-    model = ddp.ddp_network()
+    model = ddp.DDPNet()
     assert count_parameters(model) == ddp.PAPER_PARAMETERS == 73_941
     convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv1d)]
     denses = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
@@ -23,20 +23,20 @@ def test_paper_parameter_count():
 
 def test_shapes_and_output_options():
     torch.manual_seed(0)
-    model = ddp.ddp_network()
+    model = ddp.DDPNet()
     out = model(torch.rand(7, 100))
     assert out.shape == (7, 100)
     assert (out < 0).any()  # linear output layer (default)
-    relu = ddp.ddp_network(output="relu")
+    relu = ddp.DDPNet(output="relu")
     assert count_parameters(relu) == ddp.PAPER_PARAMETERS
     assert torch.all(relu(torch.rand(7, 100)) >= 0)  # the paper's "ReLU on all layers"
     with pytest.raises(ValueError, match="output"):
-        ddp.ddp_network(output="tanh")
+        ddp.DDPNet(output="tanh")
 
 
 def test_predictions_are_clipped_at_zero():
     torch.manual_seed(0)
-    model = ddp.ddp_network()
+    model = ddp.DDPNet()
     data = bump.generate_histograms(10, 0.0, rng=3)
     xs = Scaler(per_feature=False).fit(data["counts"])
     zs = Scaler(per_feature=False).fit(data["z"] + 1.0)
@@ -47,11 +47,11 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="channels"):
         ddp.DDPNet(channels=(4, 2), kernels=(3, 3))
     with pytest.raises(ValueError, match="epochs"):
-        ddp.train_ddp(ddp.ddp_network(), np.zeros((4, 100)), np.zeros((4, 100)), epochs=-1)
+        ddp.train_ddp(ddp.DDPNet(), np.zeros((4, 100)), np.zeros((4, 100)), epochs=-1)
     with pytest.raises(ValueError, match="z_train"):
-        ddp.train_ddp(ddp.ddp_network(), np.zeros((4, 100)), np.zeros((5, 100)), epochs=1)
+        ddp.train_ddp(ddp.DDPNet(), np.zeros((4, 100)), np.zeros((5, 100)), epochs=1)
     with pytest.raises(ValueError, match="x_train"):
-        ddp.train_ddp(ddp.ddp_network(), np.full((4, 100), np.nan), np.zeros((4, 100)), epochs=1)
+        ddp.train_ddp(ddp.DDPNet(), np.full((4, 100), np.nan), np.zeros((4, 100)), epochs=1)
     with pytest.raises(ValueError, match="path"):
         ddp.load_ddp("/nonexistent/ddp.pt")
 
@@ -64,7 +64,7 @@ def test_training_reduces_the_loss_and_is_seeded():
     histories = []
     for _ in range(2):
         torch.manual_seed(3)
-        model = ddp.ddp_network()
+        model = ddp.DDPNet()
         histories.append(ddp.train_ddp(model, x[:240], z[:240], x_val=x[240:], z_val=z[240:], epochs=3,
                                        batch_size=20, lr=1e-3, seed=1, device="cpu"))
     h = histories[0]
@@ -75,7 +75,7 @@ def test_training_reduces_the_loss_and_is_seeded():
 
 def test_checkpoint_round_trip(tmp_path):
     torch.manual_seed(1)
-    model = ddp.ddp_network()
+    model = ddp.DDPNet()
     data = bump.generate_histograms(20, 5.0, rng=2)
     xs = Scaler(per_feature=False).fit(data["counts"])
     zs = Scaler(per_feature=False).fit(data["z"])
@@ -91,9 +91,9 @@ def test_checkpoint_round_trip(tmp_path):
 
 def test_identity_initialisation_keeps_bins_in_place():
     torch.manual_seed(0)
-    default = ddp.ddp_network()
+    default = ddp.DDPNet()
     torch.manual_seed(0)
-    eye = ddp.ddp_network(init="identity")
+    eye = ddp.DDPNet(init="identity")
     assert count_parameters(eye) == ddp.PAPER_PARAMETERS  # only the starting point differs
     w = eye.dense.weight.detach()
     # identity plus one tenth of the default random weights, bias zero
@@ -104,29 +104,29 @@ def test_identity_initialisation_keeps_bins_in_place():
     x[0, 40] = 1.0
     assert int(torch.argmax(eye.dense(x))) == 40
     with pytest.raises(ValueError, match="init"):
-        ddp.ddp_network(init="orthogonal")
+        ddp.DDPNet(init="orthogonal")
 
 
 def test_cosine_schedule_follows_its_formula_and_constant_stays():
     x = np.random.default_rng(1).random((40, 100)).astype(np.float32)
     torch.manual_seed(0)
-    h_cos = ddp.train_ddp(ddp.ddp_network(), x, x, epochs=4, batch_size=10, lr=1e-3, schedule="cosine",
+    h_cos = ddp.train_ddp(ddp.DDPNet(), x, x, epochs=4, batch_size=10, lr=1e-3, schedule="cosine",
                           seed=0, device="cpu")
     torch.manual_seed(0)
-    h_const = ddp.train_ddp(ddp.ddp_network(), x, x, epochs=4, batch_size=10, lr=1e-3, seed=0, device="cpu")
+    h_const = ddp.train_ddp(ddp.DDPNet(), x, x, epochs=4, batch_size=10, lr=1e-3, seed=0, device="cpu")
     # 4 steps per epoch, 16 in all: the rate at the start of epoch e is lr (1 + cos(π·4e/16))/2
     expected = [1e-3 * 0.5 * (1 + np.cos(np.pi * 4 * e / 16)) for e in range(4)]
     np.testing.assert_allclose(h_cos["lr"], expected, rtol=1e-12)
     assert h_const["lr"] == [1e-3] * 4
     assert h_cos["loss"][1:] != h_const["loss"][1:]  # the schedule changes the updates
     with pytest.raises(ValueError, match="schedule"):
-        ddp.train_ddp(ddp.ddp_network(), x, x, epochs=1, schedule="step")
+        ddp.train_ddp(ddp.DDPNet(), x, x, epochs=1, schedule="step")
 
 
 def test_callback_sees_every_epoch():
     x = np.random.default_rng(2).random((20, 100)).astype(np.float32)
     seen = []
-    ddp.train_ddp(ddp.ddp_network(), x, x, epochs=3, batch_size=10, seed=0, device="cpu",
+    ddp.train_ddp(ddp.DDPNet(), x, x, epochs=3, batch_size=10, seed=0, device="cpu",
                   callback=lambda epoch, model, hist: seen.append((epoch, len(hist["loss"]))))
     assert seen == [(0, 1), (1, 2), (2, 3)]
 
