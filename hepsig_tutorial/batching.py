@@ -38,13 +38,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 import numpy as np
-import scipy.special as sc
 import torch
 
 from . import stats
+from ._lazy import lazy_module
 from ._validate import array, integer, number, require
 from .losses.punzi import sigma_min_from_yields
 from .train import _micro_batches, as_tensors
+
+sc = lazy_module("scipy.special")
 
 __all__ = [
     "batch_total_moments",

@@ -27,10 +27,11 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import sparse, special
-from scipy.ndimage import maximum_filter1d
 
+from ._lazy import lazy_module
 from ._validate import choice, integer, number, require
+
+ndimage, sparse, special = (lazy_module(f"scipy.{m}") for m in ("ndimage", "sparse", "special"))
 
 __all__ = [
     "N_BINS",
@@ -410,7 +411,7 @@ def _local_significance_block(nc, bc, ctx):
     score_p = score[hist, pos]
     lower = score_p / L[1]  # first Newton step from μ = 0: a lower bound of μ̂
     # x = μ max_i r_i, with max_i r_i <= t_peak · (max of 1/b over the window)
-    rmax = ctx["tpeak"][pos] * maximum_filter1d(inv_b, size=2 * h + 1, axis=1, mode="nearest")[hist, pos]
+    rmax = ctx["tpeak"][pos] * ndimage.maximum_filter1d(inv_b, size=2 * h + 1, axis=1, mode="nearest")[hist, pos]
     cap = 0.5 / rmax  # the series converges for x < 1; beyond x = 0.5 we do not use it
     mu = np.minimum(lower, cap)
     J = len(L)

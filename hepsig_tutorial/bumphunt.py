@@ -15,10 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import special
 
+from ._lazy import lazy_module
 from ._validate import choice, integer, require
 from .bump import SIGNAL_WIDTH, _histograms, gaussian_shape
+
+special = lazy_module("scipy.special")
 
 __all__ = ["fit_smooth_background", "fitted_signal_scan", "bumphunter_scan", "bumphunter_sideband_scan",
            "global_significance"]

@@ -17,10 +17,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.special as sc
 import torch
 
+from ._lazy import lazy_module
 from ._validate import array, number, require
+
+sc = lazy_module("scipy.special")
 
 __all__ = [
     "poisson_pvalue",

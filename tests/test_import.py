@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-HEAVY = ("matplotlib.pyplot", "scipy.stats", "ipywidgets", "hepsig_tutorial.plots", "hepsig_tutorial.widgets")
+HEAVY = ("matplotlib.pyplot", "scipy.stats", "scipy.special", "scipy.ndimage", "ipywidgets", "hepsig_tutorial.plots",
+         "hepsig_tutorial.widgets")
 
 
 def _loaded_after(code: str) -> list[str]:
@@ -34,3 +35,9 @@ def test_plots_and_widgets_load_on_first_use(name, needs):
     (``ht.widgets`` itself defers ipywidgets until a slider is built)."""
     loaded = _loaded_after(f"import hepsig_tutorial as ht\nht.{name}")
     assert f"hepsig_tutorial.{name}" in loaded and needs in loaded, loaded
+
+
+def test_scipy_special_loads_when_a_statistic_needs_it():
+    """``stats`` reaches SciPy through a lazy module: the first special function imports it, and it works."""
+    loaded = _loaded_after("import hepsig_tutorial as ht\nassert abs(ht.stats.pvalue_to_z(0.5)) < 1e-12")
+    assert "scipy.special" in loaded, loaded
