@@ -24,7 +24,6 @@ The protocol (book page ``sec-conventions``):
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -8,7 +8,6 @@ import torch
 
 import hepsig_tutorial as ht
 from hepsig_tutorial import cutbased, metrics, punzinet
-from hepsig_tutorial.data import belle
 
 
 @pytest.fixture(scope="module")
