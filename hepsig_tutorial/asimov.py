@@ -6,7 +6,7 @@ the losses themselves live in :mod:`hepsig_tutorial.losses.significance`, the tr
 
 The protocol (book page ``sec-conventions``):
 
-* **Samples.** :func:`stop_problem` draws the toy (:func:`~hepsig_tutorial.data.make_stop_toy`) with a
+* **Samples.** :func:`stop_problem` draws the toy (:func:`~hepsig_tutorial.data.stop.make_stop_toy`) with a
   training, a validation and a test split, and scales the features on the training events.
 * **Equal budget.** Every loss -- BCE on logits (class-balanced weights, as the paper's 50/50 sample),
   ℓ_s/√(s+b) and ℓ_Asimov -- trains the same network with Adam at the same batch size, over the same
@@ -71,7 +71,7 @@ def stop_problem(benchmark: str, *, n_signal: int, n_background: int, seed: int 
     """The toy stop search for ``benchmark`` with training / validation / test splits (features standardised).
 
     The simulated tt̄ events are shared between the benchmarks of a seed. The split is
-    :meth:`Sample.split <hepsig_tutorial.data.Sample.split>` (stratified by class, seed ``seed``). A test split
+    :meth:`Sample.split <hepsig_tutorial.data.sample.Sample.split>` (stratified by class, seed ``seed``). A test split
     with ``N_b`` simulated tt̄ events gives each of them the weight ``B/N_b`` (B ≈ 20 760 expected events):
     that, times the minimum number of simulated background events a cut must keep, is the smallest background
     a selection can be evaluated at.
@@ -103,9 +103,9 @@ def _check_loss(loss):
 def loss_function(loss: str, problem: StopProblem, sigma_b_rel: float | None = None, **kwargs):
     """``loss_fn(output, batch)`` for :func:`~hepsig_tutorial.train.fit`.
 
-    ``"BCE"``: :func:`~hepsig_tutorial.losses.bce_loss`; ``"s/√(s+b)"``: Eq. 4.5 and ``"Asimov"``:
+    ``"BCE"``: :func:`~hepsig_tutorial.losses.bce.bce_loss`; ``"s/√(s+b)"``: Eq. 4.5 and ``"Asimov"``:
     Eq. 4.6 at ``sigma_b_rel`` on the batch-normalised soft counts (``kwargs`` go to
-    :func:`~hepsig_tutorial.losses.make_asimov_loss`, e.g. ``power=2`` or ``use_naive=True``).
+    :func:`~hepsig_tutorial.losses.significance.make_asimov_loss`, e.g. ``power=2`` or ``use_naive=True``).
     """
     _check_loss(loss)
     yields = {"expected_signal": problem.expected_signal, "expected_background": problem.expected_background}
@@ -276,8 +276,8 @@ def printed_formula_nonpositive(problem: StopProblem, sigma_b_rel: float, *, see
 
     For each seed a fresh sigmoid network is evaluated on ``n_batches`` random training batches; the soft
     counts (Eqs. 4.1-4.4, with the loss's floors) go into
-    :func:`~hepsig_tutorial.losses.naive_asimov_significance`, which returns exactly 0 where Z_A² ≤ 0 (its
-    clamp). Returns ``(non-positive, total)``.
+    :func:`~hepsig_tutorial.losses.significance.naive_asimov_significance`, which returns exactly 0 where
+    Z_A² ≤ 0 (its clamp). Returns ``(non-positive, total)``.
     """
     d = problem.train
     x, y, w = (torch.as_tensor(d[k]) for k in ("x", "y", "w"))
@@ -303,7 +303,7 @@ def pretraining_study(problem: StopProblem, sigma_b_rel: float, *, seeds, lr: fl
                       min_background_events: int = metrics.MIN_BACKGROUND_EVENTS) -> dict:
     """Does ℓ_Asimov need ℓ_s/√(s+b) pretraining? Four trainings per seed, validation Z_A after every epoch.
 
-    ``printed`` (Eq. 3.1 as printed, float32) or ``stable`` (:func:`~hepsig_tutorial.losses.asimov_loss`),
+    ``printed`` (Eq. 3.1 as printed, float32) or ``stable`` (:func:`~hepsig_tutorial.losses.significance.asimov_loss`),
     each from the random initialisation (``epochs`` epochs) or after ``pretrain_epochs`` epochs of
     ℓ_s/√(s+b) (then ``epochs - pretrain_epochs``), all at the fixed rate ``lr`` without early stopping.
     Returns ``{variant: (n_seeds, epochs) array of validation Z_A}`` plus ``"soft_purity"``:

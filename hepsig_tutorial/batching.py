@@ -379,7 +379,7 @@ def punzi_loss_from_sums(sums, luminosity, a=3.0, b=1.28, refined=False, fractio
 def punzi_batch_losses(totals, luminosity, a=3.0, b=1.28, refined=False):
     """The Punzi loss of sampled scaled totals (..., 2K) (ε_k then B_k), vectorised in NumPy.
 
-    Matches :func:`hepsig_tutorial.losses.punzi_loss` with ``reduction="mean"``: the mean of σ_min
+    Matches :func:`~hepsig_tutorial.losses.punzi.punzi_loss` with ``reduction="mean"``: the mean of σ_min
     over the windows whose ε̂ > 0 (windows without a signal event in the batch are left out); NaN
     where no window has signal. Use it on :func:`sample_total_estimates` output.
     """

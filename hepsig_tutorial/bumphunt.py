@@ -80,8 +80,8 @@ def fitted_signal_scan(counts, degree: int = 8, width: float = SIGNAL_WIDTH, pos
     For every histogram: the background-only fit B (:func:`fit_smooth_background`, log-Legendre of
     ``degree``), and at every position k the signal + background fit λᵢ = exp(Σⱼ cⱼ Pⱼ(uᵢ)) + μ tᵢ(k)
     (the same smooth function refitted together with the Gaussian template t(k) of ``width`` bins,
-    :func:`gaussian_shape`), by Poisson maximum likelihood with Fisher-scoring steps started from the
-    background-only fit. The local significance is the likelihood ratio of the two nested fits,
+    :func:`~hepsig_tutorial.bump.gaussian_shape`), by Poisson maximum likelihood with Fisher-scoring steps
+    started from the background-only fit. The local significance is the likelihood ratio of the two nested fits,
     z_k = √(2[NLL_B − NLL_{S+B}(k)]) for μ̂ > 0 and 0 otherwise (Cowan et al. 2011, q₀ with the
     background shape profiled). Unlike the background-only fit alone, the bump cannot hide in the
     background: the signal template takes it wherever it is.

@@ -3,7 +3,7 @@
 One *common training interface*, :func:`train_classifier`, trains the same network (``ht.models.mlp`` with a
 linear output, i.e. raw scores F) with the same optimiser, batch policy and epoch budget for each method:
 
-* ``"bce"`` -- weighted binary cross-entropy on the logits F (:func:`hepsig_tutorial.losses.bce_loss`)
+* ``"bce"`` -- weighted binary cross-entropy on the logits F (:func:`~hepsig_tutorial.losses.bce.bce_loss`)
   with *class-balanced cross-section weights*: background events keep their expected-event weights, signal
   events are rescaled so that Σw_sig = Σw_bkg (:func:`hepsig_tutorial.punzinet.bce_weights`); then the best
   cut on the score;
@@ -29,8 +29,8 @@ Comparisons: seed ``i`` fixes the fit/validation split and the initialisation of
 the test sample and its bootstrap replicates are shared. :func:`summarise` combines the seed spread with the
 MC error of the test sample; :func:`verdicts` tests every method against a baseline with
 :func:`hepsig_tutorial.metrics.paired_difference` and controls the family-wise error rate with Holm's procedure.
-:func:`compare_losses` runs all of it on a reader's two samples (:class:`~hepsig_tutorial.data.Sample`) and returns a
-pandas-free :class:`Comparison`.
+:func:`compare_losses` runs all of it on a reader's two samples (:class:`~hepsig_tutorial.data.sample.Sample`) and
+returns a pandas-free :class:`Comparison`.
 """
 
 from __future__ import annotations
@@ -570,7 +570,7 @@ def compare_losses(sample: Sample, *, methods=METHODS, seeds=(0, 1, 2, 3, 4), in
                    device=None) -> Comparison:
     """Train every loss on the same events and compare them on held-out test events (Chapter 8).
 
-    1. For every seed the sample is split (:meth:`~hepsig_tutorial.data.Sample.split`, stratified by class and
+    1. For every seed the sample is split (:meth:`~hepsig_tutorial.data.sample.Sample.split`, stratified by class and
        background process) into *test* events (``test_fraction``) and a training part, which is split again into
        *fit* and *validation* events (``val_fraction`` of it); each part's weights are rescaled per process so
        every part predicts the full expected yields. The split depends on the seed only, so seed ``i`` gives every
@@ -590,7 +590,7 @@ def compare_losses(sample: Sample, *, methods=METHODS, seeds=(0, 1, 2, 3, 4), in
 
     Parameters
     ----------
-    sample : :class:`~hepsig_tutorial.data.Sample`
+    sample : :class:`~hepsig_tutorial.data.sample.Sample`
         All simulated events of the problem: features (N, F), labels 0/1 and per-event weights > 0 = expected
         events per simulated event (each class's weights summing to its full expected yield);
         ``extras["process"]`` (optional), the background process of each event: the floor rule and the

@@ -1,7 +1,7 @@
 """The cut-based analysis of the Belle II-like toy (Chapter 2, ``sec-cut-based``), under the book's protocol.
 
 * :func:`window_scan` -- :func:`hepsig_tutorial.metrics.cut_scan` of any score over the K mass windows of a
-  :class:`~hepsig_tutorial.data.BelleToy` (the per-mass Punzi sensitivity; also used for networks, Chapters 3-4);
+  :class:`~hepsig_tutorial.data.belle.BelleToy` (the per-mass Punzi sensitivity; also used for networks, Chapters 3-4);
 * :func:`optimise_cuts` -- per mass, the rectangular cuts on the Table-1 features minimising σ_min (the
   cut-based baseline of punzi-loss.txt), :class:`CutResult`;
 * :func:`apply_cuts` -- those cuts on an independent toy, with the same bootstrap replicates as a score scan.

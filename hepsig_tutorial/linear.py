@@ -2,7 +2,7 @@
 
 The Lovász-Z paper trains a linear model F(x) = a·x + c. Its boundary is a line, so two models can be compared
 by the *angle* between their normals, and the best any linear model can do is known exactly
-(:func:`hepsig_tutorial.data.best_linear_cut`). This module is the methods layer behind the chapter:
+(:func:`~hepsig_tutorial.data.gauss2d.best_linear_cut`). This module is the methods layer behind the chapter:
 
 * :func:`linear_model` -- the seeded linear model (paired seeds: the same initialisation for every loss);
 * :func:`fit_linear` -- training through :func:`hepsig_tutorial.train.fit` with early stopping on the
@@ -141,7 +141,7 @@ def cut_in_x_units(model, scaler, threshold):
     """The selection ``F(x) ≥ threshold`` of a linear model as ``u·x ≥ t`` in the original x units.
 
     Returns ``(u, t)`` with u the unit normal (:func:`direction`), for
-    :func:`hepsig_tutorial.data.linear_cut_yields` (the exact yields of the model's cut).
+    :func:`~hepsig_tutorial.data.gauss2d.linear_cut_yields` (the exact yields of the model's cut).
     """
     layer = next(m for m in model.modules() if isinstance(m, torch.nn.Linear))
     a_s = layer.weight.detach().cpu().double().numpy().ravel()

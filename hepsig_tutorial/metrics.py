@@ -123,7 +123,7 @@ class CutScan:
     """Yields of ``score >= cuts[t]`` for every threshold (and every group), with bootstrap replicates.
 
     Shapes: K groups, T thresholds, P background processes, R bootstrap replicates. A scan made
-    without ``groups`` has K = 1 and :attr:`squeeze` set, so its arrays are returned without the K axis
+    without ``groups`` has K = 1 and ``squeeze`` set, so its arrays are returned without the K axis
     by :func:`at_cut` and the figure-of-merit functions.
 
     Attributes

@@ -150,7 +150,7 @@ def pretrain_bce(data, *, hidden=(8, 4), epochs=20, batch_size=2048, lr=1e-2, op
                  seed=0, device=None, desc="BCE pretraining"):
     """Build the 4-8-4-1 tanh/sigmoid net (``ht.models.mlp``) and pretrain it on the balanced weighted BCE.
 
-    The BCE is taken on the logits (:func:`hepsig_tutorial.losses.bce_loss`, the network without its sigmoid);
+    The BCE is taken on the logits (:func:`~hepsig_tutorial.losses.bce.bce_loss`, the network without its sigmoid);
     the returned model has the sigmoid output the Punzi loss needs.
     ``data`` is the dict of :func:`training_arrays`. The paper (Sec. 5) uses SGD with lr 1, batch
     2048 and 200 epochs; the defaults here (Adam, lr 1e-2, 20 epochs) reach a similar separation
@@ -272,7 +272,7 @@ def _logit_scores(model, scaler, toy):
 
 
 def logit_scores(model, scaler, toy):
-    """Network logit on every event of ``toy`` (see :func:`_logit_scores`): the score Chapter 3 cuts on."""
+    """Network logit on every event of ``toy`` (see ``_logit_scores``): the score Chapter 3 cuts on."""
     _check_toy(toy)
     return _logit_scores(model, scaler, toy)
 

@@ -69,7 +69,7 @@ def subset_table(set_function: Callable, p: int, vectorized: bool = True) -> np.
     """Values of ``set_function`` on all 2^p subsets, indexed by bit mask.
 
     ``vectorized=True``: ``set_function`` takes the (2^p, p) boolean matrix and returns 2^p values (e.g.
-    :func:`hepsig_tutorial.losses.delta_z`); otherwise it is called once per subset with a (p,) mask.
+    :func:`~hepsig_tutorial.losses.lovasz.delta_z`); otherwise it is called once per subset with a (p,) mask.
     """
     require(callable(set_function), "set_function must be callable")
     masks = all_subsets(p)
@@ -173,7 +173,7 @@ def delta_s_over_sqrt_s_plus_b(mispredicted, labels, weights, epsilon=None):
     """A set function like Δ_Z but built on s/√(s+b) -- **not** submodular (Chapter 6's counterexample).
 
     Δ'(M) = S/√(S + ε) − (S − FN(M))/√(S − FN(M) + ε + FP(M)), Δ'(∅) = 0, with the notation of
-    :func:`hepsig_tutorial.losses.delta_z`. Because s/√(s+c) is strictly concave in s, the marginal cost of a
+    :func:`~hepsig_tutorial.losses.lovasz.delta_z`. Because s/√(s+c) is strictly concave in s, the marginal cost of a
     false negative *grows* with the number of false negatives already made: diminishing returns fail. With two
     signal events of weight 1 and ε = S = 2: Δ'({1}) = Δ'({2}) = 1 − 1/√3 ≈ 0.423 and Δ'({1, 2}) = 1, so
     Δ'({1}) + Δ'({2}) ≈ 0.845 < Δ'({1, 2}) + Δ'(∅) = 1, violating Eq. (2); its Lovász extension at (½, ½) is

@@ -10,7 +10,7 @@ batch represents. A loss is any callable ``loss_fn(output, batch) -> scalar tens
   the full expected yields (the ``n_batches`` factor of punzi-loss.txt, Sec. 6).
 
 Per-event losses such as BCE ignore ``fraction``; every loss of :mod:`hepsig_tutorial.losses` has a
-``make_*_loss`` factory that returns such a ``loss_fn`` (e.g. :func:`hepsig_tutorial.losses.make_bce_loss`).
+``make_*_loss`` factory that returns such a ``loss_fn`` (e.g. :func:`~hepsig_tutorial.losses.bce.make_bce_loss`).
 
 :func:`fit` also carries the book's training protocol: early stopping on a validation figure of merit
 with best-state restore, learning-rate schedules (per step or per epoch), checkpoint/resume, gradient

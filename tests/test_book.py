@@ -723,8 +723,9 @@ def test_section_numbering_style(chapter):
 # `hepsig_tutorial.x`, or a name the chapter imported (`from hepsig_tutorial import metrics` ->
 # `metrics.cut_scan`), optionally followed by call arguments. Why a Markdown link and not a {py:func} role:
 # the strict build (-W) fails on a link whose target is missing (myst.xref_missing), while an unresolved
-# {py:...} role passes it (book/_config.yml's nitpick_ignore_regex ignores every py reference, for the
-# docstrings), and JupyterLab/Colab/GitHub show the link as linked code where they show a role as raw text.
+# {py:...} role with a bare name passes it (book/_config.yml's nitpick_ignore_regex ignores py references
+# outside hepsig_tutorial.*), and JupyterLab/Colab/GitHub show the link as linked code where they show a role
+# as raw text.
 # Every link must point at an entry that book/api.md documents, and a mention of `ht.x.y` that names nothing
 # (a renamed or deleted function) is reported too.
 # an inline code span, with the MyST role in front of it if any ({py:func}, {ref}, {glue:text}, ...)
@@ -976,9 +977,9 @@ def test_api_link_rule_catches_unlinked_and_stale_mentions():
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_api_links_resolve_in_the_built_book(chapter):
     """Every link or role to a package object in a built chapter page became a link into the API page.
-    (An unresolved Markdown link also fails the strict build; an unresolved {py:...} role does not:
-    book/_config.yml's ``nitpick_ignore_regex`` ignores every py reference, for the docstrings' sake, and
-    such a role renders as bare code.)"""
+    (An unresolved Markdown link also fails the strict build; so does an unresolved {py:...} role to a
+    ``hepsig_tutorial.*`` path, but a role with a bare name does not: book/_config.yml's
+    ``nitpick_ignore_regex`` ignores py references outside the package, and such a role renders as bare code.)"""
     page = HTML / "notebooks" / f"{chapter}.html"
     if not page.exists():
         pytest.fail(f"no built page {page}: run `make test` (or `make book`) first")

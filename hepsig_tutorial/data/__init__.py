@@ -5,7 +5,8 @@ Generators live in submodules and are re-exported here:
 * :mod:`.belle` -- Belle II-like e⁺e⁻ → μ⁺μ⁻Z′ toy (Chapters 2-4);
 * :mod:`.stop` -- LHC stop-pair search toy (Chapter 5);
 * :mod:`.gauss2d` -- the 2D Gaussian case study of the Lovász-Z paper (Chapter 6);
-* :mod:`.sample` -- :class:`Sample`, the container every generator returns, with one stratified ``split()``;
+* :mod:`.sample` -- :class:`~hepsig_tutorial.data.sample.Sample`, the container every generator returns, with
+  one stratified ``split()``;
 * :mod:`.problems` -- the comparison problems of Chapter 8.
 """
 
@@ -64,13 +65,15 @@ class Scaler:
         return np.asarray(z, dtype=np.float64) * self.scale_ + self.shift_
 
     def state_dict(self) -> dict:
+        """The fitted state, ``{"kind", "per_feature", "shift", "scale"}``; inverse of
+        :meth:`~hepsig_tutorial.data.Scaler.from_state` (how a saved network stores its scaler)."""
         self._check()
         return {"kind": self.kind, "per_feature": self.per_feature, "shift": self.shift_, "scale": self.scale_}
 
     @classmethod
     def from_state(cls, state: dict) -> "Scaler":
-        """Inverse of :meth:`state_dict`; also reads ``{"min", "scale"}``, the global min-max state of
-        networks saved before the scalers were merged (e.g. the shipped DDP network)."""
+        """Inverse of :meth:`~hepsig_tutorial.data.Scaler.state_dict`; also reads ``{"min", "scale"}``, the
+        global min-max state of networks saved before the scalers were merged (e.g. the shipped DDP network)."""
         if "min" in state:
             state = {"kind": "minmax", "per_feature": False, "shift": state["min"], "scale": state["scale"]}
         out = cls(state["kind"], state["per_feature"])

@@ -569,8 +569,8 @@ def _robust_sigma(x):
 
 @dataclass(eq=False, kw_only=True)
 class BelleToy(Sample):
-    """A generated Belle II-like toy sample (see :func:`make_belle_toy`): a :class:`Sample` with the
-    analysis's metadata.
+    """A generated Belle II-like toy sample (see :func:`make_belle_toy`): a
+    :class:`~hepsig_tutorial.data.sample.Sample` with the analysis's metadata.
 
     Events are shuffled. Per event (N events, K mass hypotheses):
 
@@ -597,7 +597,7 @@ class BelleToy(Sample):
     masses, sigma_m2, windows, n_gen : (K,), (K,), (K, 2), (K,)
         Z′ masses (GeV), measured M²_rec resolution (GeV², 1.4826·MAD of the kept signal),
         the ±2σ windows [m² − 2σ, m² + 2σ] and the signal events generated per mass (a part of
-        :meth:`split` carries its share, a float).
+        :meth:`~hepsig_tutorial.data.sample.Sample.split` carries its share, a float).
     luminosity : float
         Target luminosity in fb⁻¹.
     cross_section, visible_cross_section, sample_luminosity : dict
@@ -673,8 +673,9 @@ class BelleToy(Sample):
         return float(self.w[self.process == process].sum())
 
     def strata(self):
-        """Split strata: each background process and each signal mass (so a part of :meth:`split` keeps every
-        mass's efficiency, acceptance included, as punzi-loss.txt Sec. 4 requires)."""
+        """Split strata: each background process and each signal mass (so a part of
+        :meth:`~hepsig_tutorial.data.sample.Sample.split` keeps every mass's efficiency, acceptance included,
+        as punzi-loss.txt Sec. 4 requires)."""
         return np.where(self.y == 1, self.mass_index, -1 - self.process)
 
     def _part(self, sub, mask):
@@ -721,7 +722,7 @@ def make_belle_toy(masses, n_signal_per_mass, n_background, *, luminosity=50.0, 
         Generator-level filter on the *true* dimuon transverse momentum of the μμ(γ) and eeμμ samples
         (GeV): events below it are counted in the sample luminosity but not simulated further, so the
         same number of kept events stands for a larger luminosity. It must stay below the
-        preselection by a smearing margin (:data:`FILTER_MARGIN`), so that no event the preselection
+        preselection by a smearing margin (``FILTER_MARGIN``), so that no event the preselection
         keeps is filtered out. Default :data:`GENERATOR_FILTER_PT` (0 with ``preselection_pt=0``).
 
     Returns

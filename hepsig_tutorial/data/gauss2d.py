@@ -56,7 +56,7 @@ def make_gauss2d(n_per_process, *, case=1, cross_sections=None, luminosity=GAUSS
     -------
     Sample
         ``x`` (N, 2) float32, ``y`` (N,) float32 (1 = signal), ``w`` = σ_k L / v_k
-        (:func:`~hepsig_tutorial.losses.process_weights`: expected events per simulated event),
+        (:func:`~hepsig_tutorial.losses.lovasz.process_weights`: expected events per simulated event),
         ``process`` (N,) int64 (0, 1, 2); shuffled. The weights of another case are
         ``process_weights(d.process, GAUSS2D_CASES[2], L)``.
     """

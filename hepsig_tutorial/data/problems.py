@@ -1,4 +1,4 @@
-"""The comparison problems of Chapter 8: each one :class:`~hepsig_tutorial.data.Sample` of simulated events.
+"""The comparison problems of Chapter 8: each one :class:`~hepsig_tutorial.data.sample.Sample` of simulated events.
 
 :func:`standard_problems` draws them; ``compare.compare_losses(sample)`` splits each one per seed.
 """
@@ -19,7 +19,7 @@ PROBLEMS = ("belle", "stop_compressed", "stop_uncompressed", "gauss2d")
 
 
 def belle_window_sample(toy, k: int, signal_xsec_fb: float = 10.0) -> Sample:
-    """The events in mass window ``k`` of a :class:`~hepsig_tutorial.data.BelleToy`, weights in expected events.
+    """The events in mass window ``k`` of a :class:`~hepsig_tutorial.data.belle.BelleToy`, weights in expected events.
 
     The single-selection version of the Punzi-net problem (punzi-loss.txt, Sec. 6): the events of window k
     (background in the window, signal generated at mass k inside it). Background weights are kept (expected
@@ -41,11 +41,11 @@ def standard_problems(*, belle_masses=(3.0, 7.0), belle_signal=3000, belle_backg
                       include=PROBLEMS, seed=0):
     """The Chapter 8 problems as ``{name: Sample}``.
 
-    * ``"belle_m<mass>"`` -- the Belle II-like Z′ toy (:func:`~hepsig_tutorial.data.make_belle_toy`), one
+    * ``"belle_m<mass>"`` -- the Belle II-like Z′ toy (:func:`~hepsig_tutorial.data.belle.make_belle_toy`), one
       single-window problem per mass (:func:`belle_window_sample`, signal of 10 fb); process = μμ(γ), ττ, eeμμ;
     * ``"stop_compressed"``, ``"stop_uncompressed"`` -- the toy stop search
-      (:func:`~hepsig_tutorial.data.make_stop_toy`); process = tt̄;
-    * ``"gauss2d"`` -- the 2D Gaussian case study (:func:`~hepsig_tutorial.data.make_gauss2d`, case
+      (:func:`~hepsig_tutorial.data.stop.make_stop_toy`); process = tt̄;
+    * ``"gauss2d"`` -- the 2D Gaussian case study (:func:`~hepsig_tutorial.data.gauss2d.make_gauss2d`, case
       ``gauss_case``); process = b1, b2.
 
     Sizes are simulated events; everything is seeded by ``seed``. The split into fit, validation and test

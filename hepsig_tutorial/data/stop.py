@@ -220,10 +220,11 @@ def _sample(process: str, n: int, seed_seq) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------
 @dataclass(eq=False, kw_only=True)
 class StopToy(Sample):
-    """Events of the toy stop search (see the module docstring): a :class:`Sample` with ``x`` the raw
-    features (``feature_names``), ``y`` 1 for signal and 0 for tt̄, ``w`` the expected events per simulated
-    event at ``luminosity`` (each class sums to its expected yield) and ``process`` (0 signal, 1 tt̄). :meth:`~Sample.split` gives training,
-    validation and test parts with the weights rescaled to the full yields.
+    """Events of the toy stop search (see the module docstring): a :class:`~hepsig_tutorial.data.sample.Sample`
+    with ``x`` the raw features (``feature_names``), ``y`` 1 for signal and 0 for tt̄, ``w`` the expected events
+    per simulated event at ``luminosity`` (each class sums to its expected yield) and ``process`` (0 signal,
+    1 tt̄). :meth:`~hepsig_tutorial.data.sample.Sample.split` gives training, validation and test parts with the
+    weights rescaled to the full yields.
     """
 
     benchmark: str

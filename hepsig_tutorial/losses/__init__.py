@@ -23,13 +23,20 @@ The convention (as in :mod:`torch.nn.functional`):
 
 What ``pred`` is, per loss (each chapter's choice), and the factory and counts-level form of each:
 
-* :func:`bce_loss` -- logits F; :func:`make_bce_loss`;
-* :func:`punzi_loss` -- probabilities ŷ; :func:`make_punzi_loss`; σ_min from yields:
-  :func:`sigma_min_from_yields`;
-* :func:`s_over_sqrt_s_plus_b_loss` -- probabilities ŷ; :func:`make_s_over_sqrt_s_plus_b_loss`; on counts:
-  :func:`s_over_sqrt_s_plus_b_loss_from_counts` (the counts themselves: :func:`relaxed_counts`);
-* :func:`asimov_loss` -- probabilities ŷ; :func:`make_asimov_loss`; on counts: :func:`asimov_loss_from_counts`;
-* :func:`lovasz_z_loss` -- logits F; :func:`make_lovasz_z_loss`; the set function: :func:`delta_z`.
+* :func:`~hepsig_tutorial.losses.bce.bce_loss` -- logits F; :func:`~hepsig_tutorial.losses.bce.make_bce_loss`;
+* :func:`~hepsig_tutorial.losses.punzi.punzi_loss` -- probabilities ŷ;
+  :func:`~hepsig_tutorial.losses.punzi.make_punzi_loss`; σ_min from yields:
+  :func:`~hepsig_tutorial.losses.punzi.sigma_min_from_yields`;
+* :func:`~hepsig_tutorial.losses.significance.s_over_sqrt_s_plus_b_loss` -- probabilities ŷ;
+  :func:`~hepsig_tutorial.losses.significance.make_s_over_sqrt_s_plus_b_loss`; on counts:
+  :func:`~hepsig_tutorial.losses.significance.s_over_sqrt_s_plus_b_loss_from_counts` (the counts themselves:
+  :func:`~hepsig_tutorial.losses.significance.relaxed_counts`);
+* :func:`~hepsig_tutorial.losses.significance.asimov_loss` -- probabilities ŷ;
+  :func:`~hepsig_tutorial.losses.significance.make_asimov_loss`; on counts:
+  :func:`~hepsig_tutorial.losses.significance.asimov_loss_from_counts`;
+* :func:`~hepsig_tutorial.losses.lovasz.lovasz_z_loss` -- logits F;
+  :func:`~hepsig_tutorial.losses.lovasz.make_lovasz_z_loss`; the set
+  function: :func:`~hepsig_tutorial.losses.lovasz.delta_z`.
 
 A loss on probabilities trains a network with a sigmoid output, or takes ``torch.sigmoid`` of logits
 (:mod:`hepsig_tutorial.compare` does).

@@ -1,6 +1,6 @@
 """Figures of Chapter 2 ("A Belle II-like Z′ search and the cut-based baseline").
 
-All functions take a :class:`hepsig_tutorial.data.BelleToy`, draw one figure, stamp it with the
+All functions take a :class:`~hepsig_tutorial.data.belle.BelleToy`, draw one figure, stamp it with the
 FAST/FULL mode and return it. Background histograms are weighted to the toy's target luminosity;
 signal is drawn for a hypothetical cross section ``signal_xs`` (fb), i.e. weight × σ × L events
 (punzi-loss.txt, Sec. 6).
