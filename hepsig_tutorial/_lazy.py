@@ -15,10 +15,12 @@ class lazy_module:  # noqa: N801 (used like a module)
     """Stands for the module ``name``; the first attribute access imports it."""
 
     def __init__(self, name: str):
-        self._name = name
+        self._name, self._module = name, None
 
     def __getattr__(self, attr):
-        return getattr(importlib.import_module(self._name), attr)
+        if self._module is None:
+            self._module = importlib.import_module(self._name)
+        return getattr(self._module, attr)
 
     def __repr__(self):
         return f"<lazy module {self._name!r}>"

@@ -31,6 +31,7 @@ import torch
 
 from . import metrics, train
 from ._validate import choice, require
+from .compare import validation_monitor
 from .data import Scaler, make_stop_toy
 from .losses.bce import make_bce_loss
 from .losses.significance import B_FLOOR, S_FLOOR, make_asimov_loss, make_s_over_sqrt_s_plus_b_loss, \
@@ -143,8 +144,6 @@ def za_monitor(data: dict, sigma_b_rel: float, *, min_background_events: int = m
     """``monitor(model) -> float`` for :func:`~hepsig_tutorial.train.fit`: Z_A(σ_b/b) of the best allowed cut on
     ``data`` (the validation sample), with the book's floor rule; NaN if no cut is allowed
     (:func:`hepsig_tutorial.compare.validation_monitor` on :func:`probabilities`)."""
-    from .compare import validation_monitor
-
     return validation_monitor(data["x"], data["y"], data["w"], sigma_b_rel=sigma_b_rel, n_cuts=n_cuts,
                               min_background_events=min_background_events, score=probabilities)
 

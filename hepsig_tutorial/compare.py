@@ -150,10 +150,10 @@ def validation_monitor(x_val, y_val, w_val, process_val=None, *, sigma_b_rel: fl
     cache = {}
 
     def monitor(model):
-        dev = next(model.parameters()).device
         if score is not None:
             scores = np.asarray(score(model, xv), dtype=np.float64)
         else:
+            dev = next(model.parameters()).device
             if cache.get("device") != dev:
                 cache["x"], cache["device"] = torch.as_tensor(xv, device=dev), dev
             with torch.no_grad():

@@ -629,14 +629,6 @@ class BelleToy(Sample):
         return (f"BelleToy({len(self)} events: {n_sig} signal in {len(self.masses)} masses, "
                 f"{len(self) - n_sig} background; L = {self.luminosity:g} fb^-1)")
 
-    def _index(self, idx):
-        if idx is None:
-            return slice(None)
-        idx = np.asarray(idx)
-        if idx.dtype == bool and idx.shape != (len(self),):
-            raise ValueError(f"idx: boolean mask must have length {len(self)}, got {idx.shape}")
-        return idx
-
     def window_matrix(self, idx=None):
         """(n, K) bool: event i counts for hypothesis k (punzi-loss.txt, Sec. 6).
 
@@ -680,8 +672,9 @@ class BelleToy(Sample):
 
     def _part(self, sub, mask):
         # n_gen of a part: its share of each mass's generated events
-        share = [(mask & (self.mass_index == k)).sum() / max((self.mass_index == k).sum(), 1)
-                 for k in range(len(self.masses))]
+        k, sig = len(self.masses), self.mass_index >= 0
+        share = (np.bincount(self.mass_index[mask & sig], minlength=k)
+                 / np.maximum(np.bincount(self.mass_index[sig], minlength=k), 1))
         return replace(sub, n_gen=np.asarray(self.n_gen, dtype=np.float64) * share)
 
     def window_groups(self, idx=None):

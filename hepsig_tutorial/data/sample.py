@@ -56,11 +56,18 @@ class Sample:
             return extras[name]
         raise AttributeError(f"{type(self).__name__!r} has no attribute or extra {name!r}")
 
+    def _index(self, idx):
+        """``idx`` (indices, a boolean mask, or None for every event) as an index, a mask's length checked."""
+        if idx is None:
+            return slice(None)
+        idx = np.asarray(idx)
+        require(idx.dtype != bool or idx.shape == (len(self),),
+                f"idx: boolean mask must have length {len(self)}, got {idx.shape}")
+        return idx
+
     def subset(self, idx) -> "Sample":
         """The selected events (indices or a boolean mask), weights unchanged."""
-        idx = np.asarray(idx)
-        if idx.dtype == bool:
-            require(idx.shape == (len(self),), f"idx: boolean mask must have length {len(self)}, got {idx.shape}")
+        idx = self._index(idx)
         return replace(self, x=self.x[idx], y=self.y[idx], w=self.w[idx],
                        extras={k: None if v is None else v[idx] for k, v in self.extras.items()})
 
