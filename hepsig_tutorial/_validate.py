@@ -41,11 +41,9 @@ def number(name: str, value, *, low: float | None = None, high: float | None = N
     """
     if value is None and none:
         return None
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if ok and low is not None:
-        ok = value > low if low_open else value >= low
-    if ok and high is not None:
-        ok = value < high if high_open else value <= high
+    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+          and (low is None or (value > low if low_open else value >= low))
+          and (high is None or (value < high if high_open else value <= high)))
     if not ok:
         if low is not None and high is not None:
             where = f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"

@@ -92,13 +92,9 @@ def build_model(loss: str, seed: int, n_features: int, hidden=(23,)) -> torch.nn
     BCE gets a linear output (it is trained on logits); the significance losses need the sigmoid output
     as their soft selection. The weights are identical for every loss at a given seed (paired seeds).
     """
-    _check_loss(loss)
+    choice("loss", loss, LOSSES)
     torch.manual_seed(int(seed))
     return mlp(n_features, hidden, "relu", output="linear" if loss == "BCE" else "sigmoid")
-
-
-def _check_loss(loss):
-    choice("loss", loss, LOSSES)
 
 
 def loss_function(loss: str, problem: StopProblem, sigma_b_rel: float | None = None, **kwargs):
@@ -108,25 +104,22 @@ def loss_function(loss: str, problem: StopProblem, sigma_b_rel: float | None = N
     Eq. 4.6 at ``sigma_b_rel`` on the batch-normalised soft counts (``kwargs`` go to
     :func:`~hepsig_tutorial.losses.significance.make_asimov_loss`, e.g. ``power=2`` or ``use_naive=True``).
     """
-    _check_loss(loss)
     yields = {"expected_signal": problem.expected_signal, "expected_background": problem.expected_background}
-    if loss == "BCE":
+    if choice("loss", loss, LOSSES) == "BCE":
         return make_bce_loss()
     if loss == "s/√(s+b)":
         return make_s_over_sqrt_s_plus_b_loss(**yields)
-    if sigma_b_rel is None:
-        raise ValueError("sigma_b_rel: the Asimov loss needs the relative background uncertainty it trains for")
+    require(sigma_b_rel is not None,
+            "sigma_b_rel: the Asimov loss needs the relative background uncertainty it trains for")
     return make_asimov_loss(sigma_b_rel=sigma_b_rel, **yields, **kwargs)
 
 
 def training_data(loss: str, problem: StopProblem) -> dict:
     """The training events for ``loss``: BCE gets class-balanced weights (each class 1/2, the paper's 50/50)."""
-    _check_loss(loss)
     d = problem.train
-    if loss != "BCE":
+    if choice("loss", loss, LOSSES) != "BCE":
         return d
-    y = d["y"]
-    return dict(d, w=np.where(y == 1, 0.5 / y.sum(), 0.5 / (1 - y).sum()).astype(np.float32))
+    return dict(d, w=np.where(d["y"] == 1, 0.5 / d["y"].sum(), 0.5 / (1 - d["y"]).sum()).astype(np.float32))
 
 
 @torch.no_grad()
@@ -148,38 +141,30 @@ def za_monitor(data: dict, sigma_b_rel: float, *, min_background_events: int = m
                               min_background_events=min_background_events, score=probabilities)
 
 
-def train_loss(problem: StopProblem, loss: str, *, seed: int, lr: float | None = None, lrs=None,
+def _protocol(problem: StopProblem, loss: str, sigma_b_rel, monitor_rel: float, min_background_events: int,
+              **loss_kwargs):
+    """``(loss_fn, training events, validation monitor)`` of ``loss``: the monitor's σ_b/b is ``sigma_b_rel`` for
+    the Asimov loss, ``monitor_rel`` for the others."""
+    rel = sigma_b_rel if loss == "Asimov" else monitor_rel
+    return (loss_function(loss, problem, sigma_b_rel, **loss_kwargs), training_data(loss, problem),
+            za_monitor(problem.val, rel, min_background_events=min_background_events))
+
+
+def train_loss(problem: StopProblem, loss: str, *, seed: int, lr: float | None = None,
                sigma_b_rel: float | None = None, monitor_rel: float = 0.5, epochs: int, patience: int,
                batch_size: int = 4096, hidden=(23,), min_background_events: int = metrics.MIN_BACKGROUND_EVENTS,
-               model: torch.nn.Module | None = None, **loss_kwargs):
-    """Train one network with ``loss`` under the chapter's protocol; returns ``(model, history, lr)``.
+               **loss_kwargs):
+    """Train one network of ``seed`` with ``loss`` at the rate ``lr`` under the chapter's protocol; returns
+    ``(model, history, lr)``.
 
     Early stopping (``patience`` epochs) and best-state restore watch the validation Z_A at σ_b/b =
-    ``sigma_b_rel`` for the Asimov loss, ``monitor_rel`` for the others. Give ``lr`` (one rate) or ``lrs``
-    (a grid searched with :func:`~hepsig_tutorial.train.search`). ``model``: continue training a given
-    network (e.g. after pretraining) instead of a fresh one of ``seed``.
+    ``sigma_b_rel`` for the Asimov loss, ``monitor_rel`` for the others (:func:`compare_losses` searches the rate).
     """
-    require((lr is None) != (lrs is None), "lr / lrs: give exactly one of them")
-    rel = sigma_b_rel if loss == "Asimov" else monitor_rel
-    fn = loss_function(loss, problem, sigma_b_rel, **loss_kwargs)
-    data = training_data(loss, problem)
-    mon = za_monitor(problem.val, rel, min_background_events=min_background_events)
-    kw = dict(epochs=epochs, patience=patience, batch_size=batch_size, seed=seed, desc=loss)
-    if lrs is not None:
-        if model is not None:
-            raise ValueError("model: a learning-rate search starts from fresh networks")
-        res = _search(loss, problem, fn, data, mon, lrs, hidden, kw)
-        return res.model, res.history, res.best_lr
-    model = build_model(loss, seed, problem.n_features, hidden) if model is None else model
-    hist = train.fit(model, fn, data, lr=lr, monitor=mon, restore_best=True, **kw)
+    fn, data, mon = _protocol(problem, loss, sigma_b_rel, monitor_rel, min_background_events, **loss_kwargs)
+    model = build_model(loss, seed, problem.n_features, hidden)
+    hist = train.fit(model, fn, data, lr=lr, monitor=mon, restore_best=True, epochs=epochs, patience=patience,
+                     batch_size=batch_size, seed=seed, desc=loss)
     return model, hist, lr
-
-
-def _search(loss, problem, fn, data, mon, lrs, hidden, kw):
-    kw = dict(kw)
-    seed = kw.pop("seed")
-    return train.search(lambda s: build_model(loss, s, problem.n_features, hidden), fn, data,
-                        val_data=problem.val, monitor=mon, lrs=lrs, seed=seed, **kw)
 
 
 def compare_losses(problem: StopProblem, *, seeds, lrs, epochs: int, patience: int, train_sigmas=(0.1, 0.3, 0.5),
@@ -188,7 +173,8 @@ def compare_losses(problem: StopProblem, *, seeds, lrs, epochs: int, patience: i
     """Train BCE, ℓ_s/√(s+b) and ℓ_Asimov (one network per σ_b/b in ``train_sigmas``) for every seed.
 
     The learning rate of each method is chosen from ``lrs`` on the first seed (validation Z_A, same grid,
-    same maximum ``epochs`` and ``patience`` for every method); later seeds use that rate. Returns
+    same maximum ``epochs`` and ``patience`` for every method, :func:`~hepsig_tutorial.train.search`); later
+    seeds use that rate (:func:`train_loss`). Returns
     ``{name: {"lr", "models": [...], "histories": [...], "lr_scores": {lr: best validation Z_A}}}`` with
     names ``"BCE"``, ``"s/√(s+b)"`` and ``"Asimov 0.1"``, ... Every network starts from a random
     initialisation (no pretraining: Sec. 5.3 of the chapter shows that the stable Z_A does not need it).
@@ -196,24 +182,20 @@ def compare_losses(problem: StopProblem, *, seeds, lrs, epochs: int, patience: i
     seeds = [int(s) for s in seeds]
     require(seeds, "seeds must not be empty")
     variants = [("BCE", None), ("s/√(s+b)", None)] + [("Asimov", float(r)) for r in train_sigmas]
+    common = dict(epochs=epochs, patience=patience, batch_size=batch_size)
     out = {}
     for loss, rel in variants:
         name = loss if rel is None else f"Asimov {rel:g}"
-        common = dict(sigma_b_rel=rel, monitor_rel=monitor_rel, epochs=epochs, patience=patience,
-                      batch_size=batch_size, hidden=hidden, min_background_events=min_background_events)
-        rel_mon = rel if loss == "Asimov" else monitor_rel
-        fn = loss_function(loss, problem, rel)
-        data = training_data(loss, problem)
-        mon = za_monitor(problem.val, rel_mon, min_background_events=min_background_events)
-        kw = dict(epochs=epochs, patience=patience, batch_size=batch_size, seed=seeds[0], desc=name)
-        res = _search(loss, problem, fn, data, mon, lrs, hidden, kw)
-        entry = {"lr": res.best_lr, "models": [res.model], "histories": [res.history],
-                 "lr_scores": dict(res.scores_by_lr), "lr_histories": dict(res.histories_by_lr)}
+        fn, data, mon = _protocol(problem, loss, rel, monitor_rel, min_background_events)
+        res = train.search(lambda s: build_model(loss, s, problem.n_features, hidden), fn, data,
+                           val_data=problem.val, monitor=mon, lrs=lrs, seed=seeds[0], desc=name, **common)
+        out[name] = entry = {"lr": res.best_lr, "models": [res.model], "histories": [res.history],
+                             "lr_scores": dict(res.scores_by_lr), "lr_histories": dict(res.histories_by_lr)}
         for s in seeds[1:]:
-            m, h, _ = train_loss(problem, loss, seed=s, lr=res.best_lr, **common)
+            m, h, _ = train_loss(problem, loss, seed=s, lr=res.best_lr, sigma_b_rel=rel, monitor_rel=monitor_rel,
+                                 hidden=hidden, min_background_events=min_background_events, **common)
             entry["models"].append(m)
             entry["histories"].append(h)
-        out[name] = entry
     return out
 
 
@@ -237,12 +219,8 @@ def evaluate(problem: StopProblem, models, sigmas=(0.0, 0.1, 0.3, 0.5), *, n_boo
         for rel, o in out.items():
             i = metrics.best_cut(metrics.asimov_z(sv, rel), sv, min_background_events=min_background_events)
             z, boot = metrics.at_cut(metrics.asimov_z(st, rel), i)
-            o["z"].append(z)
-            o["boot"].append(boot)
-            o["s"].append(float(st.s[0, i]))
-            o["b"].append(float(st.b[0, i]))
-            o["n_background"].append(float(st.n_background[0, i]))
-            o["cut"].append(float(st.cuts[i]))
+            for key, v in zip(o, (z, boot, st.s[0, i], st.b[0, i], st.n_background[0, i], st.cuts[i])):  # o's keys
+                o[key].append(v)
     return {rel: {k: np.asarray(v, dtype=np.float64) for k, v in o.items()} for rel, o in out.items()}
 
 
@@ -262,10 +240,8 @@ def table(problem: StopProblem, results: dict, sigmas=(0.0, 0.1, 0.3, 0.5), **kw
     for rel in sigmas:
         for loss in LOSSES:
             name = f"Asimov {min(trained, key=lambda t: (abs(t - rel), t)):g}" if loss == "Asimov" else loss
-            ev = dict(by_network[name][float(rel)])
-            ev["estimate"] = metrics.summarise(ev["z"], ev["boot"])
-            ev["network"] = name
-            rows[loss, float(rel)] = ev
+            ev = by_network[name][float(rel)]
+            rows[loss, float(rel)] = dict(ev, estimate=metrics.summarise(ev["z"], ev["boot"]), network=name)
     return rows, by_network
 
 
@@ -278,8 +254,7 @@ def printed_formula_nonpositive(problem: StopProblem, sigma_b_rel: float, *, see
     :func:`~hepsig_tutorial.losses.significance.naive_asimov_significance`, which returns exactly 0 where
     Z_A² ≤ 0 (its clamp). Returns ``(non-positive, total)``.
     """
-    d = problem.train
-    x, y, w = (torch.as_tensor(d[k]) for k in ("x", "y", "w"))
+    x, y, w = (torch.as_tensor(problem.train[k]) for k in ("x", "y", "w"))
     bad = total = 0
     for seed in seeds:
         model = build_model("Asimov", seed, problem.n_features, hidden)
@@ -321,25 +296,20 @@ def pretraining_study(problem: StopProblem, sigma_b_rel: float, *, seeds, lr: fl
         p = probabilities(model, d["x"])
         return float((d["w"] * p * d["y"]).sum() / (d["w"] * p * (1 - d["y"])).sum())
 
-    def run(model, fn, n_epochs, seed, record):
-        def cb(epoch, m, history):
-            record.append(mon(m))
-        train.fit(model, fn, d, epochs=n_epochs, batch_size=batch_size, lr=lr, seed=seed, callback=cb)
-        return model
+    def curve(model, fn, n_epochs, seed, before=()):  # validation Z_A after every epoch, after those of ``before``
+        record = list(before)
+        train.fit(model, fn, d, epochs=n_epochs, batch_size=batch_size, lr=lr, seed=seed,
+                  callback=lambda epoch, m, history: record.append(mon(m)))
+        return record
 
     for seed in seeds:
-        pre_curve = []
         start = build_model("Asimov", seed, problem.n_features, hidden)
-        p0 = soft_purity(start)
-        pre = run(copy.deepcopy(start), pre_fn, pretrain_epochs, seed, pre_curve)
-        purity.append((p0, soft_purity(pre)))
+        pre = copy.deepcopy(start)
+        pre_curve = curve(pre, pre_fn, pretrain_epochs, seed)
+        purity.append((soft_purity(start), soft_purity(pre)))
         for k, fn in fns.items():
-            rec = []
-            run(copy.deepcopy(start), fn, epochs, seed, rec)
-            curves[f"{k}, random start"].append(rec)
-            rec = list(pre_curve)
-            run(copy.deepcopy(pre), fn, epochs - pretrain_epochs, seed, rec)
-            curves[f"{k}, pretrained"].append(rec)
+            curves[f"{k}, random start"].append(curve(copy.deepcopy(start), fn, epochs, seed))
+            curves[f"{k}, pretrained"].append(curve(copy.deepcopy(pre), fn, epochs - pretrain_epochs, seed, pre_curve))
     out = {k: np.asarray(v, dtype=np.float64) for k, v in curves.items()}
     out["soft_purity"] = np.asarray(purity)
     return out

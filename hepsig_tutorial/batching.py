@@ -48,25 +48,10 @@ from .train import _micro_batches, as_tensors
 
 sc = lazy_module("scipy.special")
 
-__all__ = [
-    "batch_total_moments",
-    "delta_method",
-    "estimator_theory",
-    "accuracy_threshold",
-    "effective_count",
-    "expected_effective_per_batch",
-    "prob_no_events",
-    "sample_total_estimates",
-    "significance_contributions",
-    "significance_from_totals",
-    "punzi_contributions",
-    "punzi_sums",
-    "punzi_loss_from_sums",
-    "punzi_batch_losses",
-    "SumsLoss",
-    "accumulated_backward",
-    "averaged_backward",
-]
+__all__ = ["batch_total_moments", "delta_method", "estimator_theory", "accuracy_threshold", "effective_count",
+           "expected_effective_per_batch", "prob_no_events", "sample_total_estimates", "significance_contributions",
+           "significance_from_totals", "punzi_contributions", "punzi_sums", "punzi_loss_from_sums",
+           "punzi_batch_losses", "SumsLoss", "accumulated_backward", "averaged_backward"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -164,8 +149,7 @@ def delta_method(g: Callable, totals, cov):
     hess = torch.autograd.functional.hessian(g_scalar, tt).numpy()
     require(np.isfinite(grad).all() and np.isfinite(hess).all(), "g has a non-finite gradient or Hessian at the totals")
     bias = 0.5 * np.einsum("ij,mji->m", hess, c)
-    var = np.einsum("i,mij,j->m", grad, c, grad)
-    var = np.maximum(var, 0.0)
+    var = np.maximum(np.einsum("i,mij,j->m", grad, c, grad), 0.0)
     out = {"value": value, "bias": bias, "variance": var, "std": np.sqrt(var), "gradient": grad, "hessian": hess}
     if scalar:
         out.update(bias=float(bias[0]), variance=float(var[0]), std=float(np.sqrt(var[0])))
@@ -357,23 +341,21 @@ def punzi_sums(output, batch):
     """
     for key in ("y", "w", "membership"):
         require(key in batch, f"batch must contain {key!r}")
-    y = torch.as_tensor(batch["y"], dtype=output.dtype, device=output.device)
-    w = torch.as_tensor(batch["w"], dtype=output.dtype, device=output.device)
-    M = torch.as_tensor(batch["membership"], device=output.device).to(output.dtype)
+    y, w, M = (torch.as_tensor(batch[k], device=output.device).to(output.dtype) for k in ("y", "w", "membership"))
     return torch.stack((y * w * output, (1.0 - y) * w * output)) @ M
 
 
-def punzi_loss_from_sums(sums, luminosity, a=3.0, b=1.28, refined=False, fraction=1.0):
-    """Mean σ_min over windows (punzi-loss.txt, Eq. 12) from sums (2, K) (or flat (2K,)) scaled by 1/fraction."""
-    number("fraction", fraction, low=0, low_open=True, high=1)
+def punzi_loss_from_sums(sums, luminosity, a=3.0, b=1.28, refined=False):
+    """Mean σ_min over windows (punzi-loss.txt, Eq. 12) from totals (2, K) (or flat (2K,)): ε_k, then B_k.
+
+    A batch's sums estimate the totals once divided by the batch's share of the data (:class:`SumsLoss`).
+    """
     t = sums if isinstance(sums, torch.Tensor) else torch.as_tensor(np.asarray(sums, dtype=np.float64))
     if t.ndim == 1:
         require(t.shape[0] % 2 == 0, "sums: a flat vector must hold 2K entries (ε then B)")
         t = t.reshape(2, -1)
     require(t.ndim == 2 and t.shape[0] == 2, f"sums must have shape (2, K), got {tuple(t.shape)}")
-    sigma = sigma_min_from_yields(t[0] / fraction, t[1] / fraction, a=a, b=b, luminosity=luminosity,
-                                  refined=refined)
-    return sigma.mean()
+    return sigma_min_from_yields(t[0], t[1], a=a, b=b, luminosity=luminosity, refined=refined).mean()
 
 
 def punzi_batch_losses(totals, luminosity, a=3.0, b=1.28, refined=False):
@@ -443,10 +425,7 @@ class SumsLoss:
         rounding) with one micro-batch graph in memory and twice the forward passes.
         """
         with torch.no_grad():
-            totals = None
-            for part in parts:
-                t = self.sums_fn(model(part["x"]), part)
-                totals = t if totals is None else totals + t
+            totals = sum(self.sums_fn(model(part["x"]), part) for part in parts)
         totals = totals.detach().requires_grad_(True)
         loss = self.loss_from_sums(totals / fraction)
         if not torch.isfinite(loss):
@@ -494,8 +473,7 @@ def averaged_backward(model, data: Mapping, sums_fn: Callable, loss_from_sums: C
     parts, n = _micro_parts(model, data, micro_batch_size)
     losses = []
     for part in parts:
-        frac = len(part["x"]) / n
-        loss = loss_from_sums(sums_fn(model(part["x"]), part) / frac) / len(parts)
+        loss = loss_from_sums(sums_fn(model(part["x"]), part) / (len(part["x"]) / n)) / len(parts)
         loss.backward()
         losses.append(float(loss.detach()) * len(parts))
     return float(np.mean(losses))

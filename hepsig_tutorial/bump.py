@@ -24,7 +24,9 @@ Conventions: a histogram has ``n_bins`` bins with integer centres ``0, 1, …, n
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -33,21 +35,9 @@ from ._validate import choice, integer, number, require
 
 ndimage, sparse, special = (lazy_module(f"scipy.{m}") for m in ("ndimage", "sparse", "special"))
 
-__all__ = [
-    "N_BINS",
-    "SIGNAL_WIDTH",
-    "BACKGROUND_FORMS",
-    "OUTSIDE_FORMS",
-    "background_curves",
-    "outside_background_curves",
-    "gaussian_shape",
-    "template_windows",
-    "asimov_z",
-    "signal_amplitude",
-    "local_significance",
-    "local_significance_scipy",
-    "generate_histograms",
-]
+__all__ = ["N_BINS", "SIGNAL_WIDTH", "BACKGROUND_FORMS", "OUTSIDE_FORMS", "background_curves",
+           "outside_background_curves", "gaussian_shape", "template_windows", "asimov_z", "signal_amplitude",
+           "local_significance", "local_significance_scipy", "generate_histograms"]
 
 #: Bins per histogram (the paper's 100).
 N_BINS = 100
@@ -95,11 +85,10 @@ def background_curves(forms, y1, y2, n_bins: int = N_BINS, x_range: tuple[float,
     """
     x, x1, x2, idx, y1, y2 = _curve_inputs(n_bins, x_range, _form_indices(forms), y1, y2)
     out = np.empty((len(idx), x.shape[1]))
-    dy = (y1 - y2)[:, None]
-    Y1, Y2 = y1[:, None], y2[:, None]
     for k in np.unique(idx):
         m = idx == k
-        d, a1, a2 = dy[m], Y1[m], Y2[m]
+        a1, a2 = y1[m, None], y2[m, None]
+        d = a1 - a2
         if k == 0:  # b e^{-ax}
             a = np.log(a1 / a2) / (x2 - x1)
             out[m] = a1 * np.exp(-a * (x - x1))
@@ -176,11 +165,9 @@ def _curve_inputs(n_bins, x_range, idx, y1, y2):
 def _form_indices(forms) -> np.ndarray:
     arr = np.asarray(forms)
     if arr.dtype.kind in "US":
-        lookup = {name: i for i, name in enumerate(BACKGROUND_FORMS)}
-        try:
-            return np.vectorize(lookup.__getitem__, otypes=[np.int64])(arr)
-        except KeyError as exc:
-            raise ValueError(f"forms: unknown background form {exc.args[0]!r}; known: {BACKGROUND_FORMS}") from None
+        unknown = sorted(set(arr.ravel().tolist()) - set(BACKGROUND_FORMS))
+        require(not unknown, f"forms: unknown background form(s) {unknown}; known: {BACKGROUND_FORMS}")
+        arr = np.vectorize(BACKGROUND_FORMS.index, otypes=[np.int64])(arr)
     require(arr.dtype.kind in "iu" and np.all(arr >= 0) and np.all(arr < len(BACKGROUND_FORMS)),
             f"forms must be names or integers 0-{len(BACKGROUND_FORMS) - 1}, got {forms!r}")
     return arr.astype(np.int64)
@@ -204,12 +191,12 @@ def gaussian_shape(mean, width: float = SIGNAL_WIDTH, n_bins: int = N_BINS) -> n
     return np.diff(cdf, axis=1)
 
 
-def template_windows(width: float = SIGNAL_WIDTH, n_bins: int = N_BINS, support: float = 4.0):
+def template_windows(width: float = SIGNAL_WIDTH, n_bins: int = N_BINS):
     """Signal templates centred on every bin, cut to their short support.
 
     The template for bin ``k`` is :func:`gaussian_shape` with mean ``k``, kept only within
-    ``± ceil(support·width)`` bins of ``k`` (outside it is below 3·10⁻⁵ of the total for the default
-    ``support = 4``) and zero beyond the histogram edges.
+    ``± ceil(4·width)`` bins of ``k`` (outside it is below 3·10⁻⁵ of the total) and zero beyond the
+    histogram edges.
 
     Returns
     -------
@@ -218,14 +205,16 @@ def template_windows(width: float = SIGNAL_WIDTH, n_bins: int = N_BINS, support:
     h : int
         Half-width of the support in bins.
     """
-    n_bins = integer("n_bins", n_bins, minimum=3)
-    number("support", support, low=0, low_open=True)
-    h = int(math.ceil(support * width))
-    full = gaussian_shape(np.arange(n_bins), width, n_bins)
-    padded = np.pad(full, ((0, 0), (h, h)))
+    k = np.arange(integer("n_bins", n_bins, minimum=3))
+    h = int(math.ceil(4.0 * width))
+    padded = np.pad(gaussian_shape(k, width, n_bins), ((0, 0), (h, h)))
+    return padded[k[:, None], k[:, None] + np.arange(2 * h + 1)[None, :]], h
+
+
+def _dense_templates(width, n_bins):
+    """The templates of :func:`template_windows` as full rows ``(n_bins, n_bins)``, zero off their support."""
     k = np.arange(n_bins)
-    windows = padded[k[:, None], k[:, None] + np.arange(2 * h + 1)[None, :]]
-    return windows, h
+    return np.where(np.abs(k[:, None] - k) <= math.ceil(4.0 * width), gaussian_shape(k, width, n_bins), 0.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -265,52 +254,30 @@ def signal_amplitude(significance, shape, background, *, tol: float = 1e-10, max
     require(s.shape == b.shape, f"shape {s.shape} and background {b.shape} must have the same shape")
     require(b > 0, "background must be positive in every bin")
     require(np.isfinite(s) & (s >= 0), "shape must be finite and non-negative")
-    z = np.broadcast_to(np.asarray(significance, dtype=np.float64), (len(s),)).copy()
+    z = np.broadcast_to(np.asarray(significance, dtype=np.float64), (len(s),))
     require(np.isfinite(z) & (z >= 0), f"significance must be finite and >= 0, got {significance!r}")
     fisher = np.sum(s * s / b, axis=1)
     require((fisher > 0) | (z <= 0), "shape is zero for a histogram that needs a signal")
     a = np.where(z > 0, z / np.sqrt(np.where(fisher > 0, fisher, 1.0)), 0.0)
-    active = z > 0
+    active = np.flatnonzero(z > 0)  # the histograms still iterating
     for _ in range(max_iter):
-        if not active.any():
-            break
         ai, si, bi = a[active], s[active], b[active]
         zi = asimov_z(ai, si, bi)
-        dz = np.sum(si * np.log1p(ai[:, None] * si / bi), axis=1) / np.maximum(zi, 1e-300)
-        step = (zi - z[active]) / dz
-        a_new = np.maximum(ai - step, 0.5 * ai)
-        a[active] = a_new
-        done = np.abs(step) <= tol * np.maximum(a_new, 1.0)
-        idx = np.flatnonzero(active)
-        active[idx[done]] = False
+        step = (zi - z[active]) / (np.sum(si * np.log1p(ai[:, None] * si / bi), axis=1) / np.maximum(zi, 1e-300))
+        a[active] = np.maximum(ai - step, 0.5 * ai)
+        active = active[~(np.abs(step) <= tol * np.maximum(a[active], 1.0))]
+        if not active.size:
+            break
     return a
 
 
-def _run_blocks(work, n: int, block: int, threads: int | None = None) -> None:
-    """Call ``work(slice)`` on consecutive row blocks of ``n`` rows, in threads (NumPy and SciPy release
-    the GIL in their array loops; default: the number of CPUs, at most 4). ``work`` must write disjoint
-    rows only."""
-    import os
-
-    slices = [slice(i, min(i + block, n)) for i in range(0, n, block)]
-    threads = min(os.cpu_count() or 1, 4) if threads is None else int(threads)
-    if threads > 1 and len(slices) > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(work, slices))
-    else:
-        for sl in slices:
-            work(sl)
-
-
 _N_MOMENTS = 7  # L_1..L_6 in the series, L_7 bounds the remainder
+# precision of z (absolute below z = 1, relative above) and of μ̂ (relative to max(μ̂, 1) events; errors in
+# μ̂ enter z only at second order, since q is stationary at μ̂); Newton steps of the exact path at most
+_TOL, _MU_TOL, _MAX_ITER = 1e-9, 1e-7, 50
 
 
-def local_significance(counts, background, *, width: float = SIGNAL_WIDTH, support: float = 4.0,
-                       return_mu: bool = False, chunk: int = 1024, tol: float = 1e-9, mu_tol: float = 1e-7,
-                       max_iter: int = 50,
-                       threads: int | None = None):
+def local_significance(counts, background, *, width: float = SIGNAL_WIDTH, return_mu: bool = False):
     """Per-bin local significance z of a Gaussian bump on a known background (the DDP target).
 
     For every histogram and every bin k, fit λᵢ = bᵢ + μ tᵢ(k) with the template t(k) of
@@ -326,10 +293,14 @@ def local_significance(counts, background, *, width: float = SIGNAL_WIDTH, suppo
     2. g and q = NLL(0) − NLL(μ) are power series in μrᵢ with these moments as coefficients: Newton steps
        on the truncated series give μ̂ and z for every pair at once. Where the series remainder bound
        (both series alternate with terms shrinking by x = μ·max rᵢ < 1, so the first omitted term, from
-       L₇, bounds it) guarantees ``tol``, that is the answer.
+       L₇, bounds it) guarantees the precision (below), that is the answer.
     3. The other pairs (large bumps on small backgrounds) take exact Newton steps on the short template
        support, starting from the series root clipped below by the first Newton step from 0 (a lower
        bound since g is concave), so they converge monotonically.
+
+    z is exact to 10⁻⁹ (absolute below z = 1, relative above), μ̂ to 10⁻⁷ relative (of ``max(μ̂, 1)``
+    events). Histograms are processed in blocks of 1,024 (to keep the work arrays in cache) in threads
+    (NumPy releases the GIL): as many as CPUs, at most 4.
 
     Parameters
     ----------
@@ -337,41 +308,23 @@ def local_significance(counts, background, *, width: float = SIGNAL_WIDTH, suppo
         Observed (possibly non-integer) bin contents.
     background : array, same shape, > 0
         Known smooth background.
-    width, support : float
-        Template width (bins) and support (in widths), see :func:`template_windows`.
+    width : float
+        Template width in bins, see :func:`template_windows`.
     return_mu : bool
         Also return μ̂ (fitted signal events, ``(M, n_bins)``).
-    chunk : int
-        Histograms per block (keeps the work arrays in cache).
-    tol : float
-        Precision of z: ``tol`` absolute below z = 1, relative above.
-    mu_tol : float
-        Relative precision of μ̂ (in units of ``max(μ̂, 1)`` events). Errors in μ̂ enter z only at second
-        order, since q is stationary at μ̂.
-    threads : int, optional
-        Blocks run in this many threads (NumPy releases the GIL); default: the number of CPUs, at most 4.
 
     Returns
     -------
     z : numpy.ndarray ``(M, n_bins)`` (``(n_bins,)`` for a single histogram), or ``(z, mu)``.
     """
     n, b = _histograms(counts, background)
-    chunk = integer("chunk", chunk, minimum=1)
-    tol = number("tol", tol, low=0, high=1e-3, low_open=True, high_open=True)
-    mu_tol = number("mu_tol", mu_tol, low=0, high=1e-2, low_open=True, high_open=True)
-    n_bins = n.shape[1]
-    win, h = template_windows(width, n_bins, support)
-    dense = _dense_templates(win, h, n_bins)  # (K, n_bins)
-    ctx = {"win": win, "h": h, "tsum": win.sum(axis=1), "tpeak": win.max(axis=1),
-           "powers": [sparse.csr_matrix(dense ** j) for j in range(1, _N_MOMENTS + 1)],
-           "tol": tol, "mu_tol": mu_tol, "max_iter": int(max_iter)}
-    z_out = np.zeros(n.shape)
-    mu_out = np.zeros(n.shape)
-
-    def work(sl):
-        z_out[sl], mu_out[sl] = _local_significance_block(n[sl], b[sl], ctx)
-
-    _run_blocks(work, len(n), chunk, threads)
+    win, h = template_windows(width, n.shape[1])
+    dense = _dense_templates(width, n.shape[1])  # (K, n_bins)
+    powers = [sparse.csr_matrix(dense ** j) for j in range(1, _N_MOMENTS + 1)]
+    z_out, mu_out = np.zeros(n.shape), np.zeros(n.shape)
+    with ThreadPoolExecutor(min(os.cpu_count() or 1, 4)) as pool:  # each block writes its own rows
+        list(pool.map(lambda sl: _local_significance_block(n[sl], b[sl], z_out[sl], mu_out[sl], win, h, powers),
+                      [slice(i, i + 1024) for i in range(0, len(n), 1024)]))
     if np.ndim(counts) == 1:
         z_out, mu_out = z_out[0], mu_out[0]
     return (z_out, mu_out) if return_mu else z_out
@@ -391,27 +344,22 @@ def _histograms(counts, background=None):
     return n, b
 
 
-def _local_significance_block(nc, bc, ctx):
-    win, h, tsum, tol, mu_tol = ctx["win"], ctx["h"], ctx["tsum"], ctx["tol"], ctx["mu_tol"]
-    z = np.zeros(nc.shape)
-    mu_out = np.zeros(nc.shape)
+def _local_significance_block(nc, bc, z, mu_out, win, h, powers):
+    """:func:`local_significance` of the histograms ``nc`` on ``bc``, written into ``z`` and ``mu_out``."""
     inv_b = 1.0 / bc
     v = nc * inv_b
     moments = []
-    for p in ctx["powers"]:  # L_j = Σ_i n_i t_i^j / b_i^j for every (histogram, bin): banded products
+    for p in powers:  # L_j = Σ_i n_i t_i^j / b_i^j for every (histogram, bin): banded products
         moments.append((p @ v.T).T)
         v = v * inv_b
-    score = (ctx["powers"][0] @ ((nc - bc) * inv_b).T).T  # −g(0) = Σ t (n − b)/b, exactly 0 for n = b
-    hist, pos = np.nonzero(score > 0)
-    if len(hist) == 0:
-        return z, mu_out
+    score = (powers[0] @ ((nc - bc) * inv_b).T).T  # −g(0) = Σ t (n − b)/b, exactly 0 for n = b
+    hist, pos = np.nonzero(score > 0)  # (none: the steps below run on empty arrays)
     L = [m[hist, pos] for m in moments]
     L_next = L.pop()  # first omitted moment
-    ts = tsum[pos]
     score_p = score[hist, pos]
     lower = score_p / L[1]  # first Newton step from μ = 0: a lower bound of μ̂
     # x = μ max_i r_i, with max_i r_i <= t_peak · (max of 1/b over the window)
-    rmax = ctx["tpeak"][pos] * ndimage.maximum_filter1d(inv_b, size=2 * h + 1, axis=1, mode="nearest")[hist, pos]
+    rmax = win.max(axis=1)[pos] * ndimage.maximum_filter1d(inv_b, size=2 * h + 1, axis=1, mode="nearest")[hist, pos]
     cap = 0.5 / rmax  # the series converges for x < 1; beyond x = 0.5 we do not use it
     mu = np.minimum(lower, cap)
     J = len(L)
@@ -423,7 +371,7 @@ def _local_significance_block(nc, bc, ctx):
             g = g * mu + (-1) ** (j + 1) * L[j]
         g = g + L[0] - score_p  # constant term Σt − L₁, taken from the exactly computed score
         new = np.clip(mu - g / np.where(dg > 0, dg, L[1]), np.minimum(lower, cap), cap)
-        done = np.all(np.abs(new - mu) <= 0.1 * mu_tol * np.maximum(new, 1.0))
+        done = np.all(np.abs(new - mu) <= 0.1 * _MU_TOL * np.maximum(new, 1.0))
         mu = new
         if done:
             break
@@ -439,19 +387,17 @@ def _local_significance_block(nc, bc, ctx):
     q = q - mu * (L[0] - score_p)  # −μΣt, with μ(L₁ − Σt) replaced by μ·score (no cancellation)
     rem_q = mu ** (J + 1) * L_next / (J + 1)
     zs = np.sqrt(2.0 * np.maximum(q, 0.0))  # δz ≈ δq / z
-    ok = safe & (rem_g / gprime <= mu_tol * np.maximum(mu, 1.0)) & (rem_q <= tol * zs * np.maximum(zs, 1.0))
+    ok = safe & (rem_g / gprime <= _MU_TOL * np.maximum(mu, 1.0)) & (rem_q <= _TOL * zs * np.maximum(zs, 1.0))
     bad = np.flatnonzero(~ok)
     if len(bad):
         hb, pb = hist[bad], pos[bad]
-        w = win.shape[1]
-        idx = (hb * (nc.shape[1] + 2 * h) + pb)[:, None] + np.arange(w)
+        idx = (hb * (nc.shape[1] + 2 * h) + pb)[:, None] + np.arange(win.shape[1])
         r = win[pb] * np.take(np.pad(inv_b, ((0, 0), (h, h))).ravel(), idx)
         npad = np.take(np.pad(nc, ((0, 0), (h, h))).ravel(), idx)
-        a = npad * r
-        mb, lb, tb = mu[bad], lower[bad], ts[bad]
+        mb, lb, tb = mu[bad], lower[bad], win.sum(axis=1)[pb]
         active = np.arange(len(bad))
-        ra, aa = r, a
-        for _ in range(ctx["max_iter"]):
+        ra, aa = r, npad * r
+        for _ in range(_MAX_ITER):
             ma = mb[active]
             inv = 1.0 / (1.0 + ma[:, None] * ra)
             wgt = aa * inv
@@ -459,58 +405,41 @@ def _local_significance_block(nc, bc, ctx):
             hess = np.einsum("ij,ij,ij->i", wgt, ra, inv)
             new = np.maximum(ma - g / hess, lb[active])
             mb[active] = new
-            moving = np.abs(new - ma) > 0.1 * mu_tol * np.maximum(new, 1.0)
+            moving = np.abs(new - ma) > 0.1 * _MU_TOL * np.maximum(new, 1.0)
             if not moving.any():
                 break
             active, ra, aa = active[moving], ra[moving], aa[moving]
         mu[bad] = mb
         q[bad] = np.einsum("ij,ij->i", npad, np.log1p(mb[:, None] * r)) - mb * tb
-    mu = np.maximum(mu, 0.0)
     z[hist, pos] = np.sqrt(2.0 * np.maximum(q, 0.0))
-    mu_out[hist, pos] = mu
-    return z, mu_out
+    mu_out[hist, pos] = np.maximum(mu, 0.0)
 
 
-def _dense_templates(win, h, n_bins):
-    full = np.zeros((n_bins, n_bins + 2 * h))
-    for k in range(n_bins):
-        full[k, k:k + win.shape[1]] = win[k]
-    return full[:, h:h + n_bins]
-
-
-def local_significance_scipy(counts, background, *, width: float = SIGNAL_WIDTH, support: float = 4.0,
-                             return_mu: bool = False):
+def local_significance_scipy(counts, background, *, width: float = SIGNAL_WIDTH, return_mu: bool = False):
     """Reference implementation of :func:`local_significance`: one SciPy fit per histogram and bin
     (``scipy.optimize.brentq`` on the score dNLL/dμ, μ ≥ 0). Slow; for tests and the benchmark only."""
     from scipy.optimize import brentq
 
     n, b = _histograms(counts, background)
-    n_bins = n.shape[1]
-    win, h = template_windows(width, n_bins, support)
-    dense = _dense_templates(win, h, n_bins)
-    z = np.zeros(n.shape)
-    mus = np.zeros(n.shape)
-    for m in range(len(n)):
-        for k in range(n_bins):
-            sel = dense[k] > 0
-            tk, nk, bk = dense[k, sel], n[m, sel], b[m, sel]
+    dense = _dense_templates(width, n.shape[1])
+    z, mus = np.zeros(n.shape), np.zeros(n.shape)
+    for m, k in np.ndindex(n.shape):
+        sel = dense[k] > 0
+        tk, nk, bk = dense[k, sel], n[m, sel], b[m, sel]
 
-            def nll(mu, tk=tk, nk=nk, bk=bk):
-                lam = bk + mu * tk
-                return float(np.sum(lam - nk * np.log(lam)))
+        def nll(mu, tk=tk, nk=nk, bk=bk):
+            lam = bk + mu * tk
+            return float(np.sum(lam - nk * np.log(lam)))
 
-            def score(mu, tk=tk, nk=nk, bk=bk):
-                return float(np.sum(tk - nk * tk / (bk + mu * tk)))
+        def score(mu, tk=tk, nk=nk, bk=bk):
+            return float(np.sum(tk - nk * tk / (bk + mu * tk)))
 
-            if score(0.0) >= 0:
-                mu = 0.0
-            else:
-                hi = 1.0
-                while score(hi) < 0:
-                    hi *= 4.0
-                mu = brentq(score, 0.0, hi, xtol=1e-13, rtol=1e-14, maxiter=500)
-            mus[m, k] = mu
-            z[m, k] = math.sqrt(max(2.0 * (nll(0.0) - nll(mu)), 0.0))
+        if score(0.0) < 0:
+            hi = 1.0
+            while score(hi) < 0:
+                hi *= 4.0
+            mus[m, k] = brentq(score, 0.0, hi, xtol=1e-13, rtol=1e-14, maxiter=500)
+        z[m, k] = math.sqrt(max(2.0 * (nll(0.0) - nll(mus[m, k])), 0.0))
     if np.asarray(counts).ndim == 1:
         z, mus = z[0], mus[0]
     return (z, mus) if return_mu else z
@@ -519,15 +448,15 @@ def local_significance_scipy(counts, background, *, width: float = SIGNAL_WIDTH,
 # --------------------------------------------------------------------------------------------
 # sample generation
 # --------------------------------------------------------------------------------------------
-def generate_histograms(n: int, significance=(1.0, 20.0), *, rng=None, n_bins: int = N_BINS,
-                        width: float = SIGNAL_WIDTH, mean_range: tuple[float, float] = (25.0, 75.0),
-                        y_range: tuple[float, float] = (100.0, 1.0e4), x_range: tuple[float, float] = (1.0, 10.0),
+def generate_histograms(n: int, significance=(1.0, 20.0), *, rng=None, width: float = SIGNAL_WIDTH,
+                        mean_range: tuple[float, float] = (25.0, 75.0), y_range: tuple[float, float] = (100.0, 1.0e4),
                         forms: Sequence | None = None, reference: str = "fluctuated",
                         fluctuate_signal: bool = False, targets: bool = True, outside: str | None = None) -> dict:
     """Samples of the DDP paper: (histogram, z target) pairs (data-directed-bump-hunting.txt, Fig. 1).
 
-    Each histogram: one background form of Eq. (1) chosen uniformly (:func:`background_curves`), y₁ > y₂
-    the sorted pair of two uniform draws from ``y_range``; Poisson fluctuations of the background; plus a
+    Each histogram (:data:`N_BINS` bins): one background form of Eq. (1) chosen uniformly
+    (:func:`background_curves` at x from 1 to 10, our choice), y₁ > y₂ the sorted pair of two uniform draws
+    from ``y_range``; Poisson fluctuations of the background; plus a
     Gaussian signal (``width`` bins, mean uniform in ``mean_range``, bin-integrated) whose amplitude gives
     the requested significance Z relative to the reference background (:func:`signal_amplitude`). The
     signal is added as its expectation (not fluctuated) unless ``fluctuate_signal``.
@@ -540,14 +469,12 @@ def generate_histograms(n: int, significance=(1.0, 20.0), *, rng=None, n_bins: i
         Fixed Z (``3.0`` for the paper's test set, ``0`` for background-only samples) or a uniform range
         (``(1, 20)`` for training).
     rng : numpy.random.Generator or int, optional
-    n_bins, width : int, float
-        100 bins and a signal width of 3 bins in the paper.
+    width : float
+        Signal width in bins (the paper's 3).
     mean_range : (float, float)
         Range of the signal mean in bin units (paper: bins 25-75; a single value for ``(m, m)``).
     y_range : (float, float)
         Range of the end-point values y₁, y₂ (paper: [100, 10⁴]).
-    x_range : (float, float)
-        Abscissae of the first and last bin centres for Eq. (1) (our choice: 1 and 10).
     forms : sequence of int or str, optional
         Restrict the background forms (default: all ten, uniformly).
     reference : {"fluctuated", "smooth", "window"}
@@ -571,12 +498,11 @@ def generate_histograms(n: int, significance=(1.0, 20.0), *, rng=None, n_bins: i
         ``amplitude``, ``form`` (index), ``y1``, ``y2``.
     """
     n = integer("n", n, minimum=1)
-    n_bins = integer("n_bins", n_bins, minimum=3)
     rng = np.random.default_rng(rng)
     lo_y, hi_y = (float(v) for v in y_range)
     require(0 < lo_y < hi_y, f"y_range must satisfy 0 < low < high, got {y_range!r}")
     lo_m, hi_m = (float(v) for v in mean_range)
-    require(0 <= lo_m <= hi_m <= n_bins - 1, f"mean_range must lie within [0, n_bins - 1], got {mean_range!r}")
+    require(0 <= lo_m <= hi_m <= N_BINS - 1, f"mean_range must lie within [0, N_BINS - 1], got {mean_range!r}")
     choice("reference", reference, ("fluctuated", "smooth", "window"))
     if np.ndim(significance) == 0:
         zs = np.full(n, float(significance))
@@ -592,46 +518,27 @@ def generate_histograms(n: int, significance=(1.0, 20.0), *, rng=None, n_bins: i
         form = allowed[rng.integers(0, len(allowed), n)]
     yy = np.sort(rng.uniform(lo_y, hi_y, (n, 2)), axis=1)
     y1, y2 = yy[:, 1], yy[:, 0]
-    bkg = (background_curves(form, y1, y2, n_bins, x_range) if outside is None
-           else outside_background_curves(outside, y1, y2, n_bins, x_range))
-    bkg_fl = rng.poisson(bkg)  # int64; made float block-wise below
+    bkg = background_curves(form, y1, y2) if outside is None else outside_background_curves(outside, y1, y2)
+    bkg_fl = rng.poisson(bkg).astype(np.float64)
     mean = rng.uniform(lo_m, hi_m, n)
-    # (every random number is drawn above, in a fixed order, so the output does not depend on threading)
     # the signal lives on a short window of ±ceil(5·width) bins around its mean (outside: < 3e-7 of it)
     hw = int(math.ceil(5.0 * width))
-    n_cols = min(2 * hw + 2, n_bins)
+    first = np.clip(np.floor(mean).astype(int) - hw, 0, max(N_BINS - 2 * hw - 2, 0))
+    cols = first[:, None] + np.arange(min(2 * hw + 2, N_BINS))[None, :]
+    rows = np.arange(n)[:, None]
+    edges_lo = cols - 0.5
     scale = math.sqrt(2.0) * width
-    bkg_fl_f = np.empty((n, n_bins))
-    sig = np.zeros((n, n_bins))
-    amp = np.empty(n)
-
-    def signal_block(sl):
-        # deterministic given the draws: float conversion, bin-integrated shapes, amplitude solve
-        bkg_fl_f[sl] = bkg_fl[sl]
-        m = mean[sl]
-        first = np.clip(np.floor(m).astype(int) - hw, 0, max(n_bins - 2 * hw - 2, 0))
-        cols = first[:, None] + np.arange(n_cols)[None, :]
-        rows = np.arange(len(m))[:, None]
-        edges_lo = cols - 0.5
-        shape_w = 0.5 * (special.erf((edges_lo + 1.0 - m[:, None]) / scale)
-                         - special.erf((edges_lo - m[:, None]) / scale))
-        fl = bkg_fl_f[sl]
-        if reference == "window":
-            near = np.abs(cols - m[:, None]) <= 2.0 * width
-            a = zs[sl] * np.sqrt(np.sum(fl[rows, cols] * near, axis=1)) / np.sum(shape_w * near, axis=1)
-        else:
-            ref = np.maximum(fl, 0.5) if reference == "fluctuated" else bkg[sl]
-            a = signal_amplitude(zs[sl], shape_w, ref[rows, cols])
-        amp[sl] = a
-        sig_block = sig[sl]
-        sig_block[rows, cols] = a[:, None] * shape_w
-
-    _run_blocks(signal_block, n, 8192)
-    bkg_fl = bkg_fl_f
-    if fluctuate_signal:
-        counts = bkg_fl + rng.poisson(sig)
+    shape_w = 0.5 * (special.erf((edges_lo + 1.0 - mean[:, None]) / scale)
+                     - special.erf((edges_lo - mean[:, None]) / scale))
+    if reference == "window":
+        near = np.abs(cols - mean[:, None]) <= 2.0 * width
+        amp = zs * np.sqrt(np.sum(bkg_fl[rows, cols] * near, axis=1)) / np.sum(shape_w * near, axis=1)
     else:
-        counts = bkg_fl + sig
+        ref = np.maximum(bkg_fl[rows, cols], 0.5) if reference == "fluctuated" else bkg[rows, cols]
+        amp = signal_amplitude(zs, shape_w, ref)
+    sig = np.zeros((n, N_BINS))
+    sig[rows, cols] = amp[:, None] * shape_w
+    counts = bkg_fl + (rng.poisson(sig) if fluctuate_signal else sig)
     out = {"counts": counts, "background": bkg, "background_fluct": bkg_fl, "signal": sig, "mean": mean,
            "significance": zs, "amplitude": amp, "form": form, "y1": y1, "y2": y2}
     if targets:

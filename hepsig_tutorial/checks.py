@@ -57,17 +57,14 @@ def glue(name: str, value, *, display: bool = False):
             f"name must be a non-empty identifier-like string, got {name!r}")
     if hasattr(value, "detach"):
         value = value.detach().cpu()
-    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
-        value = value.item()
-    elif hasattr(value, "item") and hasattr(value, "numel") and value.numel() == 1:
+    if getattr(value, "ndim", None) == 0 or (hasattr(value, "numel") and value.numel() == 1):  # NumPy/torch scalars
         value = value.item()
     GLUED[name] = value
     try:
         from myst_nb import glue as _myst_glue
     except ImportError:  # Colab or a bare kernel: the markdown shows the role, the value is in GLUED
-        return None
+        return
     _myst_glue(name, value, display=display)
-    return None
 
 
 def _as_float(value, name):
@@ -80,11 +77,12 @@ def _as_float(value, name):
     return out
 
 
-def _check_full(full, allowed_kinds, fn):
-    if full is None or (isinstance(full, str) and full in _FULL_WORDS):
-        return
-    require(not isinstance(full, str) and isinstance(full, allowed_kinds),
-            f"{fn}: full must be 'same', 'skip' or a FULL-mode expectation, got {full!r}")
+def _full(full, allowed_kinds, fn):
+    """The checked ``full`` in force now: ``"skip"`` or a FULL-mode expectation in FULL mode, else ``None``."""
+    if not (full is None or (isinstance(full, str) and full in _FULL_WORDS)):
+        require(not isinstance(full, str) and isinstance(full, allowed_kinds),
+                f"{fn}: full must be 'same', 'skip' or a FULL-mode expectation, got {full!r}")
+    return full if mode() == "full" and full != "same" else None
 
 
 def check_close(name: str, value, expected: float, *, rtol: float = 0.0, atol: float = 0.0, full=None) -> None:
@@ -93,10 +91,10 @@ def check_close(name: str, value, expected: float, *, rtol: float = 0.0, atol: f
     ``full``: see the module docstring; a number replaces ``expected`` in FULL mode (same tolerances), a
     dict may also replace ``rtol``/``atol``.
     """
-    _check_full(full, (int, float, np.integer, np.floating, dict), "check_close")
-    if mode() == "full" and full == "skip":
-        return None
-    if mode() == "full" and full not in (None, "same"):
+    full = _full(full, (int, float, np.integer, np.floating, dict), "check_close")
+    if full == "skip":
+        return
+    if full is not None:
         spec = dict(full) if isinstance(full, dict) else {"expected": full}
         require(set(spec) <= {"expected", "rtol", "atol"} and "expected" in spec,
                 f"check_close: full dict needs 'expected' (and optionally rtol/atol), got {full!r}")
@@ -109,7 +107,6 @@ def check_close(name: str, value, expected: float, *, rtol: float = 0.0, atol: f
             f"The text claims {name} = {expected:g} (± {tol:.3g}), but the code now gives {v:.6g} "
             f"({mode().upper()} mode). Update the chapter's text or investigate the change."
         )
-    return None
 
 
 def check_between(name: str, value, low: float, high: float, *, full=None) -> None:
@@ -117,10 +114,10 @@ def check_between(name: str, value, low: float, high: float, *, full=None) -> No
 
     ``full``: see the module docstring; a pair ``(low, high)`` replaces the range in FULL mode.
     """
-    _check_full(full, (tuple, list), "check_between")
-    if mode() == "full" and full == "skip":
-        return None
-    if mode() == "full" and full not in (None, "same"):
+    full = _full(full, (tuple, list), "check_between")
+    if full == "skip":
+        return
+    if full is not None:
         require(len(full) == 2, f"check_between: full must be a (low, high) pair, got {full!r}")
         low, high = full
     require(low <= high, f"check_between: low ({low}) must not exceed high ({high})")
@@ -130,7 +127,6 @@ def check_between(name: str, value, low: float, high: float, *, full=None) -> No
             f"The text claims {name} lies in [{low:g}, {high:g}], but the code now gives {v:.6g} "
             f"({mode().upper()} mode). Update the chapter's text or investigate the change."
         )
-    return None
 
 
 def check_true(name: str, condition, detail: str = "", *, full=None) -> None:
@@ -138,10 +134,6 @@ def check_true(name: str, condition, detail: str = "", *, full=None) -> None:
 
     ``full``: ``"same"`` (asserted in both modes) or ``"skip"`` (a FAST-mode observation only).
     """
-    _check_full(full, (), "check_true")
-    if mode() == "full" and full == "skip":
-        return None
-    if not bool(condition):
+    if _full(full, (), "check_true") != "skip" and not bool(condition):
         extra = f": {detail}" if detail else ""
         raise ClaimDrift(f"The text claims {name}, but it no longer holds ({mode().upper()} mode){extra}")
-    return None

@@ -35,6 +35,7 @@ returns a pandas-free :class:`Comparison`.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Sequence
@@ -44,8 +45,7 @@ import numpy as np
 import torch
 
 from . import metrics, models, train
-from .config import device as default_device
-from ._validate import choice, integer, number, require
+from ._validate import array, choice, integer, number, require
 from .data import Sample, Scaler
 from .losses.bce import make_bce_loss
 from .losses.lovasz import make_lovasz_z_loss
@@ -54,24 +54,9 @@ from .losses.significance import make_asimov_loss, make_s_over_sqrt_s_plus_b_los
 from .punzinet import bce_weights
 
 __all__ = [
-    "METHODS",
-    "METHOD_LABELS",
-    "SIGMA_B_RELS",
-    "VERDICT_METRICS",
-    "LOWER_IS_BETTER",
-    "LOVASZ_KAPPA",
-    "train_classifier",
-    "validation_monitor",
-    "evaluate_scores",
-    "RunResult",
-    "SummaryRow",
-    "Comparison",
-    "Verdict",
-    "compare_losses",
-    "summarise",
-    "paired",
-    "verdicts",
-    "format_table",
+    "METHODS", "METHOD_LABELS", "SIGMA_B_RELS", "VERDICT_METRICS", "LOWER_IS_BETTER", "LOVASZ_KAPPA",
+    "train_classifier", "validation_monitor", "evaluate_scores", "RunResult", "SummaryRow", "Comparison", "Verdict",
+    "compare_losses", "summarise", "paired", "verdicts", "format_table",
 ]
 
 #: Method names understood by :func:`train_classifier` and :func:`compare_losses`.
@@ -96,19 +81,13 @@ LOVASZ_KAPPA = 30.0
 # input checks
 # ------------------------------------------------------------------------------------------------
 def _arrays(x, y, w, prefix, process=None):
-    try:
-        x = np.asarray(x, dtype=np.float32)
-        y = np.asarray(y, dtype=np.float64).ravel()
-        w = np.asarray(w, dtype=np.float64).ravel()
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"x_{prefix}, y_{prefix}, w_{prefix} must be numeric arrays") from exc
+    x = array(f"x_{prefix}", x, np.float32, finite=True)
+    y, w = array(f"y_{prefix}", y).ravel(), array(f"w_{prefix}", w, finite=True).ravel()
     x = x[:, None] if x.ndim == 1 else x
     require(x.ndim == 2 and len(x) > 0, f"x_{prefix} must be a non-empty 2D array (events, features), got {x.shape}")
     require(len(x) == len(y) == len(w),
             f"x_{prefix}, y_{prefix}, w_{prefix} must have the same length, got {len(x)}, {len(y)}, {len(w)}")
-    require(np.isfinite(x), f"x_{prefix} contains NaN or inf")
     require(np.isin(y, (0.0, 1.0)), f"y_{prefix} must contain only 0 (background) and 1 (signal)")
-    require(np.isfinite(w), f"w_{prefix} must be finite (expected events per simulated event)")
     require(w >= 0, f"w_{prefix} must be positive: negative event weights are not supported by the cut scan or the "
                     "significance losses (see the practitioner's notes of Chapter 8)")
     require(w > 0, f"w_{prefix} must be positive (expected events per simulated event)")
@@ -117,12 +96,6 @@ def _arrays(x, y, w, prefix, process=None):
     require(p.shape == y.shape and np.issubdtype(p.dtype, np.integer),
             f"process_{prefix} must be an integer array of length {len(y)}")
     return x, y, w, p.astype(np.int64)
-
-
-def _check_sample(sample, name):
-    require(isinstance(sample, Sample), f"{name}_sample must be a hepsig_tutorial.data.Sample, got {type(sample)}")
-    x, y, w, process = _arrays(sample.x, sample.y, sample.w, name, sample.extras.get("process"))
-    return Sample(x, y, w, {"process": process})
 
 
 # ------------------------------------------------------------------------------------------------
@@ -147,17 +120,14 @@ def validation_monitor(x_val, y_val, w_val, process_val=None, *, sigma_b_rel: fl
     """
     xv, yv, wv, pv = _arrays(x_val, y_val, w_val, "val", process_val)
     sigma_b_rel = number("sigma_b_rel", sigma_b_rel, low=0)
-    cache = {}
+    x_on = functools.cache(lambda dev: torch.as_tensor(xv, device=dev))  # the events on a device, copied once
 
     def monitor(model):
         if score is not None:
             scores = np.asarray(score(model, xv), dtype=np.float64)
         else:
-            dev = next(model.parameters()).device
-            if cache.get("device") != dev:
-                cache["x"], cache["device"] = torch.as_tensor(xv, device=dev), dev
             with torch.no_grad():
-                scores = model(cache["x"]).detach().cpu().numpy().astype(np.float64)
+                scores = model(x_on(next(model.parameters()).device)).cpu().numpy().astype(np.float64)
         if not np.isfinite(scores).all():
             return math.nan
         scan = metrics.cut_scan(scores, yv, wv, process=pv, n_cuts=n_cuts)
@@ -227,7 +197,6 @@ def train_classifier(method: str, x, y, w, *, epochs: int = 100, batch_size: int
     lovasz_kappa = number("lovasz_kappa", lovasz_kappa, low=0, low_open=True)
     seed = integer("seed", seed)
     require(patience is None or monitor is not None, "patience needs a monitor (validation_monitor)")
-    dev = default_device() if device is None else device
     signal_total, background_total = float(w[y == 1].sum()), float(w[y == 0].sum())
     w_eff = np.where(y == 1, w / signal_total, w)  # Punzi: signal in efficiency units, background in events
     data = {"x": x, "y": y.astype(np.float32), "w": w.astype(np.float32), "w_bce": bce_weights(y, w),
@@ -235,41 +204,28 @@ def train_classifier(method: str, x, y, w, *, epochs: int = 100, batch_size: int
 
     torch.manual_seed(seed)
     model = models.mlp(x.shape[1], tuple(hidden), activation, output="linear")
-    n_pre = int(round(pretrain_fraction * epochs)) if method in ("asimov", "punzi") else 0
-    n_pre = min(n_pre, epochs - 1)
+    n_pre = min(int(round(pretrain_fraction * epochs)), epochs - 1) if method in ("asimov", "punzi") else 0
     yields = dict(normalisation="batch", expected_signal=signal_total, expected_background=background_total)
     s_sqrt = _sigmoid_loss(make_s_over_sqrt_s_plus_b_loss(**yields))
     bce = make_bce_loss(weight_key="w_bce")
-    if method == "bce":
-        pre, main = None, bce
-    elif method == "s_sqrt_s_b":
-        pre, main = None, s_sqrt
-    elif method == "asimov":
-        pre, main = s_sqrt, _sigmoid_loss(make_asimov_loss(sigma_b_rel=float(asimov_sigma_b_rel), **yields))
-    elif method == "punzi":
-        pre = bce
-        main = _sigmoid_loss(make_punzi_loss(luminosity=1.0, weight_key="w_eff"))
-    else:  # lovasz
-        pre, main = None, make_lovasz_z_loss(epsilon=float(lovasz_kappa) * signal_total, error="hinge",
-                                             normalisation="scaled")
-    common = dict(batch_size=batch_size, lr=lr, optimizer=optimizer, device=dev)
-    history = {"loss": [], "monitor": [], "pretrain_epochs": n_pre, "best_epoch": None, "stopped_epoch": None,
-               "steps": 0, "seconds": 0.0}
+    pre, main = {  # (pretraining loss, main loss) of each method
+        "bce": (None, bce), "s_sqrt_s_b": (None, s_sqrt),
+        "asimov": (s_sqrt, _sigmoid_loss(make_asimov_loss(sigma_b_rel=asimov_sigma_b_rel, **yields))),
+        "punzi": (bce, _sigmoid_loss(make_punzi_loss(luminosity=1.0, weight_key="w_eff"))),
+        "lovasz": (None, make_lovasz_z_loss(epsilon=lovasz_kappa * signal_total, error="hinge",
+                                            normalisation="scaled")),
+    }[method]
+    common = dict(batch_size=batch_size, lr=lr, optimizer=optimizer, device=device)
+    h0 = {"loss": [], "steps": 0, "seconds": 0.0}  # the pretraining's history
     if n_pre:
-        h = train.fit(model, pre, data, epochs=n_pre, seed=seed, desc=f"{method} pretraining", **common)
-        history["loss"] += h["loss"]
-        history["monitor"] += [math.nan] * len(h["loss"])
-        history["steps"] += h["steps"]
-        history["seconds"] += h["seconds"]
+        h0 = train.fit(model, pre, data, epochs=n_pre, seed=seed, desc=f"{method} pretraining", **common)
     h = train.fit(model, main, data, epochs=epochs - n_pre, seed=seed + 7919, desc=method, monitor=monitor,
                   patience=patience, restore_best=True, eval_every=eval_every, **common)
-    history["loss"] += h["loss"]
-    history["monitor"] += h["monitor"] if monitor is not None else [math.nan] * len(h["loss"])
-    for key in ("best_epoch", "stopped_epoch"):
-        history[key] = None if h.get(key) is None else n_pre + h[key]
-    history["steps"] += h["steps"]
-    history["seconds"] += h["seconds"]
-    return model, history
+    main_monitor = h["monitor"] if monitor is not None else [math.nan] * len(h["loss"])
+    return model, {"loss": h0["loss"] + h["loss"], "monitor": [math.nan] * len(h0["loss"]) + main_monitor,
+                   "pretrain_epochs": n_pre, "best_epoch": None if h["best_epoch"] is None else n_pre + h["best_epoch"],
+                   "stopped_epoch": None if h["stopped_epoch"] is None else n_pre + h["stopped_epoch"],
+                   "steps": h0["steps"] + h["steps"], "seconds": h0["seconds"] + h["seconds"]}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -311,27 +267,23 @@ def evaluate_scores(scores_val, y_val, w_val, scores_test, y_test, w_test, *, pr
     S_val, S_test = wv[yv == 1].sum(), wt[yt == 1].sum()
     cuts = metrics.cut_grid(sv, yv, n_cuts) if cuts is None else np.sort(np.asarray(cuts, dtype=np.float64))
     scan_v = metrics.cut_scan(sv, yv, wv, process=pv, cuts=cuts)
-    if not scan_v.eligible(min_background_events).any():
-        raise ValueError(f"min_background_events: no cut keeps {min_background_events} simulated validation "
-                         "background events and some signal (use a larger validation sample)")
-    chosen = {}
-    for rel in sigma_b_rels:
-        chosen[f"z_a_{rel:g}"] = metrics.best_cut(metrics.asimov_z(scan_v, rel), scan_v,
-                                                  min_background_events=min_background_events)
-    chosen["mu_min"] = metrics.best_cut(metrics.punzi_sigma_min(scan_v, luminosity=S_val, signal_total=S_val),
-                                        scan_v, maximize=False, min_background_events=min_background_events)
+    require(scan_v.eligible(min_background_events).any(), f"min_background_events: no cut keeps "
+            f"{min_background_events} simulated validation background events and some signal (use a larger validation "
+            "sample)")
+
+    def foms(scan, S):  # {metric: (figure of merit on scan, key of its efficiency)}
+        out = {f"z_a_{rel:g}": (metrics.asimov_z(scan, rel), f"eff_{rel:g}") for rel in sigma_b_rels}
+        out["mu_min"] = (metrics.punzi_sigma_min(scan, luminosity=S, signal_total=S), "eff_punzi")
+        return out
+
+    chosen = {key: metrics.best_cut(fom, scan_v, maximize=key != "mu_min", min_background_events=min_background_events)
+              for key, (fom, _) in foms(scan_v, S_val).items()}
     # the test sample at the chosen thresholds only (cheap bootstrap), and on the whole grid (curve, width)
     picked = np.unique([cuts[j] for j in chosen.values()])
     scan_c = metrics.cut_scan(st, yt, wt, process=pt, cuts=picked, n_bootstrap=n_bootstrap, seed=bootstrap_seed)
     out, boot = {}, {}
-    for key, j in chosen.items():
-        k = int(np.searchsorted(picked, cuts[j]))
-        if key == "mu_min":
-            fom = metrics.punzi_sigma_min(scan_c, luminosity=S_test, signal_total=S_test)
-            eff_key = "eff_punzi"
-        else:
-            fom = metrics.asimov_z(scan_c, float(key[4:]))
-            eff_key = f"eff_{key[4:]}"
+    for key, (fom, eff_key) in foms(scan_c, S_test).items():
+        k = int(np.searchsorted(picked, cuts[chosen[key]]))
         out[key], boot[key] = metrics.at_cut(fom, k)
         out[eff_key] = float(scan_c.s[0, k] / S_test)
         if scan_c.boot_s is not None:
@@ -340,11 +292,8 @@ def evaluate_scores(scores_val, y_val, w_val, scores_test, y_test, w_test, *, pr
     z_t = metrics.asimov_z(scan_t, width_sigma_b_rel)[0][0]
     eff_t = scan_t.s[0] / S_test
     ok = scan_t.eligible(min_background_events)[0]
-    if ok.any():
-        near = ok & (z_t >= width_level * z_t[ok].max())
-        out["cut_width"] = float(eff_t[near].max() - eff_t[near].min())
-    else:
-        out["cut_width"] = math.nan
+    near = ok & (z_t >= width_level * z_t[ok].max()) if ok.any() else ok
+    out["cut_width"] = float(np.ptp(eff_t[near])) if ok.any() else math.nan
     out["boot"] = boot if n_bootstrap else None
     out["curve"] = {"efficiency": eff_t, "s": scan_t.s[0], "b": scan_t.b[0], "eligible": ok}
     return out
@@ -382,18 +331,8 @@ class SummaryRow:
 
     @property
     def mean(self) -> dict:
+        """``{metric: mean over the seeds}``."""
         return {k: e.value for k, e in self.estimates.items()}
-
-    @property
-    def err(self) -> dict:
-        return {k: e.se for k, e in self.estimates.items()}
-
-    def value(self, metric):
-        """``(mean, total standard error)`` of ``metric``."""
-        if metric not in self.estimates:
-            raise ValueError(f"metric must be one of {sorted(self.estimates)}, got {metric!r}")
-        e = self.estimates[metric]
-        return e.value, e.se
 
 
 def _runs_of(runs, problem, method):
@@ -403,24 +342,15 @@ def _runs_of(runs, problem, method):
 def summarise(runs: Sequence[RunResult]) -> list[SummaryRow]:
     """Group runs by (problem, method): :func:`hepsig_tutorial.metrics.summarise` of every float metric, with the
     bootstrap replicates of the shared test sample when the runs carry them (else seed spread only)."""
-    keys_seen = []
-    for r in runs:
-        if (r.problem, r.method) not in keys_seen:
-            keys_seen.append((r.problem, r.method))
     rows = []
-    for problem, method in keys_seen:
+    for problem, method in dict.fromkeys((r.problem, r.method) for r in runs):  # in order of appearance
         rs = _runs_of(runs, problem, method)
-        keys = [k for k, v in rs[0].metrics.items() if isinstance(v, float) and math.isfinite(v)]
         est = {}
-        for k in keys:
+        for k in [k for k, v in rs[0].metrics.items() if isinstance(v, float)]:
             v = np.array([r.metrics[k] for r in rs], dtype=np.float64)
-            if not np.all(np.isfinite(v)):
-                continue
-            have_boot = all(r.boot is not None and k in r.boot for r in rs)
-            boot = np.stack([r.boot[k] for r in rs]) if have_boot else None
-            if boot is not None and not np.all(np.isfinite(boot)):
-                boot = None
-            est[k] = metrics.summarise(v, boot)
+            boot = np.stack([r.boot[k] for r in rs]) if all(r.boot is not None and k in r.boot for r in rs) else None
+            if np.all(np.isfinite(v)):
+                est[k] = metrics.summarise(v, boot if boot is not None and np.all(np.isfinite(boot)) else None)
         rows.append(SummaryRow(problem=problem, method=method, lr=rs[0].lr, n_seeds=len(rs), estimates=est))
     return rows
 
@@ -428,12 +358,11 @@ def summarise(runs: Sequence[RunResult]) -> list[SummaryRow]:
 def format_table(rows: Sequence[SummaryRow], metrics=("z_a_0", "z_a_0.1", "z_a_0.5", "mu_min", "eff_0.1",
                                                       "cut_width"), digits: int = 3) -> str:
     """A Markdown table ``problem | method | lr | metric ± error …`` (error: seed spread ⊕ MC error)."""
-    head = "| problem | method | lr | " + " | ".join(metrics) + " |"
-    lines = [head, "|" + "---|" * (3 + len(metrics))]
+    lines = ["| problem | method | lr | " + " | ".join(metrics) + " |", "|" + "---|" * (3 + len(metrics))]
     for r in rows:
-        cells = [f"{r.mean[m]:.{digits}g} ± {r.err[m]:.2g}" if m in r.estimates else "–" for m in metrics]
-        label = METHOD_LABELS.get(r.method, r.method)
-        lines.append(f"| {r.problem} | {label} | {r.lr:g} | " + " | ".join(cells) + " |")
+        cells = [f"{r.estimates[m].value:.{digits}g} ± {r.estimates[m].se:.2g}" if m in r.estimates else "–"
+                 for m in metrics]
+        lines.append(f"| {r.problem} | {METHOD_LABELS.get(r.method, r.method)} | {r.lr:g} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
 
@@ -451,10 +380,9 @@ class Comparison:
 
     def row(self, method) -> SummaryRow:
         """The :class:`SummaryRow` of ``method``."""
-        for r in self.summary:
-            if r.method == method:
-                return r
-        raise ValueError(f"method {method!r} is not in this comparison ({[r.method for r in self.summary]})")
+        row = next((r for r in self.summary if r.method == method), None)
+        require(row is not None, f"method {method!r} is not in this comparison ({[r.method for r in self.summary]})")
+        return row
 
     def table(self, **kwargs) -> str:
         """:func:`format_table` of the summary."""
@@ -462,8 +390,7 @@ class Comparison:
 
     def histories(self, seed=None) -> dict:
         """``{method label: fit history}`` of one seed (default the first), for ``ht.plots.learning_curves``."""
-        seeds = sorted({r.seed for r in self.runs})
-        seed = seeds[0] if seed is None else seed
+        seed = min(r.seed for r in self.runs) if seed is None else seed
         return {METHOD_LABELS.get(r.method, r.method): r.history for r in self.runs if r.seed == seed}
 
 
@@ -474,17 +401,14 @@ def paired(comp_a: Comparison, method_a: str, comp_b: Comparison, method_b: str,
     sample and its bootstrap seed (they do when made by :func:`compare_losses` on the same arrays).
     """
     ra, rb = _runs_of(comp_a.runs, comp_a.problem, method_a), _runs_of(comp_b.runs, comp_b.problem, method_b)
-    if not ra or not rb:
-        raise ValueError(f"method_a {method_a!r} / method_b {method_b!r}: no runs in the comparisons")
-    if [r.seed for r in ra] != [r.seed for r in rb]:
-        raise ValueError("the two methods must have been run with the same seeds (paired comparison)")
-    if comp_a.config.get("bootstrap_seed") != comp_b.config.get("bootstrap_seed"):
-        raise ValueError("the comparisons use different bootstrap seeds: their MC replicates are not paired")
-    va = np.array([r.metrics[metric] for r in ra])
-    vb = np.array([r.metrics[metric] for r in rb])
+    require(ra and rb, f"method_a {method_a!r} / method_b {method_b!r}: no runs in the comparisons")
+    require([r.seed for r in ra] == [r.seed for r in rb],
+            "the two methods must have been run with the same seeds (paired comparison)")
+    require(comp_a.config.get("bootstrap_seed") == comp_b.config.get("bootstrap_seed"),
+            "the comparisons use different bootstrap seeds: their MC replicates are not paired")
+    va, vb = (np.array([r.metrics[metric] for r in rs]) for rs in (ra, rb))
     have = all(r.boot is not None for r in ra + rb)
-    ba = np.stack([r.boot[metric] for r in ra]) if have else None
-    bb = np.stack([r.boot[metric] for r in rb]) if have else None
+    ba, bb = (np.stack([r.boot[metric] for r in rs]) if have else None for rs in (ra, rb))
     return metrics.paired_difference(va, vb, ba, bb)
 
 
@@ -514,20 +438,15 @@ def verdicts(comparisons, *, baseline: str = "bce", metrics_=VERDICT_METRICS, al
     :func:`hepsig_tutorial.metrics.holm` keeps the probability of any false verdict ≤ ``alpha``.
     """
     comps = list(comparisons.values()) if isinstance(comparisons, dict) else list(comparisons)
-    if not comps:
-        raise ValueError("comparisons must not be empty")
+    require(comps, "comparisons must not be empty")
     tests = []
     for comp in comps:
         present = [r.method for r in comp.summary]
-        if baseline not in present:
-            raise ValueError(f"baseline {baseline!r} is not in comparison {comp.problem!r}")
-        for metric in metrics_:
-            for m in present if methods is None else methods:
-                if m == baseline or m not in present:
-                    continue
-                tests.append((comp.problem, metric, m, paired(comp, m, comp, baseline, metric)))
-    if not tests:
-        raise ValueError("no method to compare with the baseline")
+        require(baseline in present, f"baseline {baseline!r} is not in comparison {comp.problem!r}")
+        others = [m for m in (present if methods is None else methods) if m != baseline and m in present]
+        tests += [(comp.problem, metric, m, paired(comp, m, comp, baseline, metric))
+                  for metric in metrics_ for m in others]
+    require(tests, "no method to compare with the baseline")
     reject = metrics.holm([t[3].p for t in tests], alpha)
     out = []
     for (problem, metric, m, d), rej in zip(tests, reject):
@@ -566,8 +485,7 @@ def compare_losses(sample: Sample, *, methods=METHODS, seeds=(0, 1, 2, 3, 4), in
                    lovasz_kappa: float = LOVASZ_KAPPA, sigma_b_rels=SIGMA_B_RELS, select_sigma_b_rel: float = 0.1,
                    test_fraction: float = 0.3, val_fraction: float = 0.5, max_fit_events: int | None = None,
                    min_background_events: int = metrics.MIN_BACKGROUND_EVENTS, n_bootstrap: int = 100,
-                   bootstrap_seed: int = 0, scale_inputs: bool = True, problem: str = "problem",
-                   device=None) -> Comparison:
+                   bootstrap_seed: int = 0, problem: str = "problem", device=None) -> Comparison:
     """Train every loss on the same events and compare them on held-out test events (Chapter 8).
 
     1. For every seed the sample is split (:meth:`~hepsig_tutorial.data.sample.Sample.split`, stratified by class and
@@ -576,8 +494,7 @@ def compare_losses(sample: Sample, *, methods=METHODS, seeds=(0, 1, 2, 3, 4), in
        every part predicts the full expected yields. The split depends on the seed only, so seed ``i`` gives every
        method the same three parts and the same initialisation (``init_seeds[i]``, default ``seeds[i]``): paired
        seeds. Because each seed draws its own parts, the seed spread contains the fluctuations of the training
-       and test samples, not only those of the initialisation. Inputs are min-max scaled on the fit events
-       (``scale_inputs``).
+       and test samples, not only those of the initialisation. Inputs are min-max scaled on the fit events.
     2. Validation search, the same budget for every method: for each learning rate in ``lrs`` one network
        (first seed) is trained by :func:`train_classifier` for at most ``epochs`` epochs with early stopping
        (``patience``) and best-state restore on :func:`validation_monitor` (best eligible validation Z_A at
@@ -625,7 +542,9 @@ def compare_losses(sample: Sample, *, methods=METHODS, seeds=(0, 1, 2, 3, 4), in
         ({(method, lr): best validation monitor value}), ``chosen_lr``, ``config`` and ``seconds``.
     """
     t0 = time.perf_counter()
-    whole = _check_sample(sample, "sample")
+    require(isinstance(sample, Sample), f"sample must be a hepsig_tutorial.data.Sample, got {type(sample)}")
+    x, y, w, process = _arrays(sample.x, sample.y, sample.w, "sample", sample.extras.get("process"))
+    whole = Sample(x, y, w, {"process": process})
     methods = tuple(choice("methods", m, METHODS) for m in methods)
     require(methods, "methods must not be empty")
     seeds = tuple(integer("seeds", s) for s in seeds)
@@ -646,64 +565,48 @@ def compare_losses(sample: Sample, *, methods=METHODS, seeds=(0, 1, 2, 3, 4), in
     n_bootstrap = integer("n_bootstrap", n_bootstrap)
     bootstrap_seed = integer("bootstrap_seed", bootstrap_seed)
 
-    splits = {}
+    def prepare(seed):  # the seed's parts (inputs min-max scaled on the fit part), batch size and validation monitor
+        fit, val, test = _parts(whole, seed, test_fraction, val_fraction, max_fit_events)
+        scaler = Scaler().fit(fit.x)
+        xf, xv, xt = (scaler.transform(part.x).astype(np.float32) for part in (fit, val, test))
+        return dict(fit=(xf, fit.y, fit.w), val=(xv, val.y, val.w, val.process),
+                    test=(xt, test.y, test.w, test.process),
+                    batch_size=batch_size if batch_size is not None else max(1, math.ceil(batch_fraction * len(fit))),
+                    monitor=validation_monitor(xv, val.y, val.w, val.process, sigma_b_rel=select_sigma_b_rel,
+                                               min_background_events=min_background_events))
 
-    def split(seed):
-        if seed not in splits:
-            fit, val, test = _parts(whole, seed, test_fraction, val_fraction, max_fit_events)
-            xs = [fit.x, val.x, test.x]
-            if scale_inputs:
-                scaler = Scaler().fit(fit.x)
-                xs = [scaler.transform(v).astype(np.float32) for v in xs]
-            bs = batch_size if batch_size is not None else max(1, math.ceil(batch_fraction * len(fit)))
-            monitor = validation_monitor(xs[1], val.y, val.w, val.process, sigma_b_rel=select_sigma_b_rel,
-                                         min_background_events=min_background_events)
-            splits[seed] = dict(fit=(xs[0], fit.y, fit.w), val=(xs[1], val.y, val.w, val.process),
-                                test=(xs[2], test.y, test.w, test.process), batch_size=bs, monitor=monitor)
-        return splits[seed]
-
+    splits = {seed: prepare(seed) for seed in seeds}
     common = dict(epochs=epochs, hidden=hidden, activation=activation, optimizer=optimizer, patience=patience,
                   eval_every=eval_every, pretrain_fraction=pretrain_fraction, asimov_sigma_b_rel=asimov_sigma_b_rel,
-                  lovasz_kappa=lovasz_kappa, device=device)
-    eval_kw = dict(sigma_b_rels=sigma_b_rels, min_background_events=min_background_events,
-                   width_sigma_b_rel=select_sigma_b_rel, n_bootstrap=n_bootstrap, bootstrap_seed=bootstrap_seed)
+                  lovasz_kappa=lovasz_kappa)
 
     def fit_one(method, lr, i):
-        sp = split(seeds[i])
-        model, hist = train_classifier(method, *sp["fit"], lr=lr, seed=int(init_seeds[i]), batch_size=sp["batch_size"],
-                                       monitor=sp["monitor"], **common)
-        return model, hist
-
-    def evaluate(model, i):
-        sp = split(seeds[i])
-        (xv, yv, wv, pv), (xt, yt, wt, pt) = sp["val"], sp["test"]
-        return evaluate_scores(train.predict(model, xv), yv, wv, train.predict(model, xt), yt, wt,
-                               process_val=pv, process_test=pt, **eval_kw)
+        sp = splits[seeds[i]]
+        return train_classifier(method, *sp["fit"], lr=lr, seed=init_seeds[i], batch_size=sp["batch_size"],
+                                monitor=sp["monitor"], device=device, **common)
 
     validation, chosen, runs = {}, {}, []
     for method in methods:
-        cache = {}
-        for lr in lrs:
-            model, hist = fit_one(method, lr, 0)
-            mon = [v for v in hist["monitor"] if math.isfinite(v)]
-            validation[(method, lr)] = max(mon) if mon else math.nan
-            cache[lr] = (model, hist)
-        finite = [lr for lr in lrs if math.isfinite(validation[(method, lr)])]
-        best = max(finite, key=lambda lr: validation[(method, lr)]) if finite else lrs[0]
-        chosen[method] = best
+        trained = {lr: fit_one(method, lr, 0) for lr in lrs}  # the validation search, on the first seed
+        for lr, (_, hist) in trained.items():
+            validation[(method, lr)] = max((v for v in hist["monitor"] if math.isfinite(v)), default=math.nan)
+        best = chosen[method] = max((lr for lr in lrs if math.isfinite(validation[(method, lr)])),
+                                    key=lambda lr: validation[(method, lr)], default=lrs[0])
         for i, seed in enumerate(seeds):
-            model, hist = cache[best] if i == 0 else fit_one(method, best, i)
-            met = evaluate(model, i)
+            model, hist = trained[best] if i == 0 else fit_one(method, best, i)
+            (xv, yv, wv, pv), (xt, yt, wt, pt) = splits[seed]["val"], splits[seed]["test"]
+            met = evaluate_scores(train.predict(model, xv), yv, wv, train.predict(model, xt), yt, wt, process_val=pv,
+                                  process_test=pt, sigma_b_rels=sigma_b_rels, width_sigma_b_rel=select_sigma_b_rel,
+                                  min_background_events=min_background_events, n_bootstrap=n_bootstrap,
+                                  bootstrap_seed=bootstrap_seed)
             curve, boot = met.pop("curve"), met.pop("boot")
-            runs.append(RunResult(problem=problem, method=method, seed=int(seed), lr=best, metrics=met,
+            runs.append(RunResult(problem=problem, method=method, seed=seed, lr=best, metrics=met,
                                   train_seconds=float(hist["seconds"]), boot=boot, history=hist, curve=curve))
-    sp0 = split(seeds[0])
+    sp0 = splits[seeds[0]]
     config = dict(common, seeds=seeds, init_seeds=init_seeds, lrs=lrs, sigma_b_rels=sigma_b_rels,
                   select_sigma_b_rel=select_sigma_b_rel, test_fraction=test_fraction, val_fraction=val_fraction,
-                  max_fit_events=max_fit_events,
-                  min_background_events=min_background_events, n_bootstrap=n_bootstrap,
+                  max_fit_events=max_fit_events, min_background_events=min_background_events, n_bootstrap=n_bootstrap,
                   bootstrap_seed=bootstrap_seed, batch_size=sp0["batch_size"], n_fit=len(sp0["fit"][1]),
                   n_val=len(sp0["val"][1]), n_test=len(sp0["test"][1]))
-    config.pop("device")
     return Comparison(problem=problem, runs=runs, summary=summarise(runs), validation=validation, chosen_lr=chosen,
                       config=config, seconds=time.perf_counter() - t0)

@@ -86,13 +86,9 @@ def device():
     import torch
 
     setting = device_setting()
-    if setting == "cpu":
-        return torch.device("cpu")
-    if setting == "cuda":
-        require(torch.cuda.is_available(),
-                f"{DEVICE_VARIABLE}=cuda but no CUDA GPU is available (set {DEVICE_VARIABLE}=auto or cpu)")
-        return torch.device("cuda")
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    require(setting != "cuda" or torch.cuda.is_available(),
+            f"{DEVICE_VARIABLE}=cuda but no CUDA GPU is available (set {DEVICE_VARIABLE}=auto or cpu)")
+    return torch.device("cuda" if setting != "cpu" and torch.cuda.is_available() else "cpu")
 
 
 def configure_device():
@@ -161,19 +157,16 @@ def configure_threads(threads=None, cpu_default=1) -> int:
     """
     import torch
 
-    name = "threads"
-    if threads is None:
-        env = os.environ.get(THREADS_VARIABLE, "").strip().lower()
-        if env:
-            threads, name = env, THREADS_VARIABLE
-        else:
-            threads = "auto" if device().type == "cuda" else cpu_default
+    name, env = "threads", os.environ.get(THREADS_VARIABLE, "").strip().lower()
+    if threads is None and env:
+        threads, name = env, THREADS_VARIABLE
+    elif threads is None:
+        threads = "auto" if device().type == "cuda" else cpu_default
     if isinstance(threads, str):
-        text = threads.strip().lower()
-        if text == "auto":
+        if threads.strip().lower() == "auto":
             return torch.get_num_threads()
         try:
-            threads = int(text)
+            threads = int(threads.strip())
         except ValueError:
             raise ValueError(f"{name} must be a positive integer or 'auto', got {threads!r}") from None
     torch.set_num_threads(integer(name, threads, minimum=1))

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -41,20 +41,15 @@ class CutResult:
     """Per-mass optimum of a rectangular-cut scan (:func:`optimise_cuts`).
 
     lower, upper : (K, F) cut values (−inf / +inf where a feature is not cut); an event passes
-    hypothesis k if lower[k] ≤ x < upper[k] for every feature. ``sigma_min``, ``efficiency``,
-    ``background`` (floored, the book's rule) and ``n_background`` (simulated events) (K,) at the optimum
-    on the sample it was chosen on; ``sigma_min_nocut`` with the window alone.
+    hypothesis k if lower[k] ≤ x < upper[k] for every feature. ``sigma_min`` (K,): σ_min at the optimum on
+    the sample it was chosen on (:func:`apply_cuts` on that sample gives the same σ_min, with ε, B and the
+    simulated background events behind it).
     """
 
     masses: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
     sigma_min: np.ndarray
-    efficiency: np.ndarray
-    background: np.ndarray
-    n_background: np.ndarray
-    sigma_min_nocut: np.ndarray
-    feature_names: list
 
     def passes(self, toy, k):
         """(N,) bool: the events of ``toy`` that pass the cuts of hypothesis ``k`` (window not applied)."""
@@ -99,15 +94,12 @@ def optimise_cuts(toy, levels=_DEFAULT_LEVELS, a=3.0, b=1.28, features=None, min
     K, T = len(toy.masses), len(levels)
     nb = T + 1
     # option matrix per axis: rows = [no cut, lower at t_1..t_T, upper at t_1..t_T]; columns = bins
-    bins = np.arange(nb)
-    opt = np.vstack([np.ones(nb), (bins[None, :] >= np.arange(1, T + 1)[:, None]),
-                     (bins[None, :] < np.arange(1, T + 1)[:, None])]).astype(np.float64)
-    n_opt = len(opt)
+    above = np.arange(nb)[None, :] >= np.arange(1, T + 1)[:, None]
+    opt = np.vstack([np.ones(nb), above, ~above]).astype(np.float64)
     x_all = toy.x.astype(np.float64)
-    F = toy.x.shape[1]
-    lower, upper = np.full((K, F), -np.inf), np.full((K, F), np.inf)
-    best, nocut = np.full(K, np.inf), np.full(K, np.inf)
-    eff_best, bkg_best, nb_best = np.zeros(K), np.zeros(K), np.zeros(K)
+    lower = np.full((K, x_all.shape[1]), -np.inf)
+    upper = -lower
+    best = np.full(K, np.inf)
 
     def grid(idx, weights, sel):
         h = np.bincount(idx[sel], weights=None if weights is None else weights[sel],
@@ -118,37 +110,29 @@ def optimise_cuts(toy, levels=_DEFAULT_LEVELS, a=3.0, b=1.28, features=None, min
 
     for k in range(K):
         rows = np.flatnonzero(toy.window_column(k))
-        x, w, lab, proc = x_all[rows][:, feats], toy.w[rows], toy.y[rows], toy.process[rows]
-        sig = lab == 1
+        x, w, proc, sig = x_all[rows][:, feats], toy.w[rows], toy.process[rows], toy.y[rows] == 1
         if not sig.any():
             continue
         thr = np.quantile(x[sig], levels, axis=0)  # (T, F)
-        idx = np.zeros(len(rows), dtype=np.int64)
-        for j in range(len(feats)):
-            idx = idx * nb + np.searchsorted(thr[:, j], x[:, j], side="right")
+        idx = np.ravel_multi_index([np.searchsorted(thr[:, j], x[:, j], side="right") for j in range(len(feats))],
+                                   (nb,) * len(feats))  # the event's cell of the grid of thresholds
         s_grid = grid(idx, w, sig)
         b_floored = sum(np.maximum(grid(idx, w, proc == p), f) for p, f in zip(procs, floor))
         n_grid = grid(idx, None, ~sig)
         ok = (s_grid > 0) & (n_grid >= n_min)
+        require(np.any(ok), f"min_background_events: no selection of mass {toy.masses[k]:g} GeV keeps "
+                f"{n_min} simulated background events")
         sig_grid = np.full(len(s_grid), np.inf)
-        lum = toy.luminosity
-        sig_grid[ok] = punzi_sensitivity(np.minimum(s_grid[ok], 1.0), b_floored[ok], a=a, b=b, luminosity=lum)
-        if s_grid[0] > 0:
-            nocut[k] = punzi_sensitivity(min(s_grid[0], 1.0), b_floored[0], a=a, b=b, luminosity=lum)
-        if not np.any(ok):
-            raise ValueError(f"min_background_events: no selection of mass {toy.masses[k]:g} GeV keeps "
-                             f"{n_min} simulated background events")
+        sig_grid[ok] = punzi_sensitivity(np.minimum(s_grid[ok], 1.0), b_floored[ok], a=a, b=b,
+                                         luminosity=toy.luminosity)
         i = int(np.argmin(sig_grid))
-        best[k], eff_best[k], bkg_best[k], nb_best[k] = sig_grid[i], s_grid[i], b_floored[i], n_grid[i]
-        choice = np.unravel_index(i, (n_opt,) * len(feats))
-        for j, c in zip(feats, choice):
+        best[k] = sig_grid[i]
+        for col, (j, c) in enumerate(zip(feats, np.unravel_index(i, (len(opt),) * len(feats)))):
             if 1 <= c <= T:
-                lower[k, j] = thr[c - 1, feats.index(j)]
+                lower[k, j] = thr[c - 1, col]
             elif c > T:
-                upper[k, j] = thr[c - 1 - T, feats.index(j)]
-    return CutResult(masses=toy.masses.copy(), lower=lower, upper=upper, sigma_min=best, efficiency=eff_best,
-                     background=bkg_best, n_background=nb_best, sigma_min_nocut=nocut,
-                     feature_names=list(toy.feature_names))
+                upper[k, j] = thr[c - 1 - T, col]
+    return CutResult(masses=toy.masses.copy(), lower=lower, upper=upper, sigma_min=best)
 
 
 def apply_cuts(toy, cuts, *, n_bootstrap=0, seed=0):
@@ -161,21 +145,15 @@ def apply_cuts(toy, cuts, *, n_bootstrap=0, seed=0):
     MC errors). Use ``metrics.punzi_sigma_min(scan, luminosity=toy.luminosity)`` and
     ``metrics.at_cut(..., 0)`` for σ_min per mass.
     """
-    if not isinstance(toy, BelleToy) or not isinstance(cuts, CutResult):
-        raise ValueError("apply_cuts needs a BelleToy and a CutResult")
-    if len(cuts.masses) != len(toy.masses) or not np.allclose(cuts.masses, toy.masses):
-        raise ValueError("cuts: the mass hypotheses differ from the toy's")
-    parts = []
-    for k, idx in enumerate(toy.window_groups()):
-        score = cuts.passes(toy, k).astype(np.float64)
-        parts.append(metrics.cut_scan(score, toy.y, toy.w, process=toy.process, cuts=[0.5], groups=[idx],
-                                      n_bootstrap=n_bootstrap, seed=seed))
-    first = parts[0]
-    boot = first.boot_s is not None
-    return metrics.CutScan(
-        cuts=np.array([0.5]), s=np.concatenate([p.s for p in parts]),
-        b_process=np.concatenate([p.b_process for p in parts]), floor=first.floor,
-        n_background=np.concatenate([p.n_background for p in parts]), processes=first.processes,
-        boot_s=np.concatenate([p.boot_s for p in parts], axis=1) if boot else None,
-        boot_b_process=np.concatenate([p.boot_b_process for p in parts], axis=1) if boot else None,
-        squeeze=False)
+    require(isinstance(toy, BelleToy) and isinstance(cuts, CutResult), "apply_cuts needs a BelleToy and a CutResult")
+    require(len(cuts.masses) == len(toy.masses) and np.allclose(cuts.masses, toy.masses),
+            "cuts: the mass hypotheses differ from the toy's")
+    # one scan per window k, its score: the event passes the cuts of hypothesis k
+    parts = [metrics.cut_scan(cuts.passes(toy, k).astype(np.float64), toy.y, toy.w, process=toy.process, cuts=[0.5],
+                              groups=[idx], n_bootstrap=n_bootstrap, seed=seed)
+             for k, idx in enumerate(toy.window_groups())]
+    # the K one-group scans share cuts, floor and processes; their group axes (0, or 1 behind replicates) join
+    stacked = {name: np.concatenate([getattr(p, name) for p in parts], axis=int(name.startswith("boot")))
+               for name in ("s", "b_process", "n_background", "boot_s", "boot_b_process")
+               if getattr(parts[0], name) is not None}
+    return replace(parts[0], **stacked)

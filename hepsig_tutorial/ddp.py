@@ -19,7 +19,10 @@ provenance (:func:`ship_run`); the book ships one such network (:data:`PRETRAINE
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,16 +31,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._validate import choice, integer, number, require
-from .bump import N_BINS
+from ._validate import array, choice, integer, number, require
+from .bump import N_BINS, generate_histograms
 from .data import Scaler
 from .metrics import roc_auc
 from .config import device as default_device
 from .train import fit, make_optimizer
 
-__all__ = ["PAPER_PARAMETERS", "DDPNet", "train_ddp", "predict_z", "save_ddp", "load_ddp",
-           "auc", "auc_error", "peak_accuracy", "evaluate_ddp", "make_test_sets", "run_training", "read_log", "ship_run",
-           "PRETRAINED", "load_pretrained"]
+__all__ = ["PAPER_PARAMETERS", "DDPNet", "train_ddp", "predict_z", "save_ddp", "load_ddp", "auc", "auc_error",
+           "peak_accuracy", "evaluate_ddp", "make_test_sets", "run_training", "read_log", "ship_run", "PRETRAINED",
+           "load_pretrained"]
 
 #: Trainable parameters of the paper's network (data-directed-bump-hunting.txt, "A neural net implementation").
 PAPER_PARAMETERS = 73_941
@@ -106,14 +109,12 @@ class DDPNet(nn.Module):
                 self.dense.weight.mul_(0.1).add_(torch.eye(n_bins))
                 self.dense.bias.zero_()
         layers: list[nn.Module] = []
-        c_in = 1
-        for i, (c, k) in enumerate(zip(channels, kernels)):
+        for i, (c_in, c, k) in enumerate(zip([1, *channels], channels, kernels)):
             if k > 1:  # 'same' padding, explicit (for even k: (k-1)//2 left, k//2 right, like padding="same")
                 layers.append(nn.ConstantPad1d(((k - 1) // 2, k // 2), 0.0))
             layers.append(nn.Conv1d(c_in, c, k))
             if i < len(channels) - 1 or output == "relu":
                 layers.append(nn.ReLU())
-            c_in = c
         self.convs = nn.Sequential(*layers)
 
     def forward(self, x):
@@ -121,27 +122,9 @@ class DDPNet(nn.Module):
         return self.convs(h).squeeze(1)
 
 
-def _as_float_tensor(x, name):
-    try:
-        t = torch.as_tensor(np.asarray(x, dtype=np.float32))
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a numeric array") from exc
-    require(t.ndim == 2, f"{name} must be 2D (samples, bins), got shape {tuple(t.shape)}")
-    require(torch.isfinite(t).all(), f"{name} contains non-finite values")
-    return t
-
-
-class _Autocast(nn.Module):
-    """``net`` run under ``torch.autocast`` in bfloat16, output in float32 (``run_training(precision="bf16")``)."""
-
-    def __init__(self, net):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x):
-        with torch.autocast(x.device.type, dtype=torch.bfloat16):
-            out = self.net(x)
-        return out.float()
+def _f32(name, value):
+    """``value`` checked (numeric, 2-D ``(samples, bins)``, finite) as a float32 tensor."""
+    return torch.as_tensor(array(name, value, np.float32, ndim=2, finite=True))
 
 
 def _mse(output, batch):
@@ -187,7 +170,8 @@ def train_ddp(model: nn.Module, x_train, z_train, *, x_val=None, z_val=None, epo
     device : torch.device, optional
         Default :func:`hepsig_tutorial.config.device` (CUDA when present).
     callback : callable, optional
-        ``callback(epoch, model, history)`` after every epoch (e.g. to evaluate test metrics).
+        ``callback(epoch, model, history)`` after every epoch (e.g. to evaluate test metrics; ``history``
+        has ``loss`` and ``val_loss`` so far).
 
     Returns
     -------
@@ -197,11 +181,11 @@ def train_ddp(model: nn.Module, x_train, z_train, *, x_val=None, z_val=None, epo
         each epoch), ``seconds``, ``steps``.
     """
     choice("schedule", schedule, ("constant", "cosine"))
-    x, y = _as_float_tensor(x_train, "x_train"), _as_float_tensor(z_train, "z_train")
+    x, y = _f32("x_train", x_train), _f32("z_train", z_train)
     require(x.shape == y.shape, f"x_train {tuple(x.shape)} and z_train {tuple(y.shape)} must have the same shape")
     require((x_val is None) == (z_val is None), "give both x_val and z_val, or neither")
     if x_val is not None:
-        xv, yv = _as_float_tensor(x_val, "x_val"), _as_float_tensor(z_val, "z_val")
+        xv, yv = _f32("x_val", x_val), _f32("z_val", z_val)
         require(xv.shape == yv.shape and xv.shape[1] == x.shape[1],
                 "x_val and z_val must have the same shape, with as many bins as x_train")
     dev = default_device() if device is None else torch.device(device)
@@ -209,15 +193,13 @@ def train_ddp(model: nn.Module, x_train, z_train, *, x_val=None, z_val=None, epo
     def after_epoch(epoch, model_, history):
         if x_val is not None:  # in batches: a paper-scale validation set does not fit through the net at once
             history["val_loss"].append(_evaluate(model_, xv, yv, 4096, dev))
-        if schedule == "constant":  # (fit records the rate only under a schedule)
-            history.setdefault("lr", []).append(lr)
         if callback is not None:
             callback(epoch, model_, history)
 
     history = fit(model, _mse, {"x": x, "y": y}, epochs=epochs, batch_size=batch_size, lr=lr, optimizer="adam",
                   schedule="cosine" if schedule == "cosine" else None, seed=seed, device=dev, desc="DDP training",
                   callback=after_epoch)
-    history.setdefault("lr", [])
+    history.setdefault("lr", [lr] * len(history["loss"]))  # (fit records the rate only under a schedule)
     return history
 
 
@@ -226,7 +208,7 @@ def predict_z(model: nn.Module, counts, x_scaler: Scaler, z_scaler: Scaler,
               batch_size: int = 4096) -> np.ndarray:
     """z map predicted by the network for raw histograms ``counts`` ``(N, n_bins)``, in σ units
     (inputs scaled with ``x_scaler``, outputs un-scaled with ``z_scaler`` and clipped at 0, since z ≥ 0)."""
-    x = _as_float_tensor(x_scaler.transform(np.atleast_2d(counts)), "counts")
+    x = _f32("counts", x_scaler.transform(np.atleast_2d(counts)))
     model.eval()
     dev = next(model.parameters()).device
     outs = [model(x[i:i + batch_size].to(dev)).cpu() for i in range(0, len(x), batch_size)]
@@ -261,10 +243,8 @@ def load_ddp(path, device=None):
     cfg = state["config"]
     model = DDPNet(cfg["n_bins"], cfg.get("output", "relu"), channels=cfg["channels"], kernels=cfg["kernels"])
     model.load_state_dict(state["state_dict"])
-    model.to(torch.device("cpu") if device is None else torch.device(device))
-    model.eval()
-    xs = Scaler.from_state(state["x_scaler"]) if state["x_scaler"] is not None else None
-    zs = Scaler.from_state(state["z_scaler"]) if state["z_scaler"] is not None else None
+    model.to(device or "cpu").eval()
+    xs, zs = (None if state[k] is None else Scaler.from_state(state[k]) for k in ("x_scaler", "z_scaler"))
     return model, xs, zs, {"history": state["history"], "meta": state["meta"]}
 
 
@@ -310,12 +290,10 @@ def make_test_sets(n: int, seed, **kwargs) -> dict:
     seeds give independent sets. ``kwargs`` go to :func:`hepsig_tutorial.bump.generate_histograms`
     (e.g. ``background=`` for shapes outside the ten training forms).
     """
-    from . import bump
-
     n = integer("n", n, minimum=2)
     key = [int(v) for v in np.atleast_1d(seed)]
     specs = (("range", (1.0, 20.0)), ("3sigma", 3.0), ("null", 0.0))
-    return {name: bump.generate_histograms(n, sig, rng=np.random.default_rng([*key, k]), **kwargs)
+    return {name: generate_histograms(n, sig, rng=np.random.default_rng([*key, k]), **kwargs)
             for k, (name, sig) in enumerate(specs)}
 
 
@@ -330,26 +308,21 @@ def evaluate_ddp(model: nn.Module, x_scaler: Scaler, z_scaler: Scaler, sets: dic
     ``peak3`` (fraction of predicted peaks within 1 and 3 bins of the z_true peak; paper "over 90 %"
     within 3) with binomial errors; ``n`` histograms per set. Predictions in float32 on the model's device.
     """
-    out = {}
     zp = predict_z(model, sets["range"]["counts"], x_scaler, z_scaler)
     zt = sets["range"]["z"]
     d = zp.max(1) - zt.max(1)
     n = len(d)
-    rng = np.random.default_rng(seed)
-    boot = rng.integers(0, n, (int(n_boot), n))
-    out["bias"], out["bias_err"] = float(d.mean()), float(d[boot].mean(1).std())
-    out["spread"], out["spread_err"] = float(d.std()), float(d[boot].std(1).std())
+    boot = np.random.default_rng(seed).integers(0, n, (int(n_boot), n))
+    out = {"bias": float(d.mean()), "bias_err": float(d[boot].mean(1).std()),
+           "spread": float(d.std()), "spread_err": float(d[boot].std(1).std())}
     acc = peak_accuracy(zp.argmax(1), zt.argmax(1), (1, 3))
     for k in (1, 3):
-        out[f"peak{k}"] = acc[k]
-        out[f"peak{k}_err"] = math.sqrt(acc[k] * (1 - acc[k]) / n)
-    s3 = predict_z(model, sets["3sigma"]["counts"], x_scaler, z_scaler).max(1)
-    s0 = predict_z(model, sets["null"]["counts"], x_scaler, z_scaler).max(1)
+        out[f"peak{k}"], out[f"peak{k}_err"] = acc[k], math.sqrt(acc[k] * (1 - acc[k]) / n)
+    s3, s0 = (predict_z(model, sets[k]["counts"], x_scaler, z_scaler).max(1) for k in ("3sigma", "null"))
     for name, (a, b) in {"A_pred": (s3, s0), "A_true": (sets["3sigma"]["z"].max(1), sets["null"]["z"].max(1))}.items():
         out[name] = auc(a, b)
         out[f"{name}_err"] = auc_error(out[name], len(a), len(b))
-    out["n"] = n
-    return out
+    return {**out, "n": n}
 
 
 # --------------------------------------------------------------------------------------------
@@ -375,15 +348,6 @@ def _write_atomic(path: Path, data) -> Path:
     return tmp.replace(path)
 
 
-def _write_log(path: Path, rows: list):
-    if not rows:
-        return
-    keys = list(rows[0])
-    lines = [",".join(keys)] + [",".join(f"{r[k]:.6g}" if isinstance(r[k], float) else str(r[k]) for k in keys)
-                                for r in rows]
-    _write_atomic(path, "\n".join(lines) + "\n")
-
-
 def read_log(path) -> dict:
     """The training log (``log.csv`` of :func:`run_training`) as a dict of NumPy columns."""
     path = Path(path)
@@ -393,24 +357,20 @@ def read_log(path) -> dict:
 
 
 def _run_data(cfg):
-    from . import bump
-
-    seed = cfg["seed"]
-    train = bump.generate_histograms(cfg["n_train"], (1.0, 20.0), rng=np.random.default_rng([seed, 0]))
-    val = bump.generate_histograms(cfg["n_val"], (1.0, 20.0), rng=np.random.default_rng([seed, 1]))
-    xs = Scaler(per_feature=False).fit(train["counts"])
-    zs = Scaler(per_feature=False).fit(train["z"])
-    tensors = [torch.as_tensor(a) for a in (xs.transform(train["counts"]), zs.transform(train["z"]),
-                                            xs.transform(val["counts"]), zs.transform(val["z"]))]
-    tests = make_test_sets(cfg["n_eval"], (seed, 2))  # seeded apart from training and validation
-    return tensors, xs, zs, tests
+    """Scaled training and validation tensors ``[x, z, x_val, z_val]``, the two scalers and the log's test sets
+    of :func:`run_training` (a function of its own, so that the raw histograms are freed before training)."""
+    train, val = (generate_histograms(cfg[k], (1.0, 20.0), rng=np.random.default_rng([cfg["seed"], i]))
+                  for i, k in enumerate(("n_train", "n_val")))
+    xs, zs = Scaler(per_feature=False).fit(train["counts"]), Scaler(per_feature=False).fit(train["z"])
+    tensors = [torch.as_tensor(s.transform(d[k])) for d in (train, val) for s, k in ((xs, "counts"), (zs, "z"))]
+    return tensors, xs, zs, make_test_sets(cfg["n_eval"], (cfg["seed"], 2))  # tests seeded apart from both
 
 
 def run_training(run_dir, *, n_train: int = 100_000, n_val: int = 10_000, epochs: int = 100, batch_size: int = 100,
                  lr: float = 1e-3, schedule: str = "cosine", init: str = "identity", seed: int = 7,
-                 precision: str = "fp32", ema_decay: float = 0.999, eval_every: int = 2_500, n_eval: int = 4_000,
-                 threads: int | None = None, checkpoint_minutes: float = 5.0, max_minutes: float | None = None,
-                 stop_at_step: int | None = None, device=None, verbose: bool = True) -> dict:
+                 ema_decay: float = 0.999, eval_every: int = 2_500, n_eval: int = 4_000, threads: int | None = None,
+                 checkpoint_minutes: float = 5.0, max_minutes: float | None = None, stop_at_step: int | None = None,
+                 device=None, verbose: bool = True) -> dict:
     """Train the DDP network at the paper's validation-study scale, resumably, logging test metrics.
 
     The paper's validation study trains on 100,000 samples for 100 epochs (10⁵ steps of batch 100,
@@ -421,9 +381,9 @@ def run_training(run_dir, *, n_train: int = 100_000, n_val: int = 10_000, epochs
 
     Files in ``run_dir``:
 
-    * ``checkpoint.pt`` -- weights, their exponential moving average (EMA), Adam state, step, wall time,
-      log; rewritten atomically (write, then rename) every ``checkpoint_minutes``, at the end and on
-      SIGTERM/SIGINT, so a kill loses at most one interval;
+    * ``checkpoint.pt`` -- weights, their exponential moving average (EMA), Adam state (with the learning
+      rate of the next step), step, wall time, log; rewritten atomically (write, then rename) every
+      ``checkpoint_minutes``, at the end and on SIGTERM/SIGINT, so a kill loses at most one interval;
     * ``log.csv`` -- every ``eval_every`` steps: step, samples, epoch, cumulative wall time, learning
       rate, mean training MSE since the last row, validation MSE, and on ``n_eval`` fresh test
       histograms per set (:func:`make_test_sets`) A_pred, bias, spread, peak within 1 and 3 bins with
@@ -436,11 +396,10 @@ def run_training(run_dir, *, n_train: int = 100_000, n_val: int = 10_000, epochs
     decay to 0 over all steps (``schedule="cosine"``; ``"constant"`` is the paper's), the identity start
     of the dense layer (``init``), and the EMA of the weights (decay ``ema_decay``) as the evaluated and
     shipped network, so that a run stopped early still yields an averaged, usable network.
-    ``precision="bf16"`` runs forward and backward under ``torch.autocast`` in bfloat16 (weights, Adam
-    and the loss stay float32): 2.4× faster on CPUs with AMX/AVX-512-BF16, but *worse* at equal samples
-    (``benchmarks/bench_ddp_train.py``: after 10⁵ samples val. MSE 3.4e-3 against 1.6e-3, A_pred 0.64
-    against 0.74; bfloat16 keeps 8 bits, 0.4 % of the input scale, while a 3σ bump on a
-    thousand-event background is a few-% excess), so the default is float32. Evaluation always runs in float32. ``threads``: PyTorch threads (default: leave as is).
+    Training runs in float32: bfloat16 autocast is 2.4× faster on CPUs with AMX/AVX-512-BF16, but *worse*
+    at equal samples (``benchmarks/bench_ddp_train.py``: after 10⁵ samples val. MSE 3.4e-3 against 1.6e-3,
+    A_pred 0.64 against 0.74; bfloat16 keeps 8 bits, 0.4 % of the input scale, while a 3σ bump on a
+    thousand-event background is a few-% excess). ``threads``: PyTorch threads (default: leave as is).
     ``max_minutes``: stop (with a checkpoint) after this much wall time in this call; ``stop_at_step``:
     stop (with a checkpoint) on reaching this step (e.g. to test that resuming is exact).
 
@@ -448,7 +407,6 @@ def run_training(run_dir, *, n_train: int = 100_000, n_val: int = 10_000, epochs
     ``finished``.
     """
     import copy
-    import json
     import signal
 
     cfg = {"n_train": integer("n_train", n_train, minimum=1), "n_val": integer("n_val", n_val, minimum=1),
@@ -456,12 +414,11 @@ def run_training(run_dir, *, n_train: int = 100_000, n_val: int = 10_000, epochs
            "lr": number("lr", lr, low=0, low_open=True),
            "schedule": choice("schedule", schedule, ("constant", "cosine")),
            "init": choice("init", init, ("default", "identity")), "seed": integer("seed", seed),
-           "precision": choice("precision", precision, ("fp32", "bf16")),
            "ema_decay": number("ema_decay", ema_decay, low=0, high=1, high_open=True),
            "eval_every": integer("eval_every", eval_every, minimum=1), "n_eval": integer("n_eval", n_eval, minimum=2)}
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path, log_path = run_dir / "checkpoint.pt", run_dir / "log.csv"
+    ckpt_path = run_dir / "checkpoint.pt"
     if threads is not None:
         torch.set_num_threads(int(threads))
     dev = torch.device("cpu") if device is None else torch.device(device)
@@ -473,103 +430,83 @@ def run_training(run_dir, *, n_train: int = 100_000, n_val: int = 10_000, epochs
     torch.manual_seed(cfg["seed"])
     model = DDPNet(init=init).to(dev)
     ema = copy.deepcopy(model)
-    opt = make_optimizer("adam", model.parameters(), cfg["lr"])
-    step, wall, log = 0, 0.0, []
-    resumed_loss = (0.0, 0)
+    opt = make_optimizer("adam", model.parameters(), cfg["lr"])  # its rate is lr_at(0) = lr
+    step, wall_before, log, loss_sum, loss_n = 0, 0.0, [], 0.0, 0
     if ckpt_path.is_file():
         state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        require(state.get("config") == cfg, f"run_dir: {str(ckpt_path)!r} was written with {state.get('config')}, "
-                                            f"not {cfg}; use another run_dir or the same settings")
+        # (keys beyond cfg: runs written before "precision" was dropped, all in float32)
+        require({k: state["config"].get(k) for k in cfg} == cfg, f"run_dir: {str(ckpt_path)!r} was written with "
+                f"{state['config']}, not {cfg}; use another run_dir or the same settings")
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
-        opt.load_state_dict(state["optimizer"])
-        step, wall, log = int(state["step"]), float(state["wall_s"]), list(state["log"])
-        resumed_loss = (float(state["loss_sum"]), int(state["loss_n"]))
-        say(f"resumed {ckpt_path} at step {step} ({wall / 3600:.2f} h so far)", flush=True)
-    n = len(x)
-    spe = math.ceil(n / cfg["batch_size"])
+        opt.load_state_dict(state["optimizer"])  # with the rate of the next step
+        step, wall_before, log = int(state["step"]), float(state["wall_s"]), list(state["log"])
+        loss_sum, loss_n = float(state["loss_sum"]), int(state["loss_n"])
+        say(f"resumed {ckpt_path} at step {step} ({wall_before / 3600:.2f} h so far)", flush=True)
+    loss_sum = torch.tensor(loss_sum, dtype=torch.float64)
+    spe = math.ceil(len(x) / cfg["batch_size"])
     total = cfg["epochs"] * spe
-    params, ema_params = list(model.parameters()), list(ema.parameters())
-    use_bf16 = precision == "bf16"
 
-    def lr_at(k):  # closed form of the schedule: nothing to restore on resume
+    def lr_at(k):  # closed form of the schedule
         return cfg["lr"] * (0.5 * (1.0 + math.cos(math.pi * k / total)) if schedule == "cosine" else 1.0)
 
-    stop = {"flag": False}
+    def wall_s():  # training time, all calls together
+        return wall_before + time.perf_counter() - t_call
 
-    def on_signal(signum, frame):
-        stop["flag"] = True
-
-    old_handlers = {}
+    stop, old_handlers = [], {}
     for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            old_handlers[sig] = signal.signal(sig, on_signal)
-        except ValueError:  # not in the main thread
-            pass
+        with contextlib.suppress(ValueError):  # (not in the main thread)
+            old_handlers[sig] = signal.signal(sig, lambda *_: stop.append(True))
 
     def save():
-        nonlocal wall, t_seg  # loss_sum, loss_n: read from the enclosing scope
-        now = time.perf_counter()
-        wall += now - t_seg
-        t_seg = now
         state = {"format": "hepsig-ddp-run-1", "config": cfg, "model": model.state_dict(), "ema": ema.state_dict(),
-                 "optimizer": opt.state_dict(), "step": step, "wall_s": wall, "log": log,
-                 "loss_sum": float(loss_sum), "loss_n": loss_n,
-                 "torch": str(torch.__version__)}
+                 "optimizer": opt.state_dict(), "step": step, "wall_s": wall_s(), "log": log,
+                 "loss_sum": float(loss_sum), "loss_n": loss_n, "torch": str(torch.__version__)}
         _write_atomic(ckpt_path, state)
-        _write_log(log_path, log)
+        if log:
+            rows = [",".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in r.values()) for r in log]
+            _write_atomic(run_dir / "log.csv", "\n".join([",".join(log[0]), *rows]) + "\n")
         save_ddp(run_dir / "latest.pt", ema, x_scaler=xs, z_scaler=zs,
-                 meta={"step": step, "samples": step * cfg["batch_size"], "wall_s": wall, "config": cfg})
-        _write_atomic(run_dir / "status.json", json.dumps({"step": step, "total_steps": total, "wall_s": wall,
-                                                           "last": log[-1] if log else None}, indent=1))
+                 meta={"step": step, "samples": step * cfg["batch_size"], "wall_s": state["wall_s"], "config": cfg})
+        return state["wall_s"]
 
     def on_step(k, _net, loss):  # after every optimizer step of fit
         nonlocal step, loss_sum, loss_n, t_ckpt
         with torch.no_grad():
             decay = min(cfg["ema_decay"], (1.0 + step) / (10.0 + step))
-            torch._foreach_lerp_(ema_params, params, 1.0 - decay)
+            torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1.0 - decay)
             loss_sum += loss.cpu()
         loss_n += 1
         step = k
         if step % cfg["eval_every"] == 0 or step == total:
-            ema.eval()
-            row = {"step": step, "samples": step * cfg["batch_size"], "epoch": step / spe,
-                   "wall_s": wall + time.perf_counter() - t_seg, "lr": lr_at(step),
-                   "train_mse": float(loss_sum) / max(loss_n, 1),
-                   "val_mse": _evaluate(ema, xv, yv, 4096, dev)}
-            m = evaluate_ddp(ema, xs, zs, tests)
-            row.update({k2: (float(v) if k2 != "n" else int(v)) for k2, v in m.items()})
+            row = {"step": step, "samples": step * cfg["batch_size"], "epoch": step / spe, "wall_s": wall_s(),
+                   "lr": lr_at(step), "train_mse": float(loss_sum) / max(loss_n, 1),
+                   "val_mse": _evaluate(ema, xv, yv, 4096, dev), **evaluate_ddp(ema, xs, zs, tests)}
             log.append(row)
             loss_sum, loss_n = torch.zeros((), dtype=torch.float64), 0
             say(f"step {step:7d}/{total} ({row['wall_s'] / 60:6.1f} min) val MSE {row['val_mse']:.3e} "
                 f"A_pred {row['A_pred']:.3f}±{row['A_pred_err']:.3f} bias {row['bias']:+.2f} "
                 f"spread {row['spread']:.2f} peak±3 {row['peak3']:.1%}", flush=True)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step)  # the rate of the next step
         now = time.perf_counter()
         if now - t_ckpt >= 60.0 * checkpoint_minutes or step == total:
             save()
             t_ckpt = now
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step)  # the rate of the next step
-        return stop["flag"] or (max_minutes is not None and now - t_call >= 60.0 * max_minutes) or step == stop_at_step
+        return bool(stop) or (max_minutes is not None and now - t_call >= 60.0 * max_minutes) or step == stop_at_step
 
     def batch_order(epoch):  # seeded by seed and epoch alone: a run resumed at any step continues exactly
-        return torch.randperm(n, generator=torch.Generator().manual_seed(cfg["seed"] * 1_000_003 + epoch))
+        return torch.randperm(len(x), generator=torch.Generator().manual_seed(cfg["seed"] * 1_000_003 + epoch))
 
-    t_seg = time.perf_counter()
-    t_ckpt = t_seg
-    t_call = t_seg
-    loss_sum, loss_n = torch.tensor(resumed_loss[0], dtype=torch.float64), resumed_loss[1]
-    for g in opt.param_groups:
-        g["lr"] = lr_at(step)
+    t_call = t_ckpt = time.perf_counter()
     try:
-        if step < total and not stop["flag"]:
-            fit(_Autocast(model) if use_bf16 else model, _mse, {"x": x, "y": y}, epochs=cfg["epochs"],
-                batch_size=cfg["batch_size"], lr=cfg["lr"], optimizer=opt, device=dev, desc=None,
-                step_callback=on_step, batch_order=batch_order, start_step=step)
-        save()
+        if step < total and not stop:
+            fit(model, _mse, {"x": x, "y": y}, epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
+                optimizer=opt, device=dev, desc=None, step_callback=on_step, batch_order=batch_order, start_step=step)
+        wall = save()
     finally:
-        for sig, h in old_handlers.items():
-            signal.signal(sig, h)
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)
     say(f"stopped at step {step}/{total} after {wall / 3600:.2f} h in all; checkpoint {ckpt_path}", flush=True)
     return {"step": step, "total_steps": total, "wall_s": wall, "log": log, "finished": step >= total}
 
@@ -584,8 +521,6 @@ def ship_run(run_dir, out=PRETRAINED, *, n_test: int = 25_000, test_seed: int = 
     ``test_seed``, apart from every set used in training) and ``<out stem>-log.csv`` (the training log).
     Returns the provenance dict.
     """
-    import json
-    import os
     import platform
     import shutil
     import subprocess
@@ -608,11 +543,8 @@ def ship_run(run_dir, out=PRETRAINED, *, n_test: int = 25_000, test_seed: int = 
                                 cwd=Path(__file__).parent, check=False).stdout.strip() or None
     except OSError:
         commit = None
-    cpu = platform.processor() or ""
-    try:
-        cpu = next(ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []
+    cpu = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")), platform.processor())
     prov = {
         "file": out.name, "sha256": _sha256(out), "format": "hepsig-ddp-1 (hepsig_tutorial.ddp.save_ddp)",
         "command": command or f"python -m hepsig_tutorial.ddp train --dir {run_dir}",
@@ -638,24 +570,18 @@ def load_pretrained(path=None, device=None, verify: bool = True):
     Returns ``(model, x_scaler, z_scaler, info)`` like :func:`load_ddp`, with ``info["provenance"]``
     (the JSON next to the file, or ``None``). With ``verify`` the file's sha256 must match its provenance.
     """
-    import json
-    import os
-
     path = Path(path or os.environ.get("HEPSIG_DDP_CHECKPOINT") or PRETRAINED)
     prov_path = path.with_suffix(".json")
     prov = json.loads(prov_path.read_text()) if prov_path.is_file() else None
     if verify and prov is not None and _sha256(path) != prov["sha256"]:
         raise ValueError(f"path: sha256 of {str(path)!r} does not match its provenance {str(prov_path)!r}")
     model, xs, zs, info = load_ddp(path, device=device)
-    info["provenance"] = prov
-    info["path"] = str(path)
-    return model, xs, zs, info
+    return model, xs, zs, {**info, "provenance": prov, "path": str(path)}
 
 
 def _main(argv=None):  # pragma: no cover - command line
     import argparse
     import inspect
-    import json
 
     parser = argparse.ArgumentParser(prog="python -m hepsig_tutorial.ddp",
                                      description="Train the DDP network at paper scale, resumably; ship it.")

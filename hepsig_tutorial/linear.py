@@ -21,7 +21,7 @@ import math
 import numpy as np
 import torch
 
-from ._validate import integer, number, require
+from ._validate import array, integer, number, require
 from .data import Scaler
 
 __all__ = ["linear_model", "fit_linear", "weighted_logistic_regression", "direction",
@@ -48,18 +48,14 @@ def fit_linear(loss_fn, data, val_data=None, *, seed=0, epochs=200, patience=10,
     from .train import fit
 
     model = linear_model(np.asarray(data["x"]).shape[1], seed) if model is None else model
-    kwargs = {}
-    if val_data is not None:
-        kwargs = dict(val_data=val_data, monitor="val_loss", patience=patience, restore_best=True)
-    history = fit(model, loss_fn, data, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
-                  seed=seed, desc="linear model", **kwargs)
-    return model, history
+    stop = {} if val_data is None else dict(val_data=val_data, monitor="val_loss", patience=patience, restore_best=True)
+    return model, fit(model, loss_fn, data, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+                      seed=seed, desc="linear model", **stop)
 
 
 def sigma_weights(y, w):
     """Cross-section weights with each class scaled to total 1 (the σ-weighted BCE of Chapter 6)."""
-    y = np.asarray(y, dtype=np.float64)
-    w = np.asarray(w, dtype=np.float64)
+    y, w = (np.asarray(v, dtype=np.float64) for v in (y, w))
     require(y.shape == w.shape and y.ndim == 1, "y and w must be 1-D arrays of the same length")
     require(np.any(y == 1) and np.any(y == 0), "y must contain both classes")
     return np.where(y == 1, w / np.sum(w * y), w / np.sum(w * (1 - y)))
@@ -84,9 +80,7 @@ def weighted_logistic_regression(x, y, w, *, l2: float = 0.0):
     from scipy.optimize import minimize
     from scipy.special import expit, log_expit
 
-    xx = np.asarray(x, dtype=np.float64)
-    yy = np.asarray(y, dtype=np.float64)
-    ww = np.asarray(w, dtype=np.float64)
+    xx, yy, ww = (np.asarray(v, dtype=np.float64) for v in (x, y, w))
     require(xx.ndim == 2 and yy.shape == ww.shape == (len(xx),), "x must be (N, d) and y, w of length N")
     require(np.isfinite(xx).all() and np.isfinite(ww).all() and np.all(ww >= 0) and ww.sum() > 0,
             "x and w must be finite, w non-negative with a positive sum")
@@ -108,6 +102,11 @@ def weighted_logistic_regression(x, y, w, *, l2: float = 0.0):
     return {"a": res.x[:d].copy(), "c": float(res.x[d]), "loss": float(res.fun), "converged": bool(res.success)}
 
 
+def _linear_layer(model):
+    """The first ``torch.nn.Linear`` of ``model`` (a linear model's only layer)."""
+    return next(m for m in model.modules() if isinstance(m, torch.nn.Linear))
+
+
 def direction(model_or_weights, scale=None):
     """Unit normal of a linear boundary in the original x units.
 
@@ -115,12 +114,8 @@ def direction(model_or_weights, scale=None):
     or a weight vector. ``scale``: the per-feature scale of the inputs the model saw (``Scaler.scale_``),
     so a = a_scaled / scale is the normal in the original units; ``None`` if the model saw raw x.
     """
-    if isinstance(model_or_weights, torch.nn.Module):
-        layer = next(m for m in model_or_weights.modules() if isinstance(m, torch.nn.Linear))
-        a = layer.weight.detach().cpu().double().numpy().ravel()
-    else:
-        a = np.asarray(model_or_weights.detach().cpu() if hasattr(model_or_weights, "detach") else model_or_weights,
-                       dtype=np.float64).ravel()
+    is_model = isinstance(model_or_weights, torch.nn.Module)
+    a = array("model_or_weights", _linear_layer(model_or_weights).weight if is_model else model_or_weights).ravel()
     if scale is not None:
         a = a / np.asarray(scale, dtype=np.float64)
     n = np.linalg.norm(a)
@@ -128,12 +123,10 @@ def direction(model_or_weights, scale=None):
     return a / n
 
 
-def angle_deg(u, v, *, oriented: bool = True) -> float:
-    """Angle between two directions in degrees; ``oriented=False`` ignores the sign (boundary lines only)."""
+def angle_deg(u, v) -> float:
+    """Angle between two directions in degrees (in [0°, 180°]: the orientation of the normals counts)."""
     uu, vv = np.asarray(u, dtype=np.float64), np.asarray(v, dtype=np.float64)
     cos = float(uu @ vv / (np.linalg.norm(uu) * np.linalg.norm(vv)))
-    if not oriented:
-        cos = abs(cos)
     return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
 
 
@@ -143,10 +136,9 @@ def cut_in_x_units(model, scaler, threshold):
     Returns ``(u, t)`` with u the unit normal (:func:`direction`), for
     :func:`~hepsig_tutorial.data.gauss2d.linear_cut_yields` (the exact yields of the model's cut).
     """
-    layer = next(m for m in model.modules() if isinstance(m, torch.nn.Linear))
-    a_s = layer.weight.detach().cpu().double().numpy().ravel()
-    c = float(layer.bias.detach().cpu().double().numpy().ravel()[0])
-    a = a_s / np.asarray(scaler.scale_, dtype=np.float64)  # F = a·x + c − a·mean
+    layer = _linear_layer(model)
+    a = array("model", layer.weight).ravel() / np.asarray(scaler.scale_, dtype=np.float64)  # F = a·x + c − a·mean
+    c = float(layer.bias.detach()[0])
     norm = np.linalg.norm(a)
     require(norm > 0, "the model has a zero normal: no cut")
     return a / norm, float((threshold - c + a @ np.asarray(scaler.shift_, dtype=np.float64)) / norm)

@@ -15,8 +15,8 @@ module (the conventions page of the book, ``sec-conventions``, states the same r
    zero events are seen. In addition, a cut is only *chosen* if it keeps at least
    :data:`MIN_BACKGROUND_EVENTS` simulated background events (below that the floor, not the simulation,
    decides; chapters may state a different minimum, never a smaller floor).
-3. **Figures of merit at a cut.** :func:`asimov_z` (Z_A with σ_b = rel·b), :func:`s_over_sqrt_s_plus_b`,
-   :func:`punzi_sigma_min`, all on the floored background.
+3. **Figures of merit at a cut.** :func:`asimov_z` (Z_A with σ_b = rel·b) and :func:`punzi_sigma_min`, on the
+   floored background.
 4. **Choose on one sample, quote on another.** :func:`best_cut` picks the cut on the choosing sample
    (training or validation); :func:`at_cut` reads the figure of merit of the evaluation (test) sample there.
 5. **Monte-Carlo statistical errors.** Every scan can carry a Poisson bootstrap of the evaluation sample
@@ -35,16 +35,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ._validate import array, choice, integer, number, require
-from .stats import asimov_significance, punzi_sensitivity
+from .stats import _punzi_numerator, asimov_significance
 
 __all__ = [
     "FLOOR_EVENTS", "MIN_BACKGROUND_EVENTS", "N_BOOTSTRAP",
-    "CutScan", "cut_grid", "cut_scan", "asimov_z", "s_over_sqrt_s_plus_b", "punzi_sigma_min",
+    "CutScan", "cut_grid", "cut_scan", "asimov_z", "punzi_sigma_min",
     "best_cut", "at_cut", "Estimate", "summarise", "paired_difference", "holm", "roc_curve", "roc_auc",
 ]
 
@@ -82,24 +82,23 @@ def _groups(groups, n):
     """Normalise ``groups`` to a list of index arrays (one per group)."""
     if groups is None:
         return [np.arange(n)], True
-    if hasattr(groups, "shape") and getattr(groups, "ndim", 0) == 2:
+    if getattr(groups, "ndim", 0) == 2:
         g = np.asarray(groups)
         require(g.shape[0] == n and g.dtype == bool,
                 f"groups must be an (N, K) boolean matrix with N = {n}, got {g.dtype} {g.shape}")
-        return [np.flatnonzero(g[:, k]) for k in range(g.shape[1])], False
-    if isinstance(groups, Sequence) and not isinstance(groups, (str, bytes)):
-        out = []
-        for k, idx in enumerate(groups):
-            idx = np.asarray(idx)
-            if idx.dtype == bool:
-                require(idx.shape == (n,), f"groups[{k}]: boolean mask must have length {n}")
-                idx = np.flatnonzero(idx)
-            require(idx.ndim == 1 and (len(idx) == 0 or (idx.min() >= 0 and idx.max() < n)),
-                    f"groups[{k}] must hold event indices in [0, {n})")
-            out.append(idx.astype(np.int64))
-        require(out, "groups must not be empty")
-        return out, False
-    raise ValueError("groups must be None, an (N, K) boolean matrix or a sequence of index arrays / masks")
+        groups = list(g.T)  # one mask per group
+    require(isinstance(groups, Sequence) and not isinstance(groups, (str, bytes)) and len(groups) > 0,
+            "groups must be None, an (N, K) boolean matrix or a non-empty sequence of index arrays / masks")
+    out = []
+    for k, idx in enumerate(groups):
+        idx = np.asarray(idx)
+        if idx.dtype == bool:
+            require(idx.shape == (n,), f"groups[{k}]: boolean mask must have length {n}")
+            idx = np.flatnonzero(idx)
+        require(idx.ndim == 1 and (len(idx) == 0 or (idx.min() >= 0 and idx.max() < n)),
+                f"groups[{k}] must hold event indices in [0, {n})")
+        out.append(idx.astype(np.int64))
+    return out, False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -160,9 +159,8 @@ class CutScan:
     @property
     def boot_b(self) -> np.ndarray | None:
         """(R, K, T) bootstrap replicates of the floored background."""
-        if self.boot_b_process is None:
-            return None
-        return np.maximum(self.boot_b_process, self.floor[None, None, :, None]).sum(axis=2)
+        return None if self.boot_b_process is None else np.maximum(self.boot_b_process,
+                                                                    self.floor[None, None, :, None]).sum(axis=2)
 
     def eligible(self, min_background_events: int = MIN_BACKGROUND_EVENTS) -> np.ndarray:
         """(K, T) cuts that keep some signal and ≥ ``min_background_events`` simulated background events."""
@@ -221,33 +219,25 @@ def cut_scan(scores, label, weight, *, process=None, cuts=None, groups=None, n_b
     def tail(h):  # h[..., bins] -> yields at each threshold: sum over bins j > t
         return np.flip(np.cumsum(np.flip(h, -1), -1), -1)[..., 1:]
 
-    s_out = np.zeros((K, T))
-    b_out = np.zeros((K, P, T))
-    nb_out = np.zeros((K, T))
-    for k, idx in enumerate(idx_groups):
-        key = cls[idx] * B + j[idx]
-        h = np.bincount(key, weights=w[idx], minlength=C * B).reshape(C, B)
-        cnt = np.bincount(key, minlength=C * B).reshape(C, B)
-        y_ = tail(h)
+    s_out, b_out, nb_out = np.zeros((K, T)), np.zeros((K, P, T)), np.zeros((K, T))
+    group_keys = [cls[idx] * B + j[idx] for idx in idx_groups]  # (class, bin) of each event of each group
+    for k, (idx, key) in enumerate(zip(idx_groups, group_keys)):
+        y_ = tail(np.bincount(key, weights=w[idx], minlength=C * B).reshape(C, B))
         s_out[k], b_out[k] = y_[0], y_[1:]
-        nb_out[k] = tail(cnt)[1:].sum(axis=0)
+        nb_out[k] = tail(np.bincount(key, minlength=C * B).reshape(C, B))[1:].sum(axis=0)
     boot_s = boot_b = None
     if n_bootstrap:
         R = n_bootstrap
-        boot_s = np.zeros((R, K, T))
-        boot_b = np.zeros((R, K, P, T))
+        boot_s, boot_b = np.zeros((R, K, T)), np.zeros((R, K, P, T))
         # per group: events sorted by (class, bin), so each replicate's histogram is one reduceat
         plans = []
-        for idx in idx_groups:
-            key = cls[idx] * B + j[idx]
+        for idx, key in zip(idx_groups, group_keys):
             order = np.argsort(key, kind="stable")
-            ks = key[order]
-            starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]]) if len(ks) else np.zeros(0, np.int64)
-            plans.append((idx[order], w[idx][order].astype(np.float32), starts, ks[starts]))
+            keys, starts = np.unique(key[order], return_index=True)
+            plans.append((idx[order], w[idx][order].astype(np.float32), starts, keys))
         for r0 in range(0, R, _CHUNK):
             c = min(_CHUNK, R - r0)
-            u = np.random.default_rng([seed, r0]).integers(0, 65536, size=(c, n), dtype=np.uint16)
-            mult = _POISSON1[u]
+            mult = _POISSON1[np.random.default_rng([seed, r0]).integers(0, 65536, size=(c, n), dtype=np.uint16)]
             for k, (ev, wk, starts, keys) in enumerate(plans):
                 h = np.zeros((c, C * B))
                 if len(ev):
@@ -263,9 +253,7 @@ def cut_scan(scores, label, weight, *, process=None, cuts=None, groups=None, n_b
 # figures of merit on a scan: arrays (K, T), plus replicates (R, K, T)
 # ------------------------------------------------------------------------------------------------
 def _with_boot(scan: CutScan, fn):
-    value = fn(scan.s, scan.b)
-    boot = None if scan.boot_s is None else fn(scan.boot_s, scan.boot_b)
-    return value, boot
+    return fn(scan.s, scan.b), (None if scan.boot_s is None else fn(scan.boot_s, scan.boot_b))
 
 
 def asimov_z(scan: CutScan, sigma_b_rel: float = 0.0):
@@ -283,11 +271,6 @@ def asimov_z(scan: CutScan, sigma_b_rel: float = 0.0):
     return _with_boot(scan, fn)
 
 
-def s_over_sqrt_s_plus_b(scan: CutScan):
-    """s/√(s+b) at every cut (floored b). Returns ``(values, replicates or None)``."""
-    return _with_boot(scan, lambda s, b: np.maximum(s, 0.0) / np.sqrt(np.maximum(s, 0.0) + b))
-
-
 def punzi_sigma_min(scan: CutScan, *, luminosity: float = 1.0, signal_total=1.0, a: float = 3.0,
                     b: float = 1.28, refined: bool = False):
     """Punzi's σ_min (punzi-loss.txt, Eq. 9) at every cut; ``inf`` where no signal is kept.
@@ -298,16 +281,14 @@ def punzi_sigma_min(scan: CutScan, *, luminosity: float = 1.0, signal_total=1.0,
     """
     tot = array("signal_total", signal_total, finite=True)
     require(tot > 0, f"signal_total must be positive and finite, got {signal_total!r}")
-    number("luminosity", luminosity, low=0, low_open=True)
+    for name, value in (("a", a), ("b", b), ("luminosity", luminosity)):
+        number(name, value, low=0, low_open=True)
     tot = tot.reshape(-1, 1) if tot.ndim == 1 else tot
 
-    def fn(s, bkg):
+    def fn(s, bkg):  # stats.punzi_sensitivity's arithmetic where ε > 0
         eff = np.minimum(np.maximum(s, 0.0) / tot, 1.0)
-        out = np.full(np.broadcast_shapes(eff.shape, bkg.shape), np.inf)
-        ok = eff > 0
-        eff_b, bkg_b = np.broadcast_to(eff, out.shape), np.broadcast_to(bkg, out.shape)
-        out[ok] = punzi_sensitivity(eff_b[ok], bkg_b[ok], a=a, b=b, luminosity=luminosity, refined=refined)
-        return out
+        with np.errstate(divide="ignore"):
+            return np.where(eff > 0, _punzi_numerator(bkg, bkg, a, b, refined, False) / (eff * luminosity), np.inf)
 
     return _with_boot(scan, fn)
 
@@ -320,15 +301,14 @@ def best_cut(fom, scan: CutScan, *, maximize: bool = True, min_background_events
     """Index of the best eligible cut of ``fom`` (values of a figure of merit on ``scan``, shape (K, T)).
 
     Eligible: keeps signal and ≥ ``min_background_events`` simulated background events
-    (:meth:`CutScan.eligible`). With ``combine=None`` one index per group (K,); with ``combine="mean"`` or
-    ``"geomean"`` a single global index optimising the mean (or geometric mean) of the figure of merit over
-    the groups ``columns`` (default all), among cuts eligible for all of them.
+    (:meth:`CutScan.eligible`). With ``combine=None`` one index per group (K,); with ``combine="mean"`` a
+    single global index optimising the mean of the figure of merit over the groups ``columns`` (default all),
+    among cuts eligible for all of them.
 
     Raises ``ValueError`` if no cut is eligible (lower ``min_background_events`` deliberately, or use
     a larger simulated sample).
     """
-    values = fom[0] if isinstance(fom, tuple) else fom
-    values = np.asarray(values, dtype=np.float64).reshape(scan.s.shape)
+    values = np.asarray(fom[0] if isinstance(fom, tuple) else fom, dtype=np.float64).reshape(scan.s.shape)
     ok = scan.eligible(min_background_events)
     bad = -np.inf if maximize else np.inf
     masked = np.where(ok & np.isfinite(values), values, bad)
@@ -338,14 +318,11 @@ def best_cut(fom, scan: CutScan, *, maximize: bool = True, min_background_events
                 f"{min_background_events} simulated background events and some signal")
         idx = np.argmax(masked, axis=1) if maximize else np.argmin(masked, axis=1)
         return int(idx[0]) if scan.squeeze else idx
+    choice("combine", combine, (None, "mean"))
     cols = np.arange(scan.s.shape[0]) if columns is None else np.asarray(columns)
-    choice("combine", combine, (None, "mean", "geomean"))
-    sub, good = masked[cols], np.all(ok[cols] & np.isfinite(values[cols]), axis=0)
-    if combine == "geomean":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sub = np.log(np.where(sub > 0, sub, np.nan))
-    agg = np.where(good, np.nanmean(sub, axis=0) if good.any() else bad, bad)
+    good = np.all(ok[cols] & np.isfinite(values[cols]), axis=0)
     require(np.any(good), "min_background_events: no single cut is eligible for every group in columns")
+    agg = np.where(good, np.nanmean(masked[cols], axis=0), bad)
     return int(np.argmax(agg) if maximize else np.argmin(agg))
 
 
@@ -356,8 +333,7 @@ def at_cut(fom, index):
     *evaluation* scan; ``index`` is an int (one cut for every group) or (K,) indices (one per group).
     Returns scalars / (R,) replicates for a scan without groups, (K,) / (R, K) otherwise.
     """
-    values, boot = fom
-    values = np.asarray(values)
+    values, boot = np.asarray(fom[0]), fom[1]
     K = values.shape[0]
     idx = np.broadcast_to(np.asarray(index, dtype=np.int64), (K,))
     require((idx >= 0) & (idx < values.shape[1]), f"index must lie in [0, {values.shape[1]})")
@@ -403,7 +379,12 @@ class Estimate:
         return f"{self.value:{spec}} ± {self.se:{spec}}"
 
 
-def _estimate(values, boot):
+def summarise(values, boot=None) -> Estimate:
+    """Mean over seeds of a figure of merit with seed and MC errors.
+
+    ``values``: (n_seeds,) the figure of merit of each seed on the evaluation sample; ``boot``: (n_seeds, R)
+    its bootstrap replicates (the same replicates for every seed, i.e. the same scan seed).
+    """
     v = array("values", values, ndim=1, finite=True)
     require(len(v) > 0, "values must be a non-empty 1-D array (one value per seed)")
     n = len(v)
@@ -414,20 +395,8 @@ def _estimate(values, boot):
         require(b.ndim == 2 and b.shape[0] == n, f"boot must have shape (n_seeds, R) = ({n}, R), got {b.shape}")
         se_mc = float(np.std(b.mean(axis=0), ddof=1)) if b.shape[1] > 1 else 0.0
     se = math.hypot(se_seed, se_mc)
-    if n > 1 and se_seed > 0:
-        dof = se**4 * (n - 1) / se_seed**4
-    else:
-        dof = math.inf
-    return float(v.mean()), se_seed, se_mc, se, n, dof
-
-
-def summarise(values, boot=None) -> Estimate:
-    """Mean over seeds of a figure of merit with seed and MC errors.
-
-    ``values``: (n_seeds,) the figure of merit of each seed on the evaluation sample; ``boot``: (n_seeds, R)
-    its bootstrap replicates (the same replicates for every seed, i.e. the same scan seed).
-    """
-    return Estimate(*_estimate(values, boot))
+    dof = se**4 * (n - 1) / se_seed**4 if n > 1 and se_seed > 0 else math.inf  # Welch-Satterthwaite
+    return Estimate(float(v.mean()), se_seed, se_mc, se, n, dof)
 
 
 def paired_difference(values_a, values_b, boot_a=None, boot_b=None) -> Estimate:
@@ -444,15 +413,15 @@ def paired_difference(values_a, values_b, boot_a=None, boot_b=None) -> Estimate:
     require((boot_a is None) == (boot_b is None),
             "boot_a, boot_b: give bootstrap replicates for both methods or for neither")
     boot = None if boot_a is None else np.asarray(boot_a, dtype=np.float64) - np.asarray(boot_b, dtype=np.float64)
-    value, se_seed, se_mc, se, n, dof = _estimate(a - b, boot)
-    if se > 0:
+    e = summarise(a - b, boot)
+    if e.se > 0:
         from scipy import stats as _sps
 
-        t = value / se
-        p = float(2 * (_sps.t.sf(abs(t), dof) if np.isfinite(dof) else _sps.norm.sf(abs(t))))
+        t = e.value / e.se
+        p = float(2 * (_sps.t.sf(abs(t), e.dof) if np.isfinite(e.dof) else _sps.norm.sf(abs(t))))
     else:
-        t, p = (0.0, 1.0) if value == 0 else (math.copysign(math.inf, value), 0.0)
-    return Estimate(value, se_seed, se_mc, se, n, dof, t, p)
+        t, p = (0.0, 1.0) if e.value == 0 else (math.copysign(math.inf, e.value), 0.0)
+    return replace(e, t=t, p=p)
 
 
 def holm(pvalues, alpha: float = 0.05) -> np.ndarray:
@@ -464,12 +433,9 @@ def holm(pvalues, alpha: float = 0.05) -> np.ndarray:
     p = array("pvalues", pvalues, ndim=1, finite=True)
     require((p >= 0) & (p <= 1), "pvalues must be a 1-D array of numbers in [0, 1]")
     number("alpha", alpha, low=0, high=1, low_open=True, high_open=True)
-    m = len(p)
+    order, m = np.argsort(p, kind="stable"), len(p)
     reject = np.zeros(m, dtype=bool)
-    for i, k in enumerate(np.argsort(p, kind="stable")):
-        if p[k] > alpha / (m - i):
-            break
-        reject[k] = True
+    reject[order] = np.cumprod(p[order] <= alpha / (m - np.arange(m))).astype(bool)  # up to the first failure
     return reject
 
 

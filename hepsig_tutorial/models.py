@@ -18,11 +18,6 @@ __all__ = ["mlp", "count_parameters"]
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "elu": nn.ELU}
 
 
-class _Squeeze(nn.Module):
-    def forward(self, x):  # (N, 1) -> (N,)
-        return x.squeeze(-1)
-
-
 def mlp(n_inputs: int, hidden: Sequence[int] = (8, 4), activation: str = "tanh", output: str = "sigmoid") -> nn.Sequential:
     """A fully connected classifier ``n_inputs → hidden… → 1``.
 
@@ -57,7 +52,7 @@ def mlp(n_inputs: int, hidden: Sequence[int] = (8, 4), activation: str = "tanh",
     layers.append(nn.Linear(width, 1))
     if output == "sigmoid":
         layers.append(nn.Sigmoid())
-    layers.append(_Squeeze())
+    layers.append(nn.Flatten(0))  # (N, 1) -> (N,)
     return nn.Sequential(*layers)
 
 

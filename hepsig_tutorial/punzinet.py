@@ -8,7 +8,6 @@ these functions instead of copying a notebook:
   the window-membership matrix, plus the class-balanced BCE weights;
 * :func:`pretrain_bce` -- weighted-BCE pretraining of the 4-8-4-1 tanh/sigmoid network (Sec. 5);
 * :func:`finetune_punzi` -- continue training on the Punzi loss (Eq. 12) at any batch size;
-* :func:`train_punzi_net` -- both stages, returns a :class:`PunziNetFit`;
 * :func:`scores` and :func:`evaluate_cuts` -- network output on a toy and σ_min per mass for the
   best per-mass cut and the best single (global) cut, cuts chosen on one sample, evaluated on another
   with the book's protocol (:mod:`hepsig_tutorial.metrics`: floor rule, bootstrap MC errors);
@@ -23,33 +22,19 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from . import models, train
-from .config import device as default_device
+from . import metrics, models, train
 from ._validate import choice, integer, require
+from .cutbased import window_scan
 from .data import BelleToy, Scaler
 from .losses.bce import make_bce_loss
 from .losses.punzi import make_punzi_loss
 
-__all__ = [
-    "every_second_mass",
-    "training_arrays",
-    "bce_weights",
-    "pretrain_bce",
-    "finetune_punzi",
-    "PunziNetFit",
-    "train_punzi_net",
-    "scores",
-    "evaluate_cuts",
-    "validation_monitor",
-    "logit_scores",
-    "logit_net",
-    "with_sigmoid",
-]
+__all__ = ["every_second_mass", "training_arrays", "bce_weights", "pretrain_bce", "finetune_punzi", "scores",
+           "evaluate_cuts", "validation_monitor", "logit_scores", "logit_net", "with_sigmoid"]
 
 
 def _check_toy(toy):
@@ -59,10 +44,7 @@ def _check_toy(toy):
 def every_second_mass(n_masses: int, first: int = 0) -> np.ndarray:
     """Boolean mask over the mass hypotheses: True for every second one (paper Sec. 6), from ``first``."""
     n_masses = integer("n_masses", n_masses, minimum=1)
-    choice("first", first, (0, 1))
-    mask = np.zeros(int(n_masses), dtype=bool)
-    mask[first::2] = True
-    return mask
+    return np.arange(n_masses) % 2 == choice("first", first, (0, 1))
 
 
 def _mass_mask(toy, train_masses):
@@ -70,13 +52,8 @@ def _mass_mask(toy, train_masses):
     if train_masses is None:
         return every_second_mass(K)
     m = np.asarray(train_masses)
-    if m.dtype != bool:
-        idx = m.astype(int)
-        if idx.ndim != 1 or np.any(idx < 0) or np.any(idx >= K):
-            raise ValueError(f"train_masses: indices must lie in [0, {K})")
-        m = np.zeros(K, dtype=bool)
-        m[idx] = True
-    require(m.shape == (K,), f"train_masses must be a boolean mask of length {K} or indices, got shape {m.shape}")
+    require(m.dtype == bool and m.shape == (K,),
+            f"train_masses must be a boolean mask of length {K}, got {m.dtype} of shape {m.shape}")
     require(m.any(), "train_masses selects no mass hypothesis")
     return m
 
@@ -105,7 +82,7 @@ def training_arrays(toy, train_masses=None, scaler=None):
     ----------
     toy : BelleToy
         Usually the training half of ``toy.split()`` (weights scaled to the full expected yields).
-    train_masses : bool mask (K,) or indices, optional
+    train_masses : bool mask (K,), optional
         Hypotheses used in training; default every second mass (:func:`every_second_mass`).
     scaler : Scaler, optional
         Fitted scaler; default: fit a new one on the kept events (inputs to [0, 1], Sec. 5).
@@ -124,24 +101,17 @@ def training_arrays(toy, train_masses=None, scaler=None):
     keep = np.flatnonzero(M.any(axis=1))
     require(len(keep) > 0, "toy: no event lies in a trained window")
     x = toy.x[keep]
-    if scaler is None:
-        scaler = Scaler().fit(x)
+    scaler = Scaler().fit(x) if scaler is None else scaler
     y = toy.y[keep].astype(np.float32)
     w = toy.w[keep].astype(np.float64)
-    data = {"x": scaler.transform(x), "y": y, "w": w.astype(np.float32), "membership": M[keep],
-            "w_bce": bce_weights(y, w), "index": keep}
-    return data, scaler
-
-
-def _fit_arrays(data, keys):
-    return {k: data[k] for k in keys}
+    return ({"x": scaler.transform(x), "y": y, "w": w.astype(np.float32), "membership": M[keep],
+             "w_bce": bce_weights(y, w), "index": keep}, scaler)
 
 
 def _schedule(schedule, lr):
     """``fit``'s per-epoch schedule: ``"cosine"`` anneals from ``lr`` to ``lr/100`` over the epochs
     (the paper halves it on plateaus instead); ``None`` keeps it constant."""
-    choice("schedule", schedule, (None, "cosine"))
-    if schedule is None:
+    if choice("schedule", schedule, (None, "cosine")) is None:
         return None
     return lambda opt, epochs: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1), eta_min=lr / 100.0)
 
@@ -158,10 +128,9 @@ def pretrain_bce(data, *, hidden=(8, 4), epochs=20, batch_size=2048, lr=1e-2, op
     Returns ``(model, history)``.
     """
     net = logit_net(hidden, seed, data["x"].shape[1])
-    net.to(default_device() if device is None else device)
-    fit_data = {"x": data["x"], "y": data["y"], "w": data["w_bce"]}
-    hist = train.fit(net, make_bce_loss(), fit_data, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
-                     schedule=_schedule(schedule, lr), schedule_interval="epoch", seed=seed, device=device, desc=desc)
+    hist = train.fit(net, make_bce_loss(), {"x": data["x"], "y": data["y"], "w": data["w_bce"]}, epochs=epochs,
+                     batch_size=batch_size, lr=lr, optimizer=optimizer, schedule=_schedule(schedule, lr),
+                     schedule_interval="epoch", seed=seed, device=device, desc=desc)
     return with_sigmoid(net), hist
 
 
@@ -178,103 +147,30 @@ def finetune_punzi(model, data, *, epochs=120, batch_size=8192, lr=1e-2, optimiz
     Returns the history of :func:`hepsig_tutorial.train.fit` (the loss is the mean σ_min in fb).
     """
     require(luminosity is not None, "luminosity must be given (the toy's target luminosity, e.g. toy.luminosity)")
-    loss_fn = make_punzi_loss(a=a, b=b, luminosity=luminosity, refined=refined)
-    model.to(default_device() if device is None else device)
-    fit_data = _fit_arrays(data, ("x", "y", "w", "membership"))
-    val = None if val_data is None else _fit_arrays(val_data, ("x", "y", "w", "membership"))
-    return train.fit(model, loss_fn, fit_data, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+    keys = ("x", "y", "w", "membership")
+    val = None if val_data is None else {k: val_data[k] for k in keys}
+    return train.fit(model, make_punzi_loss(a=a, b=b, luminosity=luminosity, refined=refined),
+                     {k: data[k] for k in keys}, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
                      schedule=_schedule(schedule, lr), schedule_interval="epoch", seed=seed, device=device, desc=desc,
                      callback=callback, val_data=val)
 
 
-@dataclass
-class PunziNetFit:
-    """Result of :func:`train_punzi_net`. Unpacks as ``model, scaler, history = fit``."""
-
-    model: torch.nn.Module
-    bce_model: torch.nn.Module
-    scaler: Scaler
-    history: dict
-    train_masses: np.ndarray
-    config: dict = field(default_factory=dict)
-
-    def __iter__(self):
-        return iter((self.model, self.scaler, self.history))
-
-
-def train_punzi_net(toy, train_masses=None, *, pretrain_epochs=20, punzi_epochs=120, batch_size=8192,
-                    pretrain_batch_size=2048, pretrain_lr=1e-2, lr=1e-2, optimizer="adam", schedule="cosine",
-                    a=3.0, b=1.28, refined=False, hidden=(8, 4), seed=0, device=None, scaler=None,
-                    progress_desc=""):
-    """Train a Punzi-net as in punzi-loss.txt Secs. 4-6: BCE pretraining, then the Punzi loss.
-
-    Parameters
-    ----------
-    toy : BelleToy
-        Training sample (e.g. the first half of ``toy.split()``).
-    train_masses : bool mask or indices, optional
-        Hypotheses in the loss; default every second mass.
-    pretrain_epochs, pretrain_batch_size, pretrain_lr :
-        Weighted-BCE stage (:func:`pretrain_bce`).
-    punzi_epochs, batch_size, lr :
-        Punzi stage (:func:`finetune_punzi`); ``batch_size=None`` is full-batch.
-    optimizer, schedule :
-        ``"adam"`` with a ``"cosine"`` decay by default (the paper: SGD, halving on plateaus).
-    a, b, refined :
-        Punzi constants; ``refined`` picks the a²/8 + 9b²/13 constant of the public code.
-    seed : int
-        Seeds the network initialisation and the batch order.
-
-    Returns
-    -------
-    PunziNetFit
-        ``model`` (the Punzi-net), ``bce_model`` (a copy after pretraining), ``scaler``,
-        ``history`` ({"bce": ..., "punzi": ..., "n_events": ...}), ``train_masses``.
-    """
-    mask = _mass_mask(toy, train_masses)
-    data, scaler = training_arrays(toy, mask, scaler)
-    dev = default_device() if device is None else device
-    model, h_bce = pretrain_bce(data, hidden=hidden, epochs=pretrain_epochs, batch_size=pretrain_batch_size,
-                                lr=pretrain_lr, optimizer=optimizer, schedule=schedule, seed=seed, device=dev,
-                                desc=f"{progress_desc}BCE pretraining")
-    bce_model = copy.deepcopy(model)
-    h_punzi = finetune_punzi(model, data, epochs=punzi_epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
-                             schedule=schedule, a=a, b=b, luminosity=toy.luminosity, refined=refined, seed=seed,
-                             device=dev, desc=f"{progress_desc}Punzi-loss training")
-    cfg = dict(pretrain_epochs=pretrain_epochs, punzi_epochs=punzi_epochs, batch_size=batch_size,
-               pretrain_batch_size=pretrain_batch_size, pretrain_lr=pretrain_lr, lr=lr, optimizer=optimizer,
-               schedule=schedule, a=a, b=b, refined=refined, hidden=tuple(hidden), seed=seed)
-    return PunziNetFit(model=model, bce_model=bce_model, scaler=scaler,
-                       history={"bce": h_bce, "punzi": h_punzi, "n_events": len(data["y"])},
-                       train_masses=mask, config=cfg)
-
-
-def scores(model, scaler, toy, logit=False):
-    """Network output on every event of ``toy`` (inputs scaled by ``scaler``); optionally as a logit."""
+def scores(model, scaler, toy):
+    """Network output on every event of ``toy`` (inputs scaled by ``scaler``), as float64."""
     _check_toy(toy)
-    out = train.predict(model, scaler.transform(toy.x)).astype(np.float64)
-    if logit:
-        p = np.clip(out, 1e-12, 1 - 1e-12)
-        return np.log(p) - np.log1p(-p)
-    return out
+    return train.predict(model, scaler.transform(toy.x)).astype(np.float64)
 
 
-def _logit_scores(model, scaler, toy):
-    """Pre-sigmoid score (logit) of a network on ``toy``: the sigmoid of a ``Sequential`` is left out.
+def logit_scores(model, scaler, toy):
+    """Network logit on every event of ``toy``, the score Chapter 3 cuts on: a ``Sequential``'s sigmoid is left out.
 
     Cuts on the logit and on ŷ are the same cuts, but a saturated float32 sigmoid ties many events at
     exactly 1; the logit keeps them apart.
     """
-    net = model
-    if isinstance(model, torch.nn.Sequential):
-        net = torch.nn.Sequential(*[m for m in model if not isinstance(m, torch.nn.Sigmoid)])
-    return train.predict(net, scaler.transform(toy.x)).astype(np.float64)
-
-
-def logit_scores(model, scaler, toy):
-    """Network logit on every event of ``toy`` (see ``_logit_scores``): the score Chapter 3 cuts on."""
     _check_toy(toy)
-    return _logit_scores(model, scaler, toy)
+    if isinstance(model, torch.nn.Sequential):
+        model = torch.nn.Sequential(*[m for m in model if not isinstance(m, torch.nn.Sigmoid)])
+    return train.predict(model, scaler.transform(toy.x)).astype(np.float64)
 
 
 def evaluate_cuts(score_choose, toy_choose, score_eval, toy_eval, train_masses=None, cuts=None, a=3.0, b=1.28,
@@ -298,17 +194,12 @@ def evaluate_cuts(score_choose, toy_choose, score_eval, toy_eval, train_masses=N
         ``global_cut`` (float); ``per_mass_cut`` (K,); ``best_possible`` (K,): σ_min of the best cut
         chosen on the eval sample itself (an optimistic reference); ``scan``: the eval scan.
     """
-    from . import metrics
-    from .cutbased import window_scan
-
     for t in (toy_choose, toy_eval):
         _check_toy(t)
-    if len(toy_choose.masses) != len(toy_eval.masses):
-        raise ValueError("toy_choose and toy_eval must have the same mass hypotheses")
+    require(len(toy_choose.masses) == len(toy_eval.masses),
+            "toy_choose and toy_eval must have the same mass hypotheses")
     mask = _mass_mask(toy_eval, train_masses)
-    if cuts is None:
-        cuts = metrics.cut_grid(score_choose, toy_choose.y, n_cuts)
-    cuts = np.asarray(cuts, dtype=np.float64)
+    cuts = np.asarray(metrics.cut_grid(score_choose, toy_choose.y, n_cuts) if cuts is None else cuts, np.float64)
     kw = dict(a=a, b=b, refined=refined)
     scan_c = window_scan(toy_choose, score_choose, cuts=cuts)
     scan_e = window_scan(toy_eval, score_eval, cuts=cuts, n_bootstrap=n_bootstrap, seed=seed)
@@ -333,18 +224,13 @@ def validation_monitor(toy_val, train_masses=None, scaler=None, a=3.0, b=1.28, n
     so early stopping and the learning-rate choice are judged alike. ``inf`` σ_min (no eligible cut)
     gives ``-inf``.
     """
-    from . import metrics
-    from .cutbased import window_scan
-
     _check_toy(toy_val)
     require(scaler is not None, "scaler must be the fitted Scaler of the training arrays")
     mask = np.flatnonzero(_mass_mask(toy_val, train_masses))
-    sub = toy_val  # scan every event; groups select the windows
 
-    def monitor(model):
-        score = _logit_scores(model, scaler, sub)
-        scan = window_scan(sub, score, n_cuts=n_cuts)
-        vals, _ = metrics.punzi_sigma_min(scan, luminosity=sub.luminosity, a=a, b=b)
+    def monitor(model):  # scans every event; the window groups select the masses
+        scan = window_scan(toy_val, logit_scores(model, scaler, toy_val), n_cuts=n_cuts)
+        vals, _ = metrics.punzi_sigma_min(scan, luminosity=toy_val.luminosity, a=a, b=b)
         ok = scan.eligible() & np.isfinite(vals)
         best = np.where(ok, vals, np.inf).min(axis=1)[mask]
         return float(-best.mean()) if np.all(np.isfinite(best)) else -math.inf

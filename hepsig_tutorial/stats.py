@@ -41,8 +41,8 @@ __all__ = [
 # input handling
 # --------------------------------------------------------------------------------------------
 def _inputs(**names_values):
-    """``(values, torch_mode, scalar)``: the inputs on one backend (torch if any is a tensor, else float64
-    NumPy), NaN rejected and shapes checked to broadcast; ``scalar`` when all were Python/NumPy numbers."""
+    """``(values, xp, scalar)``: the inputs on one backend ``xp`` (``torch`` if any is a tensor, else ``numpy``,
+    float64), NaN rejected and shapes checked to broadcast; ``scalar`` when all were Python/NumPy numbers."""
     torch_mode = any(isinstance(v, torch.Tensor) for v in names_values.values())
     scalar = all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
                  for v in names_values.values())
@@ -63,13 +63,11 @@ def _inputs(**names_values):
     except ValueError as exc:
         desc = ", ".join(f"{k} {s}" for k, s in zip(out, shapes))
         raise ValueError(f"shapes do not broadcast: {desc}") from exc
-    return out, torch_mode, scalar
+    return out, (torch if torch_mode else np), scalar
 
 
 def _finish(result, scalar: bool):
-    if scalar:
-        return float(result)
-    return result
+    return float(result) if scalar else result
 
 
 # --------------------------------------------------------------------------------------------
@@ -91,18 +89,12 @@ def poisson_pvalue(n_obs, b):
     -------
     p-value in [0, 1], accurate in relative terms far in the tail (p down to ~1e-300 in float64).
     """
-    v, torch_mode, scalar = _inputs(n_obs=n_obs, b=b)
+    v, xp, scalar = _inputs(n_obs=n_obs, b=b)
     n, bb = v["n_obs"], v["b"]
     require(n >= 0, "n_obs must be non-negative")
     require(bb > 0, "b must be positive (the expected background)")
-    if torch_mode:
-        n_b, b_b = torch.broadcast_tensors(n, bb)
-        pos = n_b > 0
-        p = torch.special.gammainc(torch.where(pos, n_b, torch.ones_like(n_b)), b_b)
-        return torch.where(pos, p, torch.ones_like(p))
-    n_b, b_b = np.broadcast_arrays(n, bb)
-    p = np.where(n_b > 0, sc.gammainc(np.where(n_b > 0, n_b, 1.0), b_b), 1.0)
-    return _finish(p, scalar)
+    gammainc, one = (torch.special if xp is torch else sc).gammainc, xp.ones_like(n)
+    return _finish(xp.where(n > 0, gammainc(xp.where(n > 0, n, one), bb), one), scalar)
 
 
 def z_to_pvalue(z):
@@ -111,11 +103,8 @@ def z_to_pvalue(z):
     Computed with erfc, so it stays accurate in the far tail (Z = 30 gives p ≈ 4.9e-198 in
     float64; float32 underflows beyond Z ≈ 13).
     """
-    v, torch_mode, scalar = _inputs(z=z)
-    zz = v["z"]
-    if torch_mode:
-        return 0.5 * torch.special.erfc(zz / math.sqrt(2.0))
-    return _finish(0.5 * sc.erfc(zz / math.sqrt(2.0)), scalar)
+    v, xp, scalar = _inputs(z=z)
+    return _finish(0.5 * (torch.special if xp is torch else sc).erfc(v["z"] / math.sqrt(2.0)), scalar)
 
 
 def pvalue_to_z(p):
@@ -124,12 +113,9 @@ def pvalue_to_z(p):
     Uses the inverse normal CDF of p itself (not of 1 − p), so p = 1e-198 maps back to Z = 30
     without loss. ``p`` must lie in (0, 1].
     """
-    v, torch_mode, scalar = _inputs(p=p)
-    pp = v["p"]
-    require((pp > 0) & (pp <= 1), "p must lie in (0, 1]")
-    if torch_mode:
-        return -torch.special.ndtri(pp)
-    return _finish(-sc.ndtri(pp), scalar)
+    v, xp, scalar = _inputs(p=p)
+    require((v["p"] > 0) & (v["p"] <= 1), "p must lie in (0, 1]")
+    return _finish(-(torch.special if xp is torch else sc).ndtri(v["p"]), scalar)
 
 
 def _log_poisson_tail(n, b):
@@ -139,8 +125,7 @@ def _log_poisson_tail(n, b):
     (ratio < b/n) and is summed until the terms are negligible.
     """
     log_pmf = n * np.log(b) - b - sc.gammaln(n + 1.0)
-    total = np.ones_like(n)
-    term = np.ones_like(n)
+    total, term = np.ones_like(n), np.ones_like(n)
     for j in range(1, 100_000):
         term = term * b / (n + j)
         total = total + term
@@ -170,20 +155,18 @@ def exact_poisson_significance(s, b):
     float64 (Z ≳ 37) the tail and its inversion are computed in log space, so Z stays finite and
     accurate. Torch input uses :func:`poisson_pvalue` and :func:`pvalue_to_z` directly.
     """
-    v, torch_mode, scalar = _inputs(s=s, b=b)
+    v, xp, scalar = _inputs(s=s, b=b)
     require(v["s"] >= 0, "s must be non-negative")
     require(v["b"] > 0, "b must be positive")
-    if torch_mode:
+    if xp is torch:
         return pvalue_to_z(poisson_pvalue(v["s"] + v["b"], v["b"]))
     s_, b_ = np.broadcast_arrays(v["s"], v["b"])
     n = s_ + b_
-    p = poisson_pvalue(n, b_)
-    p = np.asarray(p, dtype=np.float64)
+    p = np.asarray(poisson_pvalue(n, b_), dtype=np.float64)
     z = np.empty_like(p)
     tiny = p < 1e-300
     z[~tiny] = -sc.ndtri(p[~tiny])
-    if tiny.any():
-        z[tiny] = _z_from_log_p(_log_poisson_tail(n[tiny], b_[tiny]))
+    z[tiny] = _z_from_log_p(_log_poisson_tail(n[tiny], b_[tiny]))  # (no-op when nothing is tiny)
     return _finish(z, scalar)
 
 
@@ -195,11 +178,10 @@ def simple_significance(s, b):
 
     Raises ``ValueError`` for negative s or non-positive b.
     """
-    v, torch_mode, scalar = _inputs(s=s, b=b)
+    v, xp, scalar = _inputs(s=s, b=b)
     require(v["s"] >= 0, "s must be non-negative")
     require(v["b"] > 0, "b must be positive")
-    sqrt = torch.sqrt if torch_mode else np.sqrt
-    return _finish(v["s"] / sqrt(v["b"]), scalar)
+    return _finish(v["s"] / xp.sqrt(v["b"]), scalar)
 
 
 def s_over_sqrt_s_plus_b(s, b):
@@ -207,12 +189,11 @@ def s_over_sqrt_s_plus_b(s, b):
 
     Defined for s + b > 0; raises ``ValueError`` for negative inputs or s = b = 0.
     """
-    v, torch_mode, scalar = _inputs(s=s, b=b)
+    v, xp, scalar = _inputs(s=s, b=b)
     require(v["s"] >= 0, "s must be non-negative")
     require(v["b"] >= 0, "b must be non-negative")
     require(v["s"] + v["b"] > 0, "s + b must be positive")
-    sqrt = torch.sqrt if torch_mode else np.sqrt
-    return _finish(v["s"] / sqrt(v["s"] + v["b"]), scalar)
+    return _finish(v["s"] / xp.sqrt(v["s"] + v["b"]), scalar)
 
 
 # Series of g1(t) = (log1p(t)/t − 1)/t = Σ_{k≥0} (−1)^(k+1) t^k/(k+2) for small t.
@@ -267,16 +248,12 @@ def asimov_significance(s, b, sigma_b=0.0):
     sigma_b : float, array or tensor, ≥ 0
         Absolute uncertainty on b (not relative: pass ``rel * b`` for a relative systematic).
     """
-    v, torch_mode, scalar = _inputs(s=s, b=b, sigma_b=sigma_b)
-    s_, b_, sg = v["s"], v["b"], v["sigma_b"]
-    require(s_ >= 0, "s must be non-negative")
-    require(b_ > 0, "b must be positive (Z_A diverges at b = 0)")
-    require(sg >= 0, "sigma_b must be non-negative")
-    if torch_mode:
-        s_, b_, sg = torch.broadcast_tensors(s_, b_, sg)
-    else:
-        s_, b_, sg = np.broadcast_arrays(s_, b_, sg)
-    return _finish(_asimov_z(s_, b_, sg, torch if torch_mode else np), scalar)
+    v, xp, scalar = _inputs(s=s, b=b, sigma_b=sigma_b)
+    require(v["s"] >= 0, "s must be non-negative")
+    require(v["b"] > 0, "b must be positive (Z_A diverges at b = 0)")
+    require(v["sigma_b"] >= 0, "sigma_b must be non-negative")
+    broadcast = torch.broadcast_tensors if xp is torch else np.broadcast_arrays
+    return _finish(_asimov_z(*broadcast(v["s"], v["b"], v["sigma_b"]), xp), scalar)
 
 
 def _asimov_z(s_, b_, sg, xp):
@@ -363,7 +340,7 @@ def punzi_sensitivity(efficiency, background, a=3.0, b=1.28, luminosity=1.0, ref
     sigma_b : float, array or tensor, ≥ 0
         Absolute uncertainty of B (same units as B); 0 gives Eq. (9).
     """
-    v, torch_mode, scalar = _inputs(efficiency=efficiency, background=background, sigma_b=sigma_b)
+    v, xp, scalar = _inputs(efficiency=efficiency, background=background, sigma_b=sigma_b)
     eff, B, sig = v["efficiency"], v["background"], v["sigma_b"]
     for name, val in (("a", a), ("b", b), ("luminosity", luminosity)):
         number(name, val, low=0, low_open=True)
@@ -371,7 +348,7 @@ def punzi_sensitivity(efficiency, background, a=3.0, b=1.28, luminosity=1.0, ref
     require(B >= 0, "background must be non-negative")
     require(B < float("inf"), "background must be finite")
     require((sig >= 0) & (sig < float("inf")), "sigma_b must be non-negative and finite")
-    numerator = _punzi_numerator(B, B + sig * sig, a, b, refined, torch_mode)  # √B at σ_b = 0 (bit for bit)
+    numerator = _punzi_numerator(B, B + sig * sig, a, b, refined, xp is torch)  # √B at σ_b = 0 (bit for bit)
     return _finish(numerator / (eff * luminosity), scalar)
 
 

@@ -65,50 +65,52 @@ def all_subsets(p: int) -> np.ndarray:
     return ((idx[:, None] >> np.arange(p)) & 1).astype(bool)
 
 
-def subset_table(set_function: Callable, p: int, vectorized: bool = True) -> np.ndarray:
+def subset_table(set_function: Callable, p: int) -> np.ndarray:
     """Values of ``set_function`` on all 2^p subsets, indexed by bit mask.
 
-    ``vectorized=True``: ``set_function`` takes the (2^p, p) boolean matrix and returns 2^p values (e.g.
-    :func:`~hepsig_tutorial.losses.lovasz.delta_z`); otherwise it is called once per subset with a (p,) mask.
+    ``set_function`` takes the (2^p, p) boolean matrix of :func:`all_subsets` and returns 2^p values (e.g.
+    :func:`~hepsig_tutorial.losses.lovasz.delta_z`, which accepts many masks at once).
     """
     require(callable(set_function), "set_function must be callable")
-    masks = all_subsets(p)
-    if vectorized:
-        values = np.asarray(set_function(masks), dtype=np.float64)
-    else:
-        values = np.array([float(set_function(mask)) for mask in masks])
+    values = np.asarray(set_function(all_subsets(p)), dtype=np.float64)
     require(values.shape == (2 ** p,), f"set_function returned shape {values.shape}, expected ({2 ** p},)")
     require(np.isfinite(values), "set_function returned NaN or inf")
     return values
 
 
-def _table_and_p(values):
+def _table(values, rtol):
+    """The table ``values`` of a set function, its p, and the absolute tolerance of its inequalities."""
     v = np.asarray(values, dtype=np.float64)
     require(v.ndim == 1 and v.size >= 2 and not v.size & (v.size - 1),
             f"values must be a table of length 2^p, got shape {v.shape}")
-    return v, int(v.size).bit_length() - 1
+    return v, int(v.size).bit_length() - 1, rtol * max(1.0, float(np.abs(v).max()))
 
 
-def _tol(v, rtol):
-    return rtol * max(1.0, float(np.abs(v).max()))
+def _tally(batches) -> Check:
+    """The :class:`Check` of batches ``(excess, tol, example)`` of inequalities: those with ``excess > tol``
+    fail, and ``example(j)`` describes inequality j of its batch (the worst: the first largest excess)."""
+    checked, violations, worst, example = 0, 0, -math.inf, ()
+    for excess, tol, describe in batches:
+        checked += excess.size
+        violations += int((excess > tol).sum())
+        j = int(np.argmax(excess))
+        if excess[j] > worst:
+            worst, example = float(excess[j]), describe(j)
+    return Check(checked, violations, worst, example)
 
 
 def verify_union_intersection(values, rtol: float = 1e-12, chunk: int = 1 << 20) -> Check:
     """Eq. (2): Δ(A) + Δ(B) ≥ Δ(A ∪ B) + Δ(A ∩ B) for **all** ordered pairs (A, B) of subsets (4^p checks)."""
-    v, p = _table_and_p(values)
+    v, _, tol = _table(values, rtol)
     n = v.size
-    tol = _tol(v, rtol)
-    total = n * n
-    violations, worst, example = 0, -math.inf, ()
-    for start in range(0, total, chunk):
-        k = np.arange(start, min(start + chunk, total), dtype=np.int64)
-        a, b = k // n, k % n
-        excess = (v[a | b] + v[a & b]) - (v[a] + v[b])  # > 0 means a violation
-        violations += int((excess > tol).sum())
-        j = int(np.argmax(excess))
-        if excess[j] > worst:
-            worst, example = float(excess[j]), (int(a[j]), int(b[j]))
-    return Check(total, violations, worst, example)
+
+    def batches():   # the pairs k = (A, B) in chunks, A = k // n and B = k % n as bit masks
+        for start in range(0, n * n, chunk):
+            k = np.arange(start, min(start + chunk, n * n), dtype=np.int64)
+            a, b = k // n, k % n
+            yield (v[a | b] + v[a & b]) - (v[a] + v[b]), tol, lambda j, a=a, b=b: (int(a[j]), int(b[j]))
+
+    return _tally(batches())
 
 
 def verify_diminishing_returns(values, elements=None, rtol: float = 1e-12) -> Check:
@@ -117,32 +119,25 @@ def verify_diminishing_returns(values, elements=None, rtol: float = 1e-12) -> Ch
     All pairs B ⊆ A are enumerated explicitly (3^p of them: each element is outside A, in A only, or in both).
     ``elements``: restrict i to these indices (e.g. the false negatives, the paper's Case I).
     """
-    v, p = _table_and_p(values)
-    tol = _tol(v, rtol)
+    v, p, tol = _table(values, rtol)
     elements = range(p) if elements is None else [int(i) for i in elements]
     require(all(0 <= i < p for i in elements), f"elements must be indices in [0, {p})")
     # digits base 3: 0 = not in A, 1 = in A only, 2 = in A and B
     codes = np.arange(3 ** p, dtype=np.int64)
-    a_mask = np.zeros_like(codes)
-    b_mask = np.zeros_like(codes)
-    rest = codes.copy()
+    a_mask, b_mask = np.zeros_like(codes), np.zeros_like(codes)
     for k in range(p):
-        digit = rest % 3
-        rest //= 3
+        digit = codes // 3 ** k % 3
         a_mask |= (digit >= 1).astype(np.int64) << k
         b_mask |= (digit == 2).astype(np.int64) << k
-    checked, violations, worst, example = 0, 0, -math.inf, ()
-    for i in elements:
-        bit = np.int64(1) << i
-        sel = (a_mask & bit) == 0
-        a, b = a_mask[sel], b_mask[sel]
-        excess = (v[a | bit] - v[a]) - (v[b | bit] - v[b])
-        checked += a.size
-        violations += int((excess > tol).sum())
-        j = int(np.argmax(excess))
-        if excess[j] > worst:
-            worst, example = float(excess[j]), (int(a[j]), int(b[j]), i)
-    return Check(checked, violations, worst, example)
+
+    def batches():   # one per element i: the pairs B ⊆ A with i ∉ A
+        for i in elements:
+            bit = np.int64(1) << i
+            sel = (a_mask & bit) == 0
+            a, b = a_mask[sel], b_mask[sel]
+            yield (v[a | bit] - v[a]) - (v[b | bit] - v[b]), tol, lambda j, a=a, b=b, i=i: (int(a[j]), int(b[j]), i)
+
+    return _tally(batches())
 
 
 def verify_convex_chords(function: Callable, points_a, points_b, n_t: int = 9, rtol: float = 1e-10) -> Check:
@@ -155,18 +150,14 @@ def verify_convex_chords(function: Callable, points_a, points_b, n_t: int = 9, r
     require(pa.ndim == 2 and pa.shape == pb.shape,
             f"points_a and points_b must be (n, p) arrays of the same shape, got {pa.shape}, {pb.shape}")
     ts = np.linspace(0, 1, int(n_t) + 2)[1:-1]
-    checked, violations, worst, example = 0, 0, -math.inf, ()
-    for k, (a, b) in enumerate(zip(pa, pb)):
-        fa, fb = float(function(a)), float(function(b))
-        for t in ts:
-            mid = float(function(t * a + (1 - t) * b))
-            excess = mid - (t * fa + (1 - t) * fb)
-            checked += 1
-            if excess > rtol * max(1.0, abs(fa), abs(fb)):
-                violations += 1
-            if excess > worst:
-                worst, example = excess, (k, float(t))
-    return Check(checked, violations, worst, example)
+
+    def batches():   # one per chord k: the points t of the grid
+        for k, (a, b) in enumerate(zip(pa, pb)):
+            fa, fb = float(function(a)), float(function(b))
+            mid = np.array([float(function(t * a + (1 - t) * b)) for t in ts])
+            yield mid - (ts * fa + (1 - ts) * fb), rtol * max(1.0, abs(fa), abs(fb)), lambda j, k=k: (k, float(ts[j]))
+
+    return _tally(batches())
 
 
 def delta_s_over_sqrt_s_plus_b(mispredicted, labels, weights, epsilon=None):
@@ -179,15 +170,11 @@ def delta_s_over_sqrt_s_plus_b(mispredicted, labels, weights, epsilon=None):
     Δ'({1}) + Δ'({2}) ≈ 0.845 < Δ'({1, 2}) + Δ'(∅) = 1, violating Eq. (2); its Lovász extension at (½, ½) is
     0.5 > 0.423, the mean of its values at (1, 0) and (0, 1), so it is not convex.
     """
-    from .losses.lovasz import _resolve_epsilon, _target_weight
+    from .losses.lovasz import _misprediction_yields, _resolve_epsilon, _target_weight
 
     y, w = _target_weight(labels, weights)
-    mask = np.asarray(mispredicted).astype(bool)
-    require(mask.ndim in (1, 2) and mask.shape[-1] == len(y),
-            f"mispredicted must have shape (p,) or (k, p) with p = {len(y)}, got {mask.shape}")
+    fn, fp = _misprediction_yields(mispredicted, y, w)
     S = float(np.sum(w * y))
     eps = _resolve_epsilon(epsilon, S)
-    fn = mask.astype(np.float64) @ (w * y)
-    fp = mask.astype(np.float64) @ (w * (1.0 - y))
     out = S / math.sqrt(S + eps) - (S - fn) / np.sqrt(S - fn + eps + fp)
-    return float(out) if mask.ndim == 1 else out
+    return float(out) if np.ndim(out) == 0 else out

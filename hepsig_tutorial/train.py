@@ -67,18 +67,14 @@ def as_tensors(data: Mapping, device=None, dtype=torch.float32, keep_dtype=("ind
     integers become floats), except under the keys in ``keep_dtype`` (``True``: every key), which keep
     their integer or boolean type (indices, window memberships). The inputs must be under ``"x"``.
     """
+    require("x" in data, "data must contain the inputs under the key 'x'")
     device = default_device() if device is None else device
-    out = {}
-    n = None
+    out, n = {}, len(data["x"])
     for key, value in data.items():
         t = torch.as_tensor(np.asarray(value) if not isinstance(value, torch.Tensor) else value)
         keep = keep_dtype is True or (keep_dtype is not False and key in keep_dtype)
-        t = t.to(device=device, dtype=dtype if t.is_floating_point() or not keep else t.dtype)
-        if n is None:
-            n = t.shape[0]
-        require(t.shape[0] == n, f"data[{key!r}] has {t.shape[0]} rows, expected {n} like the others")
-        out[key] = t
-    require("x" in out, "data must contain the inputs under the key 'x'")
+        out[key] = t.to(device=device, dtype=dtype if t.is_floating_point() or not keep else t.dtype)
+        require(t.shape[0] == n, f"data[{key!r}] has {t.shape[0]} rows, expected {n} like data['x']")
     return out
 
 
@@ -99,18 +95,19 @@ def _micro_batches(batch: Mapping, size: int) -> list:
     return [{key: t[i:i + size] for key, t in batch.items()} for i in range(0, m, size)]
 
 
-def _accumulate(model, loss_fn, batch, micro_batch_size, n):
-    """Add one batch's gradient to ``.grad`` from micro-batches; return the batch loss (detached)."""
+def _backward(model, loss_fn, batch, micro_batch_size, n):
+    """Add one batch's gradient to ``.grad``, in micro-batches when it has more than ``micro_batch_size`` events;
+    return the batch loss (detached). ``n``: the number of events in the data set."""
     m = batch["x"].shape[0]
     parts = _micro_batches(batch, micro_batch_size)
     hook = getattr(loss_fn, "micro_backward", None)
-    if hook is not None:
+    if hook is not None and len(parts) > 1:
         return hook(model, parts, m / n)
     total = 0.0
     for part in parts:
         k = part["x"].shape[0]
         part["fraction"] = k / n
-        loss = loss_fn(model(part["x"]), part) * (k / m)
+        loss = loss_fn(model(part["x"]), part) * (k / m)  # (k / m = 1 without micro-batches)
         loss.backward()
         total = total + loss.detach()
     return total
@@ -156,12 +153,6 @@ def resumable(name: str, directory=None):
         yield directory
     finally:
         _SCOPE = outer
-
-
-def _fingerprint(tensors: Mapping) -> dict:
-    """Sums of the training arrays (float64, 12 significant digits): a checkpoint is only reused for the same data."""
-    return {k: float(f"{float(v.double().sum()):.12g}") for k, v in sorted(tensors.items())
-            if isinstance(v, torch.Tensor) and v.is_floating_point()}
 
 
 def fit(
@@ -321,7 +312,7 @@ def fit(
     device = default_device() if device is None else device
     model.to(device)
     tensors = as_tensors(data, device)
-    val = as_tensors(val_data, device) if val_data is not None else None
+    val = dict(as_tensors(val_data, device), fraction=1.0) if val_data is not None else None
     n = tensors["x"].shape[0]
     require(n > 0, "data must hold at least one event")
     bs = n if batch_size is None else min(batch_size, n)
@@ -334,13 +325,13 @@ def fit(
     history = {"loss": [], "val_loss": [], "monitor": [], "best_epoch": None, "stopped_epoch": None, "steps": 0}
     if sched is not None:
         history["lr"] = []
-    lower_is_better = monitor == "val_loss"
     best_score, best_state = None, None  # score: the monitor value, sign-flipped so that higher is better
     start_epoch, finished, seconds_before = 0, False, 0.0
     config = {"n": int(n), "batch_size": int(bs), "epochs": int(epochs), "seed": int(seed)}
     path = None if checkpoint is None else Path(checkpoint)
-    if path is not None:
-        config["data"] = _fingerprint(tensors)
+    if path is not None:  # sums of the arrays (float64, 12 significant digits): reused only for the same data
+        config["data"] = {k: float(f"{float(v.double().sum()):.12g}") for k, v in sorted(tensors.items())
+                          if v.is_floating_point()}
 
     if path is not None and path.exists():
         state = torch.load(path, map_location="cpu", weights_only=True)  # RNG states must stay on the CPU
@@ -378,12 +369,9 @@ def fit(
         history["steps"] = start_step
         for _ in range(start_epoch if batch_order is None and n_batches > 1 else 0):
             torch.randperm(n, generator=gen)  # the skipped epochs' orders: the same order from here on
-    t0 = time.perf_counter()
-    last_save = t0
-    epoch_range = range(start_epoch, epochs)
-    bar = epoch_range if desc is None else progress(epoch_range, total=epochs, initial=start_epoch, desc=desc,
-                                                    leave=False)
-    halted = False
+    t0 = last_save = time.perf_counter()
+    bar = progress(range(start_epoch, epochs), total=epochs, initial=start_epoch, desc=desc, leave=False,
+                   disable=desc is None or not progress_enabled())
     for epoch in (() if finished else bar):
         model.train()
         if batch_order is not None:
@@ -400,44 +388,37 @@ def fit(
                 idx = order[k * bs:(k + 1) * bs]
                 batch = {key: t.index_select(0, idx) for key, t in tensors.items()}  # (4x faster than t[idx] on CPU)
             opt.zero_grad(set_to_none=True)
-            if mbs < batch["x"].shape[0]:
-                loss = _accumulate(model, loss_fn, batch, mbs, n)
-            else:
-                batch["fraction"] = batch["x"].shape[0] / n
-                loss = loss_fn(model(batch["x"]), batch)
-                loss.backward()
+            loss = _backward(model, loss_fn, batch, mbs, n)
             opt.step()
             if per_step and sched is not None:
                 sched.step()
             total += loss.detach().reshape(())
             history["steps"] += 1
             if step_callback is not None and step_callback(history["steps"], model, loss.detach()):
-                halted = True
+                history["stopped_epoch"] = epoch  # halted: no validation, callback or checkpoint
                 break
         epoch_loss = total.item() / (k + 1 - skip)  # the one host synchronisation of the epoch
         skip = 0
         if not math.isfinite(epoch_loss):  # a non-finite step makes the float64 sum non-finite
             raise FloatingPointError(f"loss became {epoch_loss} during epoch {epoch} (checked once per epoch)")
         history["loss"].append(epoch_loss)
-        if halted:
-            history["stopped_epoch"] = epoch
+        if history["stopped_epoch"] is not None:
             break
         if val is not None:
             model.eval()
             with torch.no_grad():
-                vb = dict(val, fraction=1.0)
-                history["val_loss"].append(float(loss_fn(model(vb["x"]), vb)))
+                history["val_loss"].append(float(loss_fn(model(val["x"]), val)))
         stop = False
         if monitor is not None:
             value = math.nan
             if (epoch + 1) % eval_every == 0 or epoch + 1 == epochs:
-                if lower_is_better:
+                if monitor == "val_loss":
                     value = history["val_loss"][-1]
                 else:
                     model.eval()
                     with torch.no_grad():
                         value = float(monitor(model))
-                score = -value if lower_is_better else value
+                score = -value if monitor == "val_loss" else value  # higher is better
                 if math.isfinite(score) and (best_score is None or score > best_score + min_delta):
                     best_score, history["best_epoch"] = score, epoch
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -446,8 +427,7 @@ def fit(
             history["monitor"].append(value)
         if not per_step and sched is not None:
             sched.step()
-        if desc is not None:
-            bar.set_postfix(loss=f"{epoch_loss:.4g}", refresh=False)
+        bar.set_postfix(loss=f"{epoch_loss:.4g}", refresh=False)
         if callback is not None:
             callback(epoch, model, history)
         if stop:
@@ -458,8 +438,7 @@ def fit(
             last_save = time.perf_counter()
         if stop:
             break
-    if hasattr(bar, "close"):
-        bar.close()
+    bar.close()
     if restore_best and best_state is not None:
         model.load_state_dict(best_state)
     history["seconds"] = seconds_before + time.perf_counter() - t0
@@ -518,8 +497,8 @@ def search(build_model: Callable, loss_fn: Callable, data: Mapping, *, val_data:
     epochs, patience, seed :
         Passed to :func:`fit` (``seed`` also to ``build_model``).
     **fit_kwargs
-        Any other :func:`fit` argument (``batch_size``, ``optimizer``, ``schedule``, ...). A
-        ``checkpoint`` path gets the rate appended (``run.pt`` → ``run-lr0.01.pt``).
+        Any other :func:`fit` argument (``batch_size``, ``optimizer``, ``schedule``, ...) but ``checkpoint``:
+        inside :func:`resumable` every run checkpoints to a file of its own.
 
     Returns
     -------
@@ -537,9 +516,8 @@ def search(build_model: Callable, loss_fn: Callable, data: Mapping, *, val_data:
     lrs = [float(lr) for lr in np.atleast_1d(np.asarray(lrs, dtype=float))]
     require(lrs and all(math.isfinite(lr) and lr > 0 for lr in lrs),
             f"lrs must be a non-empty sequence of positive learning rates, got {lrs!r}")
-    for key in ("lr", "monitor", "restore_best", "val_data"):
+    for key in ("lr", "monitor", "restore_best", "val_data", "checkpoint"):
         require(key not in fit_kwargs, f"{key} is set by search; do not pass it in fit_kwargs")
-    checkpoint = fit_kwargs.pop("checkpoint", None)
     desc = fit_kwargs.pop("desc", "search")
     lower_is_better = monitor == "val_loss"
     histories, scores, best = {}, {}, None
@@ -547,13 +525,9 @@ def search(build_model: Callable, loss_fn: Callable, data: Mapping, *, val_data:
         model = build_model(seed)
         require(isinstance(model, torch.nn.Module),
                 f"build_model must return a torch.nn.Module, got {type(model).__name__}")
-        kwargs = dict(fit_kwargs)
-        if checkpoint is not None:
-            p = Path(checkpoint)
-            kwargs["checkpoint"] = p.with_name(f"{p.stem}-lr{lr:g}{p.suffix}")
         try:
             hist = fit(model, loss_fn, data, epochs=epochs, lr=lr, val_data=val_data, monitor=monitor,
-                       patience=patience, restore_best=True, seed=seed, desc=f"{desc} lr={lr:g}", **kwargs)
+                       patience=patience, restore_best=True, seed=seed, desc=f"{desc} lr={lr:g}", **fit_kwargs)
         except FloatingPointError as err:
             histories[lr], scores[lr] = {"error": str(err)}, math.nan
             continue

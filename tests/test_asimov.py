@@ -117,7 +117,6 @@ def test_printed_formula_count_and_pretraining_study(problem):
     (lambda p: ch5.build_model("MSE", 0, 9), "loss"),
     (lambda p: ch5.loss_function("Asimov", p), "sigma_b_rel"),
     (lambda p: ch5.train_loss(p, "BCE", seed=0, epochs=1, patience=1), "lr"),
-    (lambda p: ch5.train_loss(p, "BCE", seed=0, lr=1e-3, lrs=(1e-3,), epochs=1, patience=1), "lr"),
     (lambda p: ch5.pretraining_study(p, 0.5, seeds=[0], lr=1e-3, pretrain_epochs=3, epochs=3), "pretrain_epochs"),
 ])
 def test_bad_input_names_the_argument(problem, call, name):

@@ -232,13 +232,13 @@ def test_roc_auc_and_peak_accuracy():
 
 
 def test_generation_does_not_depend_on_threading(monkeypatch):
-    """All random numbers are drawn before the threaded blocks: one thread or several, same samples."""
+    """The z targets are computed in blocks of histograms, in threads: one thread or several, same samples."""
     import os
 
-    n = 20_000  # several blocks of the threaded signal construction
-    threaded = bump.generate_histograms(n, (1.0, 20.0), rng=3, targets=False)
+    n = 2_500  # three blocks of the threaded target computation
+    threaded = bump.generate_histograms(n, (1.0, 20.0), rng=3)
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
-    serial = bump.generate_histograms(n, (1.0, 20.0), rng=3, targets=False)
+    serial = bump.generate_histograms(n, (1.0, 20.0), rng=3)
     for key, value in serial.items():
         np.testing.assert_array_equal(threaded[key], value, err_msg=key)
 

@@ -134,8 +134,8 @@ def test_callback_sees_every_epoch():
 # ------------------------------------------------------------------------------------------------
 # the resumable paper-scale run, its evaluation and the shipped network
 # ------------------------------------------------------------------------------------------------
-_TINY = dict(n_train=300, n_val=50, epochs=2, batch_size=50, eval_every=4, n_eval=30, precision="fp32",
-             checkpoint_minutes=0.0, verbose=False)
+_TINY = dict(n_train=300, n_val=50, epochs=2, batch_size=50, eval_every=4, n_eval=30, checkpoint_minutes=0.0,
+             verbose=False)
 
 
 def test_run_training_resumes_exactly_where_it_stopped(tmp_path):
@@ -154,15 +154,10 @@ def test_run_training_refuses_a_changed_recipe_and_bad_input(tmp_path):
     ddp.run_training(tmp_path, stop_at_step=1, **_TINY)
     with pytest.raises(ValueError, match="run_dir"):
         ddp.run_training(tmp_path, **{**_TINY, "lr": 5e-4})
-    with pytest.raises(ValueError, match="precision"):
-        ddp.run_training(tmp_path / "x", **{**_TINY, "precision": "fp16"})
+    with pytest.raises(ValueError, match="schedule"):
+        ddp.run_training(tmp_path / "x", **{**_TINY, "schedule": "step"})
     with pytest.raises(ValueError, match="n_eval"):
         ddp.run_training(tmp_path / "y", **{**_TINY, "n_eval": 1})
-
-
-def test_bf16_run_trains_and_evaluates(tmp_path):
-    res = ddp.run_training(tmp_path, **{**_TINY, "precision": "bf16"})
-    assert res["finished"] and np.isfinite(res["log"][-1]["val_mse"])
 
 
 def test_auc_error_matches_the_spread_of_repeated_experiments():

@@ -168,7 +168,7 @@ INPUTS = {
 NOT_FEASIBLE = {
     "plot_stop_features": "needs StopToy samples (Chapter 5's generator; minutes)",
     "plot_estimator_distribution": "needs the Chapter 4 per-event contribution matrices",
-    "plot_punzi_history": "needs train_punzi_net history dicts",
+    "plot_punzi_history": "needs pretrain_bce/finetune_punzi history dicts",
     "plot_capstone_summary": "needs compare.compare_losses results (minutes)",
     "plot_z_vs_efficiency": "needs a compare.Comparison",
     "plot_boundaries": "needs trained models and a scaler",

@@ -92,7 +92,7 @@ def test_ch3_compact_loss_memory_does_not_grow_with_n_times_k():
 # ------------------------------------------------------------------------------------------------
 # Chapter 7: the FULL recipe (constant learning rate, default initialisation) resumes exactly
 # ------------------------------------------------------------------------------------------------
-_FULL_RECIPE = dict(n_train=300, n_val=50, epochs=2, batch_size=50, eval_every=4, n_eval=30, precision="fp32",
+_FULL_RECIPE = dict(n_train=300, n_val=50, epochs=2, batch_size=50, eval_every=4, n_eval=30,
                     lr=3e-4, schedule="constant", init="default", checkpoint_minutes=0.0, verbose=False)
 
 

@@ -88,7 +88,6 @@ def test_direction_angle_and_cut_in_x_units(toy):
     assert np.array_equal((scores >= thr)[~near], (proj >= t)[~near])
     assert lin.angle_deg([1, 0], [0, 1]) == pytest.approx(90.0)
     assert lin.angle_deg([1, 0], [-1, 0]) == pytest.approx(180.0)
-    assert lin.angle_deg([1, 0], [-1, 0], oriented=False) == pytest.approx(0.0)
     with pytest.raises(ValueError, match="zero"):
         lin.direction(np.zeros(2))
 

@@ -89,3 +89,28 @@ def test_validation_monitor(halves):
     assert mon(const) == pytest.approx(-nocut[mask, 0].mean())
     with pytest.raises(ValueError, match="scaler"):
         punzinet.validation_monitor(test, None, None)
+
+
+def test_pretraining_then_punzi_finetuning_end_to_end(halves):
+    """The two stages of the recipe (paper Secs. 5-6): BCE pretraining, then the Punzi loss with a cosine decay."""
+    train, test = halves
+    mask = punzinet.every_second_mass(len(train.masses))
+    data, scaler = punzinet.training_arrays(train, mask)
+    model, h_bce = punzinet.pretrain_bce(data, epochs=3, seed=0, device="cpu")
+    assert len(h_bce["loss"]) == 3 and isinstance(model[-1], torch.nn.Sigmoid)
+    hist = punzinet.finetune_punzi(model, data, epochs=15, batch_size=None, luminosity=train.luminosity, seed=0,
+                                   device="cpu")
+    loss = hist["loss"]
+    assert len(loss) == 15 and np.isfinite(loss).all() and loss[-1] < loss[0]
+    assert len(hist["lr"]) == 15 and hist["lr"][-1] < hist["lr"][0]
+    s_tr, s_te = punzinet.scores(model, scaler, train), punzinet.scores(model, scaler, test)
+    assert s_te.shape == (len(test),) and np.all((s_te >= 0) & (s_te <= 1))
+    ev = punzinet.evaluate_cuts(s_tr, train, s_te, test, mask)
+    assert np.all(ev["best_possible"] <= ev["per_mass"] + 1e-12)
+    assert np.all(ev["best_possible"] <= ev["global"] + 1e-12)
+    with pytest.raises(ValueError, match="luminosity"):
+        punzinet.finetune_punzi(model, data)
+    with pytest.raises(ValueError, match="schedule"):
+        punzinet.finetune_punzi(model, data, luminosity=50.0, schedule="step")
+    with pytest.raises(ValueError, match="train_masses"):
+        punzinet.training_arrays(train, np.flatnonzero(mask))          # a boolean mask, not indices

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import array, choice, require
+
 __all__ = ["Scaler", "Sample"]
 
 
@@ -29,24 +31,19 @@ class Scaler:
     """
 
     def __init__(self, kind: str = "minmax", per_feature: bool = True):
-        if kind not in ("minmax", "standard"):
-            raise ValueError(f"kind must be 'minmax' or 'standard', got {kind!r}")
-        self.kind, self.per_feature = kind, bool(per_feature)
+        self.kind, self.per_feature = choice("kind", kind, ("minmax", "standard")), bool(per_feature)
 
     def fit(self, x):
-        x = np.asarray(x, dtype=np.float64)
-        if self.per_feature and (x.ndim != 2 or len(x) == 0):
-            raise ValueError(f"x must be a non-empty 2-D array (events, features), got shape {x.shape}")
-        if x.size == 0 or not np.all(np.isfinite(x)):
-            raise ValueError("x must be a non-empty finite array")
+        x = array("x", x, finite=True)
+        require(x.size > 0 and (x.ndim == 2 or not self.per_feature),
+                f"x must be a non-empty 2-D array (events, features) (any shape if not per_feature), got {x.shape}")
         axis = 0 if self.per_feature else None
         if self.kind == "minmax":
             shift, span = x.min(axis=axis), x.max(axis=axis) - x.min(axis=axis)
         else:
             shift, span = x.mean(axis=axis), x.std(axis=axis)
-        self.shift_, self.scale_ = shift, np.where(span > 0, span, 1.0)
-        if not self.per_feature:
-            self.shift_, self.scale_ = float(self.shift_), float(self.scale_)
+        conv = np.asarray if self.per_feature else float
+        self.shift_, self.scale_ = conv(shift), conv(np.where(span > 0, span, 1.0))
         return self
 
     def _check(self):
@@ -88,14 +85,10 @@ class Scaler:
         return f"Scaler({args}; shift={self.shift_:.6g}, scale={self.scale_:.6g})"
 
 
-from . import problems  # noqa: E402,F401
+from . import belle, gauss2d, problems, stop  # noqa: E402,F401
 from .belle import *  # noqa: E402,F401,F403
-from .belle import __all__ as _belle  # noqa: E402
 from .gauss2d import *  # noqa: E402,F401,F403
-from .gauss2d import __all__ as _gauss2d  # noqa: E402
-from .stop import *  # noqa: E402,F401,F403
-from .stop import __all__ as _stop  # noqa: E402
-
 from .sample import Sample  # noqa: E402
+from .stop import *  # noqa: E402,F401,F403
 
-__all__ += _belle + _stop + _gauss2d
+__all__ += belle.__all__ + stop.__all__ + gauss2d.__all__

@@ -63,25 +63,13 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .._validate import integer, number, require
+from .._validate import array, choice, integer, number, require
 from .sample import Sample
 
 
-__all__ = [
-    "BelleToy",
-    "make_belle_toy",
-    "belle_features",
-    "SQRT_S",
-    "BELLE_FEATURES",
-    "BELLE_PROCESSES",
-    "BELLE_CROSS_SECTIONS",
-    "PAPER_SAMPLE_LUMINOSITY",
-    "PUBLIC_CODE_SAMPLE_LUMINOSITY",
-    "AUTHORS_SIGMA_M2",
-    "PAPER_MASSES",
-    "PRESELECTION_PT",
-    "GENERATOR_FILTER_PT",
-]
+__all__ = ["BelleToy", "make_belle_toy", "belle_features", "SQRT_S", "BELLE_FEATURES", "BELLE_PROCESSES",
+           "BELLE_CROSS_SECTIONS", "PAPER_SAMPLE_LUMINOSITY", "PUBLIC_CODE_SAMPLE_LUMINOSITY", "AUTHORS_SIGMA_M2",
+           "PAPER_MASSES", "PRESELECTION_PT", "GENERATOR_FILTER_PT"]
 
 # --------------------------------------------------------------------------------------------
 # constants
@@ -170,36 +158,30 @@ def _cos_1pc2(rng, n):
 def _vec(p, cos_t, phi, m):
     """(4, n) four-vectors of momentum ``p`` along (cos θ, φ) with mass ``m``."""
     sin_t = np.sqrt(np.clip(1.0 - cos_t * cos_t, 0.0, None))
-    out = np.empty((4, len(cos_t)))
-    out[1] = p * sin_t * np.cos(phi)
-    out[2] = p * sin_t * np.sin(phi)
-    out[3] = p * cos_t
-    out[0] = np.sqrt(p * p + m * m)
-    return out
+    return np.stack([np.sqrt(p * p + m * m), p * sin_t * np.cos(phi), p * sin_t * np.sin(phi), p * cos_t])
 
 
-def _boost(v, bx, by, bz):
-    """Lorentz boost of (4, n) four-vectors by the velocity (bx, by, bz) (arrays or scalars)."""
+def _partner(v, p, m):
+    """The other daughter of a two-body decay in the parent's rest frame: momentum −p⃗ of ``v``, mass ``m``."""
+    return np.concatenate([np.sqrt(p * p + m * m)[None], -v[1:]])
+
+
+def _to_frame_of(v, q):
+    """Boost (4, n) vectors defined in the rest frame of ``q`` into the frame where ``q`` is given: a Lorentz
+    boost by the velocity (bx, by, bz) = q⃗/E_q."""
+    bx, by, bz = q[1] / q[0], q[2] / q[0], q[3] / q[0]
     b2 = bx * bx + by * by + bz * bz
     gamma = 1.0 / np.sqrt(1.0 - b2)
     bp = bx * v[1] + by * v[2] + bz * v[3]
     g2 = (gamma - 1.0) / np.where(b2 > 0, b2, 1.0)
     c = g2 * bp + gamma * v[0]
-    out = np.empty_like(v)
-    out[0] = gamma * (v[0] + bp)
-    out[1] = v[1] + c * bx
-    out[2] = v[2] + c * by
-    out[3] = v[3] + c * bz
-    return out
+    return np.stack([gamma * (v[0] + bp), v[1] + c * bx, v[2] + c * by, v[3] + c * bz])
 
 
 def _boost_z(v, bz):
     """Boost of (4, n) four-vectors along z (the CM ↔ lab boost)."""
     gamma = 1.0 / math.sqrt(1.0 - bz * bz)
-    out = v.copy()
-    out[0] = gamma * (v[0] + bz * v[3])
-    out[3] = gamma * (v[3] + bz * v[0])
-    return out
+    return np.stack([gamma * (v[0] + bz * v[3]), v[1], v[2], gamma * (v[3] + bz * v[0])])
 
 
 def _m2(v):
@@ -212,27 +194,16 @@ def _decay(rng, parent, m1, m2, cos_t=None):
     p = _p2body(np.sqrt(np.maximum(_m2(parent), 0.0)), m1, m2)
     ct = 2.0 * rng.random(n) - 1.0 if cos_t is None else cos_t
     d1 = _vec(p, ct, 2 * np.pi * rng.random(n), m1)
-    d2 = d1.copy()
-    d2[1:] *= -1
-    d2[0] = np.sqrt(p * p + m2 * m2)
-    bx, by, bz = parent[1] / parent[0], parent[2] / parent[0], parent[3] / parent[0]
-    return _boost(d1, bx, by, bz), _boost(d2, bx, by, bz)
+    return _to_frame_of(d1, parent), _to_frame_of(_partner(d1, p, m2), parent)
 
 
-def _check_p4(name, v):
-    v = np.asarray(v, dtype=np.float64)
-    if v.ndim != 2 or v.shape[1] != 4:
-        raise ValueError(f"{name} must be an (n, 4) four-vector array (E, px, py, pz), got shape {v.shape}")
-    return v
-
-
-def _recoil_m2_t(a, b):
-    """Squared recoil mass M²_rec = (p_beams − p_μ⁺ − p_μ⁻)² in GeV² from CM four-vectors (4, n); with
-    p_beams = (√s, 0) it is s − 2√s E_μμ + M²_μμ (punzi-loss.txt, Sec. 6: the analysis variable), negative
-    after smearing at times."""
+def _recoil(a, b):
+    """Recoil four-vector p_beams − p_μ⁺ − p_μ⁻ (4, n) from CM four-vectors (4, n), p_beams = (√s, 0). Its mass²
+    is M²_rec = s − 2√s E_μμ + M²_μμ in GeV² (punzi-loss.txt, Sec. 6: the analysis variable), negative after
+    smearing at times."""
     rec = -(a + b)
     rec[0] += SQRT_S
-    return _m2(rec)
+    return rec
 
 
 def belle_features(mu_plus, mu_minus):
@@ -250,9 +221,9 @@ def belle_features(mu_plus, mu_minus):
 
     Back-to-back muons have features 0, 1 and 3 equal to zero.
     """
-    a, b = _check_p4("mu_plus", mu_plus), _check_p4("mu_minus", mu_minus)
-    if a.shape != b.shape:
-        raise ValueError("mu_plus and mu_minus must have the same shape")
+    a, b = array("mu_plus", mu_plus, ndim=2), array("mu_minus", mu_minus, ndim=2)
+    require(a.shape == b.shape and a.shape[1] == 4,
+            f"mu_plus and mu_minus must be (n, 4) four-vector arrays (E, px, py, pz), got {a.shape} and {b.shape}")
     return _features_t(a.T, b.T).T
 
 
@@ -262,22 +233,17 @@ def _norm3(x, y, z):
 
 def _features_t(a, b):
     """Table-1 features from (4, n) CM four-vectors; returns (4, n)."""
-    cx = a[2] * b[3] - a[3] * b[2]
-    cy = a[3] * b[1] - a[1] * b[3]
-    cz = a[1] * b[2] - a[2] * b[1]
-    cross = _norm3(cx, cy, cz)
-    diff = _norm3(a[1] - b[1], a[2] - b[2], a[3] - b[3])
+    cross = _norm3(*np.cross(a[1:], b[1:], axis=0))
+    diff = _norm3(*(a[1:] - b[1:]))
     pt_thrust = cross / np.where(diff > 0, diff, 1.0)
     first_max = a[0] >= b[0]
     pmax = np.where(first_max, a[1:], b[1:])
     pmin = np.where(first_max, b[1:], a[1:])
     nmin = _norm3(*pmin)
-    nmax = _norm3(*pmax)
-    pl = np.sum(pmax * pmin, axis=0) / np.where(nmin > 0, nmin, 1.0)
-    pt = cross / np.where(nmin > 0, nmin, 1.0)  # |p_max × p_min| / |p_min|
-    pt = np.where(nmin > 0, pt, nmax)
-    pt_mumu = np.hypot(a[1] + b[1], a[2] + b[2])
-    return np.stack([pt_thrust, pt, pl, pt_mumu])
+    safe = np.where(nmin > 0, nmin, 1.0)
+    pt = np.where(nmin > 0, cross / safe, _norm3(*pmax))  # |p_max × p_min| / |p_min|
+    pl = np.sum(pmax * pmin, axis=0) / safe
+    return np.stack([pt_thrust, pt, pl, np.hypot(a[1] + b[1], a[2] + b[2])])
 
 
 # --------------------------------------------------------------------------------------------
@@ -296,7 +262,6 @@ def _isr_system(rng, n, s_min):
     """
     e_beam = SQRT_S / 2
     th0sq = (M_E / e_beam) ** 2
-    thmax2 = 0.2**2
     qs, kept = [], 0
     while kept < n:
         k = int(1.05 * (n - kept)) + 64
@@ -304,57 +269,36 @@ def _isr_system(rng, n, s_min):
         q[0] = SQRT_S
         for sign in (1.0, -1.0):
             x = rng.random(k) ** (1.0 / _BETA_ISR)
-            th = np.sqrt(th0sq * (((thmax2 + th0sq) / th0sq) ** rng.random(k) - 1.0))
+            th = np.sqrt(th0sq * (((0.2**2 + th0sq) / th0sq) ** rng.random(k) - 1.0))
             q -= _vec(x * e_beam, sign * np.cos(th), 2 * np.pi * rng.random(k), 0.0)
-        q = q[:, _m2(q) > s_min]
-        qs.append(q)
-        kept += q.shape[1]
+        qs.append(q[:, _m2(q) > s_min])
+        kept += qs[-1].shape[1]
     return np.concatenate(qs, axis=1)[:, :n]
 
 
-def _to_frame_of(v, q):
-    """Boost (4, n) vectors defined in the rest frame of ``q`` into the frame where ``q`` is given."""
-    return _boost(v, q[1] / q[0], q[2] / q[0], q[3] / q[0])
-
-
-def _gen_signal(rng, mass, n, isr=False):
-    """n unweighted e⁺e⁻ → μ⁺μ⁻Z′ events (FSR off a muon; see module docstring).
-
-    ``isr=False`` (used by the toy) matches the paper's MadGraph signal samples, which have no
-    initial-state radiation; ``isr=True`` adds the collinear ISR of :func:`_isr_system`.
-    """
+def _gen_signal(rng, mass, n):
+    """n unweighted e⁺e⁻ → μ⁺μ⁻Z′ events (FSR off a muon; see module docstring), at the full √s: like the
+    paper's MadGraph signal samples, without initial-state radiation."""
     m = M_MU
-    if isr:
-        q = _isr_system(rng, n, (mass + 2 * m + 0.01) ** 2)
-    else:
-        q = np.zeros((4, n))
-        q[0] = SQRT_S
-    s_hat = _m2(q)
-    rs = np.sqrt(s_hat)
     u_lo = (m + mass) ** 2 - m * m
-    u_hi = (rs - m) ** 2 - m * m
+    u_hi = (SQRT_S - m) ** 2 - m * m
     mstar2 = np.empty(n)
     todo = np.arange(n)
     while len(todo):  # accept-reject per event: propagator proposal × phase-space weight
-        u = u_lo * (u_hi[todo] / u_lo) ** rng.random(len(todo))  # ∝ 1/(m*² − m²): the propagator
+        u = u_lo * (u_hi / u_lo) ** rng.random(len(todo))  # ∝ 1/(m*² − m²): the propagator
         ms2 = u + m * m
-        w = (np.sqrt(np.maximum(_lam(s_hat[todo], m * m, ms2), 0)) / s_hat[todo]
+        w = (np.sqrt(np.maximum(_lam(S, m * m, ms2), 0)) / S
              * np.sqrt(np.maximum(_lam(ms2, m * m, mass * mass), 0)) / ms2)  # Φ₂·Φ₂ ∈ [0, 1]
         ok = rng.random(len(todo)) < w
         mstar2[todo[ok]] = ms2[ok]
         todo = todo[~ok]
     mstar = np.sqrt(mstar2)
-    p = _p2body(rs, m, mstar)
+    p = _p2body(SQRT_S, m, mstar)
     star = _vec(p, _cos_1pc2(rng, n), 2 * np.pi * rng.random(n), mstar)
-    other = -star
-    other[0] = np.sqrt(p * p + m * m)
     mu_rad, _zp = _decay(rng, star, m, mass)
     plus_radiates = rng.random(n) < 0.5
-    mu_p = np.where(plus_radiates, mu_rad, other)
-    mu_m = np.where(plus_radiates, other, mu_rad)
-    if not isr:
-        return mu_p, mu_m
-    return _to_frame_of(mu_p, q), _to_frame_of(mu_m, q)
+    other = _partner(star, p, m)
+    return np.where(plus_radiates, mu_rad, other), np.where(plus_radiates, other, mu_rad)
 
 
 def _gen_mumu(rng, n, pt_min=0.0):
@@ -366,9 +310,7 @@ def _gen_mumu(rng, n, pt_min=0.0):
     """
     q = _isr_system(rng, n, (2 * M_MU + 0.01) ** 2)
     idx = np.flatnonzero(np.hypot(q[1], q[2]) > pt_min) if pt_min > 0 else np.arange(n)
-    q = q[:, idx]
-    mp, mm = _decay(rng, q, M_MU, M_MU, cos_t=_cos_1pc2(rng, len(idx)))
-    return mp, mm, idx + 1, n
+    return (*_decay(rng, q[:, idx], M_MU, M_MU, cos_t=_cos_1pc2(rng, len(idx))), idx + 1, n)
 
 
 def _michel_energy(rng, k):
@@ -388,11 +330,10 @@ def _gen_tautau(rng, n):
     p_tau = np.sqrt(_m2(q) / 4 - M_TAU**2)
     tau = _vec(p_tau, _cos_1pc2(rng, n), 2 * np.pi * rng.random(n), M_TAU)
     muons = []
-    for sign in (1.0, -1.0):
+    for t in (tau, _partner(tau, p_tau, M_TAU)):  # τ⁺, τ⁻ in the τ⁺τ⁻ rest frame
         e = _michel_energy(rng, n)
         mu = _vec(np.sqrt(e * e - M_MU**2), 2 * rng.random(n) - 1, 2 * np.pi * rng.random(n), M_MU)
-        b = sign * tau[1:] / tau[0]
-        muons.append(_to_frame_of(_boost(mu, b[0], b[1], b[2]), q))
+        muons.append(_to_frame_of(_to_frame_of(mu, t), q))
     return muons[0], muons[1]
 
 
@@ -427,8 +368,7 @@ def _gen_eemumu(rng, n, pt_min=0.0):
     that the cross-section bookkeeping stays exact.
     """
     e_beam = SQRT_S / 2
-    qs, cs, reps = [], [], []
-    kept, offset = 0, 0
+    blocks, kept, offset = [], 0, 0  # per pass: pair four-momenta, pair-frame cos θ, generated count
     while kept < n:
         k = int(3 * (n - kept)) + 256
         # τ = x1 x2 from its marginal ∝ h(τ)/τ² (h: −ln τ · σ_γγ W²); ln x1 uniform in [ln τ, 0];
@@ -447,12 +387,8 @@ def _gen_eemumu(rng, n, pt_min=0.0):
             q2 = q2min * (_EE_Q2_MAX / q2min) ** rng.random(k)
             qt = np.minimum(np.sqrt(q2 * (1 - x)), 0.5 * e_g)
             phi = 2 * np.pi * rng.random(k)
-            q[0] += e_g
-            q[1] += qt * np.cos(phi)
-            q[2] += qt * np.sin(phi)
-            q[3] += sign * np.sqrt(e_g**2 - qt**2)
-        valid = _m2(q) > _EE_W_MIN**2
-        q = q[:, valid]
+            q += np.stack([e_g, qt * np.cos(phi), qt * np.sin(phi), sign * np.sqrt(e_g**2 - qt**2)])
+        q = q[:, _m2(q) > _EE_W_MIN**2]
         k = q.shape[1]
         # γγ → μμ angular distribution (Breit-Wheeler) about the z axis in the pair frame
         bet = np.sqrt(1 - 4 * M_MU**2 / _m2(q))
@@ -467,16 +403,11 @@ def _gen_eemumu(rng, n, pt_min=0.0):
         if pt_min > 0:
             hope &= np.hypot(q[1], q[2]) > pt_min
         idx = np.flatnonzero(hope)
-        qs.append(q[:, idx])
-        cs.append(c[idx])
-        reps.append(offset + idx + 1)
+        blocks.append((q[:, idx], c[idx], offset + idx + 1))
         offset += q.shape[1]
         kept += len(idx)
-    q = np.concatenate(qs, axis=1)[:, :n]
-    c = np.concatenate(cs)[:n]
-    rep = np.concatenate(reps)[:n]
-    mp, mm = _decay(rng, q, M_MU, M_MU, cos_t=c)
-    return mp, mm, rep, int(rep[-1]) if len(rep) else offset
+    q, c, rep = (np.concatenate(b, axis=-1)[..., :n] for b in zip(*blocks))
+    return (*_decay(rng, q, M_MU, M_MU, cos_t=c), rep, int(rep[-1]) if len(rep) else offset)
 
 
 # --------------------------------------------------------------------------------------------
@@ -504,18 +435,10 @@ def _smear(rng, v):
     g -= np.sum(g * u, axis=0) * u
     d = v[1:] + g
     d *= (p * (1 + rel * rng.standard_normal(n)) / _norm3(*d))
-    out = np.empty_like(v)
-    out[1:] = d
-    out[0] = np.sqrt(np.sum(d * d, axis=0) + M_MU**2)
-    return out
+    return np.concatenate([np.sqrt(np.sum(d * d, axis=0) + M_MU**2)[None], d])
 
 
-def _reco_pt_mumu(rp, rm):
-    """Transverse momentum of the reconstructed dimuon in the CM frame (feature ``pt_mumu``)."""
-    return np.hypot(rp[1] + rm[1], rp[2] + rm[2])
-
-
-def _detect_loop(rng, gen, n, preselection_pt=0.0, max_chunk=2_000_000):
+def _detect_loop(rng, gen, n, preselection_pt=0.0):
     """Generate until ``n`` events pass the acceptance and the preselection; return truth, CM vectors, #trials.
 
     ``gen(rng, k)`` returns ``(μ⁺, μ⁻)`` for k generated events or ``(μ⁺, μ⁻, rep, n_generated)`` when it
@@ -524,38 +447,27 @@ def _detect_loop(rng, gen, n, preselection_pt=0.0, max_chunk=2_000_000):
     in the CM frame exceeds ``preselection_pt``. All four returned arrays are (4, n); ``tried`` counts
     the generated events (kept or not) that the returned sample represents.
     """
-    truths_p, truths_m, reco_p, reco_m = [], [], [], []
-    kept, tried = 0, 0
-    chunk = n
+    blocks, kept, tried, chunk = [], 0, 0, n
     while kept < n:
-        out = gen(rng, chunk)
-        mp, mm = out[0], out[1]
-        if len(out) > 2:
-            rep, n_generated = out[2], int(out[3])
-        else:
-            rep, n_generated = np.arange(1, mp.shape[1] + 1), mp.shape[1]
+        mp, mm, *filtered = gen(rng, chunk)
+        rep, n_generated = filtered or (np.arange(1, mp.shape[1] + 1), mp.shape[1])
         lp, lm = _boost_z(mp, BOOST_BETA), _boost_z(mm, BOOST_BETA)
         acc = np.flatnonzero(_accept(lp) & _accept(lm))
         rp = _boost_z(_smear(rng, lp[:, acc]), -BOOST_BETA)
         rm = _boost_z(_smear(rng, lm[:, acc]), -BOOST_BETA)
-        passed = _reco_pt_mumu(rp, rm) > preselection_pt if preselection_pt > 0 else np.ones(len(acc), bool)
-        sel = np.flatnonzero(passed)
+        pt_mumu = np.hypot(rp[1] + rm[1], rp[2] + rm[2])  # reconstructed, CM frame (feature ``pt_mumu``)
+        sel = np.flatnonzero(pt_mumu > preselection_pt) if preselection_pt > 0 else np.arange(len(acc))
         need = n - kept
         if len(sel) > need:  # keep the first `need` events; count trials up to the last kept one
             sel = sel[:need]
             tried += int(rep[acc[sel[-1]]])
         else:
             tried += n_generated
-        ev = acc[sel]
-        truths_p.append(mp[:, ev])
-        truths_m.append(mm[:, ev])
-        reco_p.append(rp[:, sel])
-        reco_m.append(rm[:, sel])
+        blocks.append((mp[:, acc[sel]], mm[:, acc[sel]], rp[:, sel], rm[:, sel]))
         kept += len(sel)
         frac = max(len(sel) / chunk, 1e-4)
-        chunk = int(min(max((n - kept) / frac * 1.1, 256), max_chunk))
-    cat = np.concatenate
-    return (cat(truths_p, axis=1), cat(truths_m, axis=1), cat(reco_p, axis=1), cat(reco_m, axis=1), tried)
+        chunk = int(min(max((n - kept) / frac * 1.1, 256), 2_000_000))
+    return (*(np.concatenate(b, axis=1) for b in zip(*blocks)), tried)
 
 
 # --------------------------------------------------------------------------------------------
@@ -563,8 +475,7 @@ def _detect_loop(rng, gen, n, preselection_pt=0.0, max_chunk=2_000_000):
 # --------------------------------------------------------------------------------------------
 def _robust_sigma(x):
     """1.4826 × median absolute deviation: the Gaussian σ of the peak core."""
-    med = np.median(x)
-    return 1.4826 * np.median(np.abs(x - med))
+    return 1.4826 * np.median(np.abs(x - np.median(x)))
 
 
 @dataclass(eq=False, kw_only=True)
@@ -629,27 +540,19 @@ class BelleToy(Sample):
         return (f"BelleToy({len(self)} events: {n_sig} signal in {len(self.masses)} masses, "
                 f"{len(self) - n_sig} background; L = {self.luminosity:g} fb^-1)")
 
-    def window_matrix(self, idx=None):
-        """(n, K) bool: event i counts for hypothesis k (punzi-loss.txt, Sec. 6).
+    def window_matrix(self):
+        """(N, K) bool: event i counts for hypothesis k (punzi-loss.txt, Sec. 6).
 
         True if M²_rec lies in window k *and* the event is background or signal of mass k
-        ("only signal events that were generated for the corresponding mass"). ``idx`` (indices
-        or boolean mask) restricts the rows.
+        ("only signal events that were generated for the corresponding mass").
         """
-        i = self._index(idx)
-        m2 = self.m2_rec[i][:, None]
-        inside = (m2 >= self.windows[:, 0]) & (m2 <= self.windows[:, 1])
-        own = (self.mass_index[i][:, None] == np.arange(len(self.masses))) | (self.y[i][:, None] == 0)
-        return inside & own
+        return np.stack([self.window_column(k) for k in range(len(self.masses))], axis=1)
 
-    def window_column(self, k, idx=None):
-        """(n,) bool: column ``k`` of :meth:`window_matrix` without building the whole matrix."""
-        if not 0 <= int(k) < len(self.masses):
-            raise ValueError(f"k must be a mass index in [0, {len(self.masses)}), got {k!r}")
-        i = self._index(idx)
-        m2 = self.m2_rec[i]
+    def window_column(self, k):
+        """(N,) bool: column ``k`` of :meth:`window_matrix` without building the whole matrix."""
+        require(0 <= int(k) < len(self.masses), f"k must be a mass index in [0, {len(self.masses)}), got {k!r}")
         lo, hi = self.windows[int(k)]
-        return (m2 >= lo) & (m2 <= hi) & ((self.y[i] == 0) | (self.mass_index[i] == int(k)))
+        return (self.m2_rec >= lo) & (self.m2_rec <= hi) & ((self.y == 0) | (self.mass_index == int(k)))
 
     def expected(self, process=None):
         """Sum of weights: expected background events at ``luminosity`` (per process or all).
@@ -659,9 +562,7 @@ class BelleToy(Sample):
         if process is None:
             return float(self.w[self.y == 0].sum())
         if isinstance(process, str):
-            if process not in self.process_names:
-                raise ValueError(f"process must be one of {self.process_names}, got {process!r}")
-            process = self.process_names.index(process)
+            process = self.process_names.index(choice("process", process, self.process_names))
         return float(self.w[self.process == process].sum())
 
     def strata(self):
@@ -677,13 +578,13 @@ class BelleToy(Sample):
                  / np.maximum(np.bincount(self.mass_index[sig], minlength=k), 1))
         return replace(sub, n_gen=np.asarray(self.n_gen, dtype=np.float64) * share)
 
-    def window_groups(self, idx=None):
+    def window_groups(self):
         """The K mass windows as index arrays (``groups`` of :func:`hepsig_tutorial.metrics.cut_scan`).
 
         Group k holds the events that count for hypothesis k (:meth:`window_matrix`, column k), as
-        positions in this toy (or in ``idx``, if given): memory O(Σ|window|), no N×K matrix.
+        positions in this toy: memory O(Σ|window|), no N×K matrix.
         """
-        return [np.flatnonzero(self.window_column(k, idx)) for k in range(len(self.masses))]
+        return [np.flatnonzero(self.window_column(k)) for k in range(len(self.masses))]
 
 
 def make_belle_toy(masses, n_signal_per_mass, n_background, *, luminosity=50.0, seed=0, keep_truth=False,
@@ -748,54 +649,32 @@ def make_belle_toy(masses, n_signal_per_mass, n_background, *, luminosity=50.0, 
     luminosity = number("luminosity", luminosity, low=0, low_open=True)
     seed = integer("seed", seed)
 
-    blocks = []  # (truth_p, truth_m, reco_p, reco_m, process, mass_index, weight)
-    acc = np.zeros(len(masses))
+    blocks = []  # per sample: truth μ⁺, μ⁻, reconstructed μ⁺, μ⁻ (4, n); process, mass index, weight (n,)
     n_gen = np.zeros(len(masses))
-    pre = float(preselection_pt)
     for k, m in enumerate(masses):
-        rng = np.random.default_rng([int(seed), 0, int(round(m * 1000))])
-        tp, tm, rp, rm, tried = _detect_loop(rng, lambda r, n, m=m: _gen_signal(r, m, n), n_sig, pre)
-        acc[k] = n_sig / tried
-        n_gen[k] = tried
-        blocks.append((tp, tm, rp, rm, 0, k, np.full(n_sig, 1.0 / tried)))
-    filt = float(generator_filter_pt)
-    filters = {"mumu(gamma)": filt, "tautau": 0.0, "eemumu": filt}
+        rng = np.random.default_rng([seed, 0, int(round(m * 1000))])
+        *vectors, n_gen[k] = _detect_loop(rng, lambda r, n, m=m: _gen_signal(r, m, n), n_sig, preselection_pt)
+        blocks.append((*vectors, np.zeros(n_sig, np.int64), np.full(n_sig, k), np.full(n_sig, 1.0 / n_gen[k])))
+    filt = generator_filter_pt
     gens = [lambda r, n: _gen_mumu(r, n, filt), _gen_tautau, lambda r, n: _gen_eemumu(r, n, filt)]
-    xs, vis, lsam = {}, {}, {}
+    vis, lsam = {}, {}
     for j, (name, gen, n) in enumerate(zip(BELLE_PROCESSES[1:], gens, n_bkg)):
-        rng = np.random.default_rng([int(seed), j + 1])
-        tp, tm, rp, rm, tried = _detect_loop(rng, gen, n, pre)
-        sigma = BELLE_CROSS_SECTIONS[name]
-        xs[name] = sigma
-        lsam[name] = tried / sigma
-        vis[name] = sigma * n / tried
-        blocks.append((tp, tm, rp, rm, j + 1, -1, np.full(n, luminosity / lsam[name])))
-
-    reco_p = np.concatenate([b[2] for b in blocks], axis=1)
-    reco_m = np.concatenate([b[3] for b in blocks], axis=1)
-    process = np.concatenate([np.full(b[0].shape[1], b[4], dtype=np.int64) for b in blocks])
-    mass_index = np.concatenate([np.full(b[0].shape[1], b[5], dtype=np.int64) for b in blocks])
-    weight = np.concatenate([b[6] for b in blocks])
-    m2 = _recoil_m2_t(reco_p, reco_m)
+        *vectors, tried = _detect_loop(np.random.default_rng([seed, j + 1]), gen, n, preselection_pt)
+        lsam[name] = tried / BELLE_CROSS_SECTIONS[name]
+        vis[name] = BELLE_CROSS_SECTIONS[name] * n / tried
+        blocks.append((*vectors, np.full(n, j + 1), np.full(n, -1), np.full(n, luminosity / lsam[name])))
+    tp, tm, reco_p, reco_m, process, mass_index, weight = (np.concatenate(c, axis=-1) for c in zip(*blocks))
+    m2 = _m2(_recoil(reco_p, reco_m))
     feats = _features_t(reco_p, reco_m).T.astype(np.float32)
-    del reco_p, reco_m
-    truth = None
-    if keep_truth:
-        tp = np.concatenate([b[0] for b in blocks], axis=1)
-        tm = np.concatenate([b[1] for b in blocks], axis=1)
-        rec = -(tp + tm)
-        rec[0] += SQRT_S
-        truth = np.stack([tp.T, tm.T, rec.T], axis=1)
+    truth = np.stack([tp.T, tm.T, _recoil(tp, tm).T], axis=1) if keep_truth else None
 
     sigma_m2 = np.array([_robust_sigma(m2[mass_index == k]) for k in range(len(masses))])
     windows = np.stack([masses**2 - 2 * sigma_m2, masses**2 + 2 * sigma_m2], axis=1)
 
-    order = np.random.default_rng([int(seed), 99]).permutation(len(process))
-    extras = dict(m2_rec=m2[order], process=process[order], mass_index=mass_index[order],
-                  truth=None if truth is None else truth[order])
-    return BelleToy(
-        feats[order], (process[order] == 0).astype(np.int8), weight[order], extras, masses=masses,
-        sigma_m2=sigma_m2, windows=windows, n_gen=n_gen, luminosity=float(luminosity), cross_section=xs,
-        visible_cross_section=vis, sample_luminosity=lsam, signal_acceptance=acc, preselection_pt=pre,
-        generator_filter_pt=filters,
-    )
+    extras = dict(m2_rec=m2, process=process, mass_index=mass_index, truth=truth)
+    toy = BelleToy(feats, (process == 0).astype(np.int8), weight, extras, masses=masses, sigma_m2=sigma_m2,
+                   windows=windows, n_gen=n_gen, luminosity=luminosity, cross_section=dict(BELLE_CROSS_SECTIONS),
+                   visible_cross_section=vis, sample_luminosity=lsam, signal_acceptance=n_sig / n_gen,
+                   preselection_pt=preselection_pt,
+                   generator_filter_pt={"mumu(gamma)": filt, "tautau": 0.0, "eemumu": filt})
+    return toy.subset(np.random.default_rng([seed, 99]).permutation(len(toy)))  # events shuffled

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from .._validate import choice, integer, number, require
+from .._validate import array, choice, integer, number, require
 from .sample import Sample
 
 __all__ = ["GAUSS2D_MEANS", "GAUSS2D_CASES", "GAUSS2D_LUMINOSITY", "GAUSS2D_PROCESSES", "make_gauss2d",
@@ -126,23 +126,18 @@ def linear_cut_yields(direction, threshold, cross_sections=GAUSS2D_CASES[1], lum
 
     tot, mu, sig = _case_setup(cross_sections, luminosity, means, sigma)
     u = _unit(direction)
-    t = np.asarray(threshold, dtype=np.float64)
-    require(np.isfinite(t), "threshold must be finite")
+    t = array("threshold", threshold, finite=True)
     eff = np.stack([ndtr(-(t - mu[k] @ u) / sig) for k in range(3)])
     return {"s": tot[0] * eff[0], "b": tot[1] * eff[1] + tot[2] * eff[2], "efficiency": eff}
 
 
 def _z(s, b, fom, epsilon):
     bb = b + epsilon
-    if fom == "asimov":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z2 = 2.0 * ((s + bb) * np.log1p(s / bb) - s)
-        return np.sqrt(np.maximum(np.where(bb > 0, z2, 0.0), 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(bb > 0, s / np.sqrt(bb), 0.0)
-
-
-_FOMS = ("asimov", "s_over_sqrt_b")
+        if fom == "s_over_sqrt_b":
+            return np.where(bb > 0, s / np.sqrt(bb), 0.0)
+        z2 = 2.0 * ((s + bb) * np.log1p(s / bb) - s)
+    return np.sqrt(np.maximum(np.where(bb > 0, z2, 0.0), 0.0))
 
 
 def best_cut_along(direction, cross_sections=GAUSS2D_CASES[1], luminosity=GAUSS2D_LUMINOSITY, *, fom="asimov",
@@ -156,12 +151,11 @@ def best_cut_along(direction, cross_sections=GAUSS2D_CASES[1], luminosity=GAUSS2
     """
     from scipy.optimize import minimize_scalar
 
-    choice("fom", fom, _FOMS)
+    choice("fom", fom, ("asimov", "s_over_sqrt_b"))
     epsilon = number("epsilon", epsilon, low=0)
     tot, mu, sig = _case_setup(cross_sections, luminosity, means, sigma)
     u = _unit(direction)
-    centre = float(mu[0] @ u)
-    grid = centre + sig * np.linspace(-6.0, 8.0, 561)
+    grid = float(mu[0] @ u) + sig * np.linspace(-6.0, 8.0, 561)  # around the signal centre
 
     def z_at(t):
         y = linear_cut_yields(u, t, cross_sections, luminosity, means=means, sigma=sigma)

@@ -31,8 +31,7 @@ def belle_window_sample(toy, k: int, signal_xsec_fb: float = 10.0) -> Sample:
     col = toy.window_column(k)  # checks k
     signal_xsec_fb = number("signal_xsec_fb", signal_xsec_fb, low=0, low_open=True)
     y = toy.y[col].astype(np.float64)
-    w = toy.w[col].astype(np.float64)
-    w[y == 1] *= signal_xsec_fb * toy.luminosity
+    w = np.where(y == 1, toy.w[col] * (signal_xsec_fb * toy.luminosity), toy.w[col])
     return Sample(toy.x[col].astype(np.float32), y, w, {"process": toy.process[col].astype(np.int64)})
 
 
@@ -57,8 +56,7 @@ def standard_problems(*, belle_masses=(3.0, 7.0), belle_signal=3000, belle_backg
     if "belle" in include:
         toy = make_belle_toy(masses=list(belle_masses), n_signal_per_mass=belle_signal,
                              n_background=belle_background, seed=seed)
-        for k, m in enumerate(toy.masses):
-            out[f"belle_m{m:g}"] = belle_window_sample(toy, k)
+        out.update({f"belle_m{m:g}": belle_window_sample(toy, k) for k, m in enumerate(toy.masses)})
     for bench in ("compressed", "uncompressed"):
         if f"stop_{bench}" in include:
             out[f"stop_{bench}"] = make_stop_toy(bench, n_signal=stop_signal, n_background=stop_background, seed=seed)

@@ -56,18 +56,11 @@ class Sample:
             return extras[name]
         raise AttributeError(f"{type(self).__name__!r} has no attribute or extra {name!r}")
 
-    def _index(self, idx):
-        """``idx`` (indices, a boolean mask, or None for every event) as an index, a mask's length checked."""
-        if idx is None:
-            return slice(None)
+    def subset(self, idx) -> "Sample":
+        """The selected events (indices or a boolean mask), weights unchanged."""
         idx = np.asarray(idx)
         require(idx.dtype != bool or idx.shape == (len(self),),
                 f"idx: boolean mask must have length {len(self)}, got {idx.shape}")
-        return idx
-
-    def subset(self, idx) -> "Sample":
-        """The selected events (indices or a boolean mask), weights unchanged."""
-        idx = self._index(idx)
         return replace(self, x=self.x[idx], y=self.y[idx], w=self.w[idx],
                        extras={k: None if v is None else v[idx] for k, v in self.extras.items()})
 
@@ -96,8 +89,7 @@ class Sample:
         require(len(fr) >= 2 and abs(sum(fr) - 1) < 1e-9,
                 f"fractions must be two or more numbers in (0, 1] summing to 1, got {fractions!r}")
         rng = np.random.default_rng(integer("seed", seed))
-        strata = self.strata()
-        groups, inv = np.unique(strata, return_inverse=True)
+        groups, inv = np.unique(self.strata(), return_inverse=True)
         part = np.zeros(len(self), dtype=np.int64)
         for g in range(len(groups)):
             members = rng.permutation(np.flatnonzero(inv == g))
@@ -109,15 +101,13 @@ class Sample:
                 take = min(take, n - start)
                 part[members[start:start + take]] = k
                 start += take
+        # weight sums per stratum in the whole sample and per (part, stratum); each event scaled by their ratio
         total = np.bincount(inv, weights=self.w, minlength=len(groups))
-        parts = []
-        for k in range(len(fr)):
-            mask = part == k
-            in_part = np.bincount(inv[mask], weights=self.w[mask], minlength=len(groups))
-            scale = np.divide(total, in_part, out=np.ones(len(groups)), where=in_part > 0)
-            sub = self.subset(mask)
-            parts.append(self._part(replace(sub, w=sub.w * scale[inv[mask]]), mask))
-        return tuple(parts)
+        in_part = np.bincount(part * len(groups) + inv, weights=self.w, minlength=len(fr) * len(groups))
+        in_part = in_part.reshape(len(fr), len(groups))
+        scale = np.divide(total, in_part, out=np.ones(in_part.shape), where=in_part > 0)
+        scaled = replace(self, w=self.w * scale[part, inv])
+        return tuple(self._part(scaled.subset(part == k), part == k) for k in range(len(fr)))
 
     def _part(self, sub: "Sample", mask: np.ndarray) -> "Sample":
         """Hook for subclasses whose metadata depends on the part (``mask`` selects its events)."""

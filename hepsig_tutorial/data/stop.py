@@ -130,8 +130,7 @@ def _generate(process: str, rng, n: int):
         dilep = rng.uniform(size=n) < _TT_DILEPTON  # dileptonic with a lost lepton
         pt_w = np.where(dilep, 60.0 + rng.exponential(110.0, n), 170.0 + rng.exponential(140.0, n))
         lep, nu = _leptonic_w(rng, n, pt_w)
-        lost_w = _random_vector(rng, np.where(dilep, 90.0 + rng.exponential(120.0, n), 0.0))
-        invisible = nu + lost_w
+        invisible = nu + _random_vector(rng, np.where(dilep, 90.0 + rng.exponential(120.0, n), 0.0))  # + lost W
         lsp = np.zeros_like(nu)
         jet_scale, n_extra, lead_pt = 35.0 + 0.12 * pt_w, np.where(dilep, 0.4, 0.7), None
     else:
@@ -153,8 +152,8 @@ def _generate(process: str, rng, n: int):
         pt_w = 0.65 * top_pt + rng.exponential(_SIG_W_EXTRA, n)
         lep, nu = _leptonic_w(rng, n, pt_w)
         dilep = rng.uniform(size=n) < _TT_DILEPTON
-        lost_w = _random_vector(rng, np.where(dilep, 0.65 * top_pt + rng.exponential(40.0, n), 0.0))
-        invisible = nu + lost_w + lsp
+        # + the lost W of a dileptonic decay
+        invisible = nu + _random_vector(rng, np.where(dilep, 0.65 * top_pt + rng.exponential(40.0, n), 0.0)) + lsp
         jet_scale, n_extra = 30.0 + 0.25 * p_star + 0.08 * top_pt, np.ones(n)
         lead_pt = 0.8 * pt_isr + rng.normal(0, 20, n)
     # missing-E_T resolution: Gaussian core plus, in a fraction of events, a mismeasured jet
@@ -184,11 +183,6 @@ def _generate(process: str, rng, n: int):
             "n_b": n_b.astype(float), "mt": mt, "mt2w": mt2w, "dphi_lep_met": dphi, "jet2_pt": pts[:, 1]}
 
 
-def _preselect(ev):
-    return ((ev["lep_pt"] > 30) & (ev["n_jet"] >= 4) & (ev["jet1_pt"] > 80) & (ev["jet2_pt"] > 60)
-            & (ev["n_b"] >= 1) & (ev["met"] > 200) & (ev["ht"] > 300))
-
-
 @functools.lru_cache(maxsize=2)
 def _ttbar_sample(n: int, seed: int) -> np.ndarray:
     """The tt̄ events of :func:`make_stop_toy` (they depend only on ``n`` and ``seed``, not on the benchmark).
@@ -207,11 +201,11 @@ def _sample(process: str, n: int, seed_seq) -> np.ndarray:
     while have < n:
         want = min(max(int(1.1 * (n - have) / acceptance), 5_000), 2_000_000)
         ev = _generate(process, rng, want)
-        keep = _preselect(ev)
+        keep = ((ev["lep_pt"] > 30) & (ev["n_jet"] >= 4) & (ev["jet1_pt"] > 80) & (ev["jet2_pt"] > 60)
+                & (ev["n_b"] >= 1) & (ev["met"] > 200) & (ev["ht"] > 300))  # the paper's pre-selection
         acceptance = max(float(keep.mean()), 0.01)
-        block = np.stack([ev[f][keep] for f in STOP_FEATURES], axis=1)
-        chunks.append(block)
-        have += len(block)
+        chunks.append(np.stack([ev[f][keep] for f in STOP_FEATURES], axis=1))
+        have += len(chunks[-1])
     return np.concatenate(chunks)[:n].astype(np.float32)
 
 
@@ -255,17 +249,14 @@ def make_stop_toy(benchmark: str, n_signal: int, n_background: int, *, luminosit
     -------
     StopToy
     """
-    choice("benchmark", benchmark, sorted(STOP_BENCHMARKS))
+    s_exp, b_exp = stop_expected_yields(benchmark, luminosity)  # checks benchmark and luminosity
     n_signal, n_background = integer("n_signal", n_signal, minimum=2), integer("n_background", n_background, minimum=2)
-    luminosity = number("luminosity", luminosity, low=0, low_open=True)
     seed = integer("seed", seed)
     # signal streams differ per benchmark; the background stream does not
-    s_seq = np.random.SeedSequence([seed, 1 + sorted(STOP_BENCHMARKS).index(benchmark)])
-    xs = _sample(benchmark, n_signal, s_seq)
+    xs = _sample(benchmark, n_signal, np.random.SeedSequence([seed, 1 + sorted(STOP_BENCHMARKS).index(benchmark)]))
     xb = _ttbar_sample(n_background, seed)
     x = np.concatenate([xs, xb])
     y = np.concatenate([np.ones(len(xs)), np.zeros(len(xb))]).astype(np.float32)
-    s_exp, b_exp = stop_expected_yields(benchmark, luminosity)
     w = np.where(y == 1, s_exp / len(xs), b_exp / len(xb))
-    return StopToy(x, y, w, {"process": (y == 0).astype(np.int64)}, benchmark=benchmark, luminosity=luminosity, expected_signal=float(s_exp),
-                   expected_background=float(b_exp))
+    return StopToy(x, y, w, {"process": (y == 0).astype(np.int64)}, benchmark=benchmark,
+                   luminosity=float(luminosity), expected_signal=float(s_exp), expected_background=float(b_exp))

@@ -44,15 +44,10 @@ A loss on probabilities trains a network with a sigmoid output, or takes ``torch
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from . import bce, lovasz, punzi, significance
+from .bce import *  # noqa: F401,F403
+from .lovasz import *  # noqa: F401,F403
+from .punzi import *  # noqa: F401,F403
+from .significance import *  # noqa: F401,F403
 
-from .bce import *  # noqa: E402,F401,F403
-from .bce import __all__ as _bce  # noqa: E402
-from .lovasz import *  # noqa: E402,F401,F403
-from .lovasz import __all__ as _lovasz  # noqa: E402
-from .punzi import *  # noqa: E402,F401,F403
-from .punzi import __all__ as _punzi  # noqa: E402
-from .significance import *  # noqa: E402,F401,F403
-from .significance import __all__ as _significance  # noqa: E402
-
-__all__ += _bce + _punzi + _significance + _lovasz
+__all__ = bce.__all__ + punzi.__all__ + significance.__all__ + lovasz.__all__

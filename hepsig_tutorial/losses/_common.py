@@ -1,7 +1,8 @@
 """What every loss in :mod:`hepsig_tutorial.losses` shares: input conversion, value checks and the factory.
 
-The tensor converter :func:`as_tensor` (NumPy arrays: ``hepsig_tutorial._validate.array``), one check
-per kind of input (:func:`check_pred`, :func:`check_target`, :func:`check_weight`) and :func:`batch_loss`,
+The tensor converter :func:`as_tensor` (NumPy arrays: ``hepsig_tutorial._validate.array``), the shape and
+dtype of the network output (:func:`as_pred`), the value checks of a loss (:func:`check_values`; labels and
+weights alone: :func:`check_target`, :func:`check_weight`) and :func:`batch_loss`,
 the ``loss_fn(output, batch)`` closure behind every ``make_*_loss`` factory.
 """
 
@@ -28,12 +29,25 @@ def as_tensor(x, name, like, dtype=None, *, same_shape=False):
     return x.to(device=like.device, dtype=dtype)
 
 
-def check_pred(pred, *, probability):
-    """Value check of the network output (waits for the device): finite, and in [0, 1] if ``probability``."""
+def as_pred(pred):
+    """The network output ``pred``, checked to be a tensor of shape (N,), in a floating dtype (the default
+    dtype for an integer tensor, e.g. 0/1 hard selections)."""
+    require(isinstance(pred, torch.Tensor),
+            f"pred must be a torch tensor (the network output), got {type(pred).__name__}")
+    require(pred.ndim == 1, f"pred must have shape (N,), got {tuple(pred.shape)}")
+    return pred if pred.is_floating_point() else pred.to(torch.get_default_dtype())
+
+
+def check_values(pred, target, weight, *, probability, positive=False):
+    """The value checks of a loss (each waits for the device): ``pred`` finite, and in [0, 1] if
+    ``probability``; ``target`` 0/1 (:func:`check_target`); ``weight`` (:func:`check_weight`) unless ``None``."""
     p = pred.detach()
     require(torch.isfinite(p), "pred contains NaN or inf")
     require(not probability or ((p >= 0) & (p <= 1)),
             "pred must lie in [0, 1] (this loss takes probabilities: use a sigmoid output)")
+    check_target(target)
+    if weight is not None:
+        check_weight(weight, positive=positive)
 
 
 def check_target(target):
@@ -49,32 +63,31 @@ def check_weight(weight, *, positive=False):
             "(expected events per simulated event)")
 
 
-def batch_loss(loss, *, weight_key="w", extra=(), fraction=True, data=None, name=None, **options):
+def batch_loss(loss, *, weight_key="w", extra=None, fraction=True, data=None, **options):
     """The ``loss_fn(output, batch)`` that :func:`hepsig_tutorial.train.fit` calls, for the plain function ``loss``.
 
     It calls ``loss(output, batch["y"], batch[weight_key], fraction=batch["fraction"], **options)`` (a batch
-    without ``weight_key`` passes ``None``; ``fraction=False`` leaves the fraction out; each ``(argument, key)``
-    in ``extra`` adds ``argument=batch[key]``). The input *values* are checked once (``validate=True``, then
-    ``False``): at construction on the whole training set when ``data`` (a mapping with those keys) is given,
-    with an all-ones output standing in for the network, otherwise on the first call. Later training steps
-    never wait for the device.
+    without ``weight_key`` passes ``None``; ``fraction=False`` leaves the fraction out; each ``argument: key``
+    of the dict ``extra`` adds ``argument=batch[key]``). The input *values* are checked once (``validate=True``,
+    then ``False``): at construction on the whole training set when ``data`` (a mapping with those keys) is
+    given, with an all-ones output standing in for the network, otherwise on the first call. Later training
+    steps never wait for the device.
     """
-    state = {"checked": False}
-    if data is not None:
-        missing = [k for k in ("y", weight_key, *(key for _, key in extra)) if k not in data]
+    extra = extra or {}
+    checked = data is not None
+    if checked:
+        missing = [k for k in ("y", weight_key, *extra.values()) if k not in data]
         require(not missing, f"data is missing the keys {missing}")
-        probe = {k: data[k] for k in ("y", weight_key, *(key for _, key in extra))}
-        loss(torch.ones(len(data["y"]), dtype=torch.float64), probe["y"], probe[weight_key], validate=True,
-             **{arg: probe[key] for arg, key in extra}, **options)
-        state["checked"] = True
+        loss(torch.ones(len(data["y"]), dtype=torch.float64), data["y"], data[weight_key], validate=True,
+             **{arg: data[key] for arg, key in extra.items()}, **options)
 
     def loss_fn(output, batch):
-        kw = {arg: batch[key] for arg, key in extra}
+        nonlocal checked
+        kw = {arg: batch[key] for arg, key in extra.items()}
         if fraction:
             kw["fraction"] = float(batch.get("fraction", 1.0))
-        out = loss(output, batch["y"], batch.get(weight_key), validate=not state["checked"], **kw, **options)
-        state["checked"] = True
+        out = loss(output, batch["y"], batch.get(weight_key), validate=not checked, **kw, **options)
+        checked = True
         return out
 
-    loss_fn.__name__ = name or loss.__name__
     return loss_fn

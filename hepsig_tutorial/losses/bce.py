@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ._common import as_tensor, batch_loss, check_pred, check_target, check_weight
+from ._common import as_tensor, batch_loss, check_values
 
 __all__ = ["bce_loss", "make_bce_loss"]
 
@@ -32,14 +32,9 @@ def bce_loss(pred, target, weight=None, *, validate=True):
     y = as_tensor(target, "target", pred, pred.dtype, same_shape=True)
     w = None if weight is None else as_tensor(weight, "weight", pred, same_shape=True)
     if validate:
-        check_pred(pred, probability=False)
-        check_target(y)
-        if w is not None:
-            check_weight(w)
+        check_values(pred, y, w, probability=False)
     per_event = torch.nn.functional.binary_cross_entropy_with_logits(pred, y, reduction="none")
-    if w is None:
-        return per_event.mean()
-    return (w * per_event).sum() / w.sum()
+    return per_event.mean() if w is None else (w * per_event).sum() / w.sum()
 
 
 def make_bce_loss(*, weight_key="w"):

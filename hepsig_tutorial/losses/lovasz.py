@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as tnf
 
 from .._validate import array, choice, integer, number, require
-from ._common import as_tensor, batch_loss, check_pred, check_target, check_weight
+from ._common import as_pred, as_tensor, batch_loss, check_target, check_values, check_weight
 
 __all__ = [
     "ERRORS",
@@ -77,8 +77,7 @@ def _resolve_epsilon(epsilon, signal_total):
         require(signal_total is not None and signal_total > 0, "epsilon: the default ε = S (the ground set's "
                 "expected signal) is not positive; the ground set holds no signal weight, so pass epsilon explicitly")
         return float(signal_total)
-    return number("epsilon", float(epsilon.detach()) if isinstance(epsilon, torch.Tensor) else epsilon,
-                  low=0, low_open=True)
+    return number("epsilon", epsilon, low=0, low_open=True)
 
 
 def _resolve_signal_total(signal_total, y, w):
@@ -116,8 +115,7 @@ def process_weights(process, cross_sections, luminosity):
             f"process has an index ≥ {len(xs)}, the number of cross_sections given")
     number("luminosity", luminosity, low=0, low_open=True)
     counts = np.bincount(proc, minlength=len(xs)).astype(np.float64)
-    per_process = np.divide(xs * luminosity, counts, out=np.zeros_like(xs), where=counts > 0)
-    return per_process[proc]
+    return np.divide(xs * luminosity, counts, out=np.zeros_like(xs), where=counts > 0)[proc]   # σ_k L / v_k
 
 
 def delta_z(mispredicted, target, weight, epsilon=None, *, signal_total=None):
@@ -146,20 +144,21 @@ def delta_z(mispredicted, target, weight, epsilon=None, *, signal_total=None):
     float for one set, numpy array of shape (k,) for k sets.
     """
     y, w = _target_weight(target, weight)
-    if isinstance(mispredicted, torch.Tensor):
-        mispredicted = mispredicted.detach().cpu().numpy()
-    mask = np.asarray(mispredicted)
-    if mask.dtype != bool:
-        require(np.isin(mask, (0, 1)), "mispredicted must be a boolean (or 0/1) mask")
-        mask = mask.astype(bool)
-    require(mask.ndim in (1, 2) and mask.shape[-1] == len(y),
-            f"mispredicted must have shape (p,) or (k, p) with p = {len(y)}, got {mask.shape}")
+    fn, fp = _misprediction_yields(mispredicted, y, w)
     S = _resolve_signal_total(signal_total, y, w)
     eps = _resolve_epsilon(epsilon, S)
-    fn = mask.astype(np.float64) @ (w * y)
-    fp = mask.astype(np.float64) @ (w * (1.0 - y))
     out = S / math.sqrt(eps) - (S - fn) / np.sqrt(eps + fp)
-    return float(out) if mask.ndim == 1 else out
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def _misprediction_yields(mispredicted, y, w):
+    """FN(M) and FP(M), the expected yields of the signal and of the background events in M, for one (p,)
+    or many (k, p) boolean (or 0/1) masks, on checked labels ``y`` and weights ``w`` (``_target_weight``)."""
+    mask = array("mispredicted", mispredicted)
+    require(np.isin(mask, (0, 1)), "mispredicted must be a boolean (or 0/1) mask")
+    require(mask.ndim in (1, 2) and mask.shape[-1] == len(y),
+            f"mispredicted must have shape (p,) or (k, p) with p = {len(y)}, got {mask.shape}")
+    return mask @ (w * y), mask @ (w * (1.0 - y))
 
 
 # --------------------------------------------------------------------------------------------
@@ -187,8 +186,7 @@ def lovasz_extension(set_function: Callable, m):
     """
     require(callable(set_function), "set_function must be callable")
     mm = array("m", m, ndim=1, finite=True)
-    p = len(mm)
-    mask = np.zeros(p, dtype=bool)
+    mask = np.zeros(len(mm), dtype=bool)
     empty = float(set_function(mask.copy()))
     require(abs(empty) <= 1e-12, f"set_function must vanish on the empty set, got {empty!r}")
     order = np.argsort(-mm, kind="stable")
@@ -233,10 +231,7 @@ def lovasz_z_gradient(m, target, weight, epsilon=None, *, signal_total=None):
     S = _resolve_signal_total(signal_total, y, w)
     eps = _resolve_epsilon(epsilon, S)
     order = np.argsort(-mm, kind="stable")
-    g_sorted = _sorted_increments(y[order], w[order], S, eps, np)
-    g = np.empty_like(g_sorted)
-    g[order] = g_sorted
-    return g
+    return _sorted_increments(y[order], w[order], S, eps, np)[np.argsort(order)]   # back in the event order
 
 
 def hinge_slope_at_zero(direction_scores, target, weight, epsilon=None, *, signal_total=None):
@@ -272,22 +267,18 @@ def min_hinge_slope_linear(x, target, weight, epsilon=None, *, n_angles=24,
     """
     xx = array("x", x, ndim=2)
     require(xx.shape[1] == 2, f"x must have shape (N, 2), got {xx.shape}")
-    y = array("target", target, ndim=1, finite=True)
-    w = array("weight", weight, ndim=1, finite=True)
-    require(len(xx) == len(y) == len(w), "x, target and weight must have the same length")
+    y, w = _target_weight(target, weight)
+    require(len(xx) == len(y), "x, target and weight must have the same length")
     n_angles = integer("n_angles", n_angles, minimum=1)
     xs = (xx - xx.mean(0)) / np.where(xx.std(0) > 0, xx.std(0), 1.0)
     S = float(np.sum(w * y))
     eps = _resolve_epsilon(epsilon, S)
     full = S / math.sqrt(eps)
-    best, arg = math.inf, None
-    for angle in np.linspace(0, 2 * math.pi, n_angles, endpoint=False):
-        proj = xs @ np.array([math.cos(angle), math.sin(angle)])
-        for c in offsets:
-            slope = hinge_slope_at_zero(proj + c, y, w, eps) / full
-            if slope < best:
-                best, arg = slope, (float(angle), float(c))
-    return best, arg
+    angles = np.linspace(0, 2 * math.pi, n_angles, endpoint=False)
+    slopes = {(float(t), float(c)): hinge_slope_at_zero(xs @ [math.cos(t), math.sin(t)] + c, y, w, eps) / full
+              for t in angles for c in offsets}
+    arg = min(slopes, key=slopes.get)       # the first of equal minima, in the order of the scan
+    return slopes[arg], arg
 
 
 def lovasz_errors(pred, target, error="hinge", gamma=2.0):
@@ -304,8 +295,7 @@ def lovasz_errors(pred, target, error="hinge", gamma=2.0):
     is applied here, stably.
     """
     choice("error", error, ERRORS)
-    signed = 2.0 * target - 1.0
-    margin = signed * pred
+    margin = (2.0 * target - 1.0) * pred     # ỹ·F with signed labels ỹ = 2y − 1
     if error == "hinge":
         return torch.clamp(1.0 - margin, min=0.0)
     if error == "sigmoid":
@@ -354,35 +344,22 @@ def lovasz_z_loss(pred, target, weight, *, epsilon=None, error="hinge", signal_t
     -------
     Scalar tensor in the dtype of ``pred``. At F ≡ 0 with the hinge error it equals S/√ε.
     """
-    if not isinstance(pred, torch.Tensor):
-        pred = torch.as_tensor(array("pred", pred, ndim=1, finite=True))
-    F = pred if pred.is_floating_point() else pred.to(torch.get_default_dtype())
-    dev = F.device
-    y = as_tensor(target, "target", F, torch.float64).detach()
-    w = as_tensor(weight, "weight", F).detach()
-    if fraction != 1.0:
-        w = w / float(fraction)
-    w = w.to(torch.float64)
-    require(F.ndim == 1 and tuple(F.shape) == tuple(y.shape) == tuple(w.shape), "pred, target and weight must "
-            f"have the same shape, got {tuple(F.shape)}, {tuple(y.shape)}, {tuple(w.shape)}")
+    F = as_pred(pred)
+    y = as_tensor(target, "target", F, torch.float64, same_shape=True).detach()
+    w = as_tensor(weight, "weight", F, same_shape=True).detach()
+    w = (w / float(fraction) if fraction != 1.0 else w).to(torch.float64)
     require(F.shape[0] > 0, "pred must not be empty")
     if validate:
-        check_pred(F, probability=False)
-        check_target(y)
-        check_weight(w, positive=True)
-    if signal_total is None:
-        if dev.type == "cpu":   # NumPy's pairwise sum, as lovasz_z_gradient: bit-identical to the reference
-            S = float(np.sum(w.numpy() * y.numpy()))  # device-ok: CPU tensors, no copy
-        else:                   # on a GPU: summed there (equal to rounding; no host round trip)
-            S = (w * y).sum()
-    else:
+        check_values(F, y, w, probability=False, positive=True)
+    if signal_total is not None:
         S = _resolve_signal_total(signal_total, None, None)
-    if epsilon is None:
-        if validate or isinstance(S, float):   # a float costs no device wait
-            _resolve_epsilon(None, S)
-        eps = S
-    else:
-        eps = _resolve_epsilon(epsilon, None)
+    elif F.device.type == "cpu":   # NumPy's pairwise sum, as lovasz_z_gradient: bit-identical to the reference
+        S = float(np.sum(w.numpy() * y.numpy()))  # device-ok: CPU tensors, no copy
+    else:                          # on a GPU: summed there (equal to rounding; no host round trip)
+        S = (w * y).sum()
+    if epsilon is None and (validate or isinstance(S, float)):   # a float costs no device wait
+        _resolve_epsilon(None, S)
+    eps = S if epsilon is None else _resolve_epsilon(epsilon, None)
     m = lovasz_errors(F, y.to(F.dtype), error=error, gamma=gamma)
     m_sorted, order = torch.sort(m, descending=True, stable=True)
     with torch.no_grad():  # the increments are piecewise constant in m: float64, no graph, on the device
@@ -406,9 +383,6 @@ def naive_lovasz_z_loss(pred, target, weight, *, epsilon=None, error="hinge", si
 # --------------------------------------------------------------------------------------------
 # a loss_fn for ht.train.fit
 # --------------------------------------------------------------------------------------------
-_NORMALISATIONS = ("scaled", "dataset")
-
-
 def make_lovasz_z_loss(*, epsilon, error="hinge", normalisation="scaled", gamma=2.0, weight_key="w"):
     """A ``loss_fn(output, batch)`` closure for :func:`hepsig_tutorial.train.fit`: :func:`lovasz_z_loss`.
 
@@ -437,6 +411,6 @@ def make_lovasz_z_loss(*, epsilon, error="hinge", normalisation="scaled", gamma=
     """
     eps = _resolve_epsilon(epsilon, None)
     choice("error", error, ERRORS)
-    choice("normalisation", normalisation, _NORMALISATIONS)
-    return batch_loss(lovasz_z_loss, weight_key=weight_key, fraction=normalisation == "scaled",
-                      name=f"lovasz_z_{error}_{normalisation}", epsilon=eps, error=error, gamma=gamma)
+    choice("normalisation", normalisation, ("scaled", "dataset"))
+    return batch_loss(lovasz_z_loss, weight_key=weight_key, fraction=normalisation == "scaled", epsilon=eps,
+                      error=error, gamma=gamma)

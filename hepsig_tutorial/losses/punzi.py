@@ -41,7 +41,7 @@ import torch
 
 from .. import stats
 from .._validate import array, choice, number, require
-from ._common import as_tensor, batch_loss, check_pred, check_target, check_weight
+from ._common import as_pred, as_tensor, batch_loss, check_target, check_values
 
 __all__ = [
     "MassWindows",
@@ -50,8 +50,6 @@ __all__ = [
     "make_punzi_loss",
     "sigma_min_from_yields",
 ]
-
-_REDUCTIONS = ("mean", "sum", "none")
 
 
 # --------------------------------------------------------------------------------------------
@@ -70,25 +68,24 @@ def sigma_min_from_yields(efficiency, background, a=3.0, b=1.28, luminosity=1.0,
     :func:`hepsig_tutorial.stats.punzi_sensitivity` insists on ε ∈ (0, 1] -- right for a physical
     efficiency. A loss sees *estimates*: a mini-batch with more than its share of signal gives
     ε > 1 after the 1/f scaling, and a window whose signal is all cut away gives ε = 0. So the
-    numerator (b²/2 + a√B + …)/L is taken from ``stats.punzi_sensitivity(1, B, …)`` and divided by
-    max(ε, ``eff_floor``) here. The floor (1e-6, as in the authors' public code) keeps the value
-    finite at ε = 0; below it the derivative with respect to ε is zero.
+    numerator (b²/2 + a√B + …)/L of ``stats.punzi_sensitivity`` (on NumPy arrays bit for bit
+    ``stats.punzi_sensitivity(1, B, …)``) is divided by max(ε, ``eff_floor``) here. The floor (1e-6,
+    as in the authors' public code) keeps the value finite at ε = 0; below it the derivative with
+    respect to ε is zero.
 
     NumPy arrays in, NumPy array out; tensors in, tensor out (differentiable).
     """
     _check_constants(a, b, luminosity, eff_floor)
-    if isinstance(efficiency, torch.Tensor) or isinstance(background, torch.Tensor):
-        ref = efficiency if isinstance(efficiency, torch.Tensor) else background
-        eff = torch.as_tensor(efficiency, dtype=ref.dtype, device=ref.device)
-        B = torch.as_tensor(background, dtype=ref.dtype, device=ref.device)
-        require(eff.detach() >= 0, "efficiency must be non-negative (and not NaN)")
-        require((B.detach() >= 0) & torch.isfinite(B.detach()), "background must be non-negative and finite")
-        return _sigma_min_tensor(eff, B, a, b, luminosity, refined, eff_floor)
-    eff = array("efficiency", efficiency)
-    B = np.asarray(background, dtype=np.float64)
+    ref = next((v for v in (efficiency, background) if isinstance(v, torch.Tensor)), None)
+    if ref is None:
+        eff, B = array("efficiency", efficiency), array("background", background)
+    else:
+        eff, B = (torch.as_tensor(v, dtype=ref.dtype, device=ref.device) for v in (efficiency, background))
     require(eff >= 0, "efficiency must be non-negative (and not NaN)")
-    numerator = stats.punzi_sensitivity(np.ones_like(B), B, a=a, b=b, luminosity=luminosity, refined=refined)
-    return np.asarray(numerator) / np.maximum(eff, eff_floor)
+    require((B >= 0) & (B < float("inf")), "background must be non-negative and finite")
+    if ref is None:
+        return stats._punzi_numerator(B, B, a, b, refined, False) / luminosity / np.maximum(eff, eff_floor)
+    return _sigma_min_tensor(eff, B, a, b, luminosity, refined, eff_floor)
 
 
 def _sigma_min_tensor(eff, B, a, b, luminosity, refined, eff_floor):
@@ -124,6 +121,17 @@ class MassWindows:
     windows : array (K, 2)
         [lo_k, hi_k] per hypothesis (``toy.windows``, or ``toy.windows[train_mask]``), lo ≤ hi, finite.
 
+    Attributes
+    ----------
+    n_windows : int
+        K, the number of windows.
+    n_cells : int
+        K + 1 + the number of atoms: the range of the cell codes.
+    cover : bool array (atoms, K)
+        C, which atoms each window covers.
+    cell_windows : bool array (n_cells, K)
+        Row c: the windows that an event of cell code c counts for (:meth:`membership` looks it up).
+
     Examples
     --------
     >>> mw = MassWindows(toy.windows)                                  # doctest: +SKIP
@@ -132,34 +140,21 @@ class MassWindows:
     """
 
     def __init__(self, windows):
-        if isinstance(windows, MassWindows):
-            windows = windows.windows
         wins = array("windows", windows, ndim=2, finite=True).copy()   # a copy: the caller's array may change
         require(wins.shape[1] == 2 and wins.shape[0] >= 1,
                 f"windows must have shape (K, 2) with K ≥ 1, got {wins.shape}")
         require(wins[:, 0] <= wins[:, 1], "windows must be finite intervals [lo, hi] with lo ≤ hi")
         self.windows = wins
+        self.n_windows = K = len(wins)
         self.edges = np.unique(wins.ravel())                       # J sorted distinct edges
-        n_edges = len(self.edges)
-        lo_i = np.searchsorted(self.edges, wins[:, 0])
-        hi_i = np.searchsorted(self.edges, wins[:, 1])
-        atoms = np.arange(2 * n_edges + 1)
+        lo_i, hi_i = np.searchsorted(self.edges, wins.T)
+        atoms = np.arange(2 * len(self.edges) + 1)
         # atom 2p: the gap below edge p (p = J: above the last); atom 2p + 1: the point edge p
-        self.cover = ((atoms[:, None] >= 2 * lo_i[None, :] + 1) & (atoms[:, None] <= 2 * hi_i[None, :] + 1))
+        self.cover = (atoms[:, None] >= 2 * lo_i + 1) & (atoms[:, None] <= 2 * hi_i + 1)
+        # row c: the windows that cell code c counts for (signal of mass k, nowhere, background atoms)
+        self.cell_windows = np.vstack([np.eye(K, dtype=bool), np.zeros((1, K), dtype=bool), self.cover])
+        self.n_cells = len(self.cell_windows)                       # K + 1 + number of atoms
         self._device_cache = {}
-
-    @property
-    def n_windows(self) -> int:
-        """K, the number of windows."""
-        return self.windows.shape[0]
-
-    @property
-    def n_cells(self) -> int:
-        """K + 1 + number of atoms: the range of the cell codes."""
-        return self.n_windows + 1 + self.cover.shape[0]
-
-    def __repr__(self):
-        return f"MassWindows(K={self.n_windows}, {self.cover.shape[0]} atoms)"
 
     def cells(self, m2, target, mass_index):
         """The cell code of every event (see the class docstring), computed in float64.
@@ -176,10 +171,8 @@ class MassWindows:
 
         Returns
         -------
-        int64 array (N,) for NumPy input; int64 tensor on the input's device for tensors.
+        int64 NumPy array (N,).
         """
-        torch_in = isinstance(m2, torch.Tensor)
-        dev = m2.device if torch_in else None
         x = array("m2", m2, ndim=1, finite="nan")
         y = array("target", target, ndim=1, length=len(x))
         k = array("mass_index", mass_index, ndim=1, length=len(x))
@@ -194,33 +187,15 @@ class MassWindows:
         kc = np.where(valid, kk, 0)
         inside = valid & (x >= self.windows[kc, 0]) & (x <= self.windows[kc, 1])
         signal = np.where(inside, kk, K)
-        out = np.where(y == 1, signal, background).astype(np.int64)
-        return torch.as_tensor(out, device=dev) if torch_in else out
+        return np.where(y == 1, signal, background).astype(np.int64)
 
     def counts(self, cells):
         """Boolean (N,): the event counts for at least one window (NumPy array in, NumPy array out)."""
-        c = array("cells", cells, np.int64)
-        K = self.n_windows
-        atom = np.clip(c - K - 1, 0, self.cover.shape[0] - 1)
-        return np.where(c > K, self.cover.any(axis=1)[atom], c < K)
+        return self.cell_windows.any(axis=1)[array("cells", cells, np.int64)]
 
     def membership(self, cells):
         """The dense (N, K) bool matrix these cells describe (for checks; equals ``toy.window_matrix()``)."""
-        c = array("cells", cells, np.int64)
-        K = self.n_windows
-        out = np.zeros((len(c), K), dtype=bool)
-        sig = c < K
-        out[np.flatnonzero(sig), c[sig]] = True
-        bkg = c > K
-        out[bkg] = self.cover[c[bkg] - K - 1]
-        return out
-
-    def _cover(self, device):
-        """The float64 cover matrix on ``device`` (uploaded once per device)."""
-        key = str(device)
-        if key not in self._device_cache:
-            self._device_cache[key] = torch.as_tensor(self.cover, dtype=torch.float64, device=device)
-        return self._device_cache[key]
+        return self.cell_windows[array("cells", cells, np.int64)]
 
     def yields(self, values, cells, dtype=torch.float64):
         """(signal, background) sums Σ_i values_i · M_ik per window, split by the cells' label.
@@ -232,8 +207,11 @@ class MassWindows:
         """
         v = values.to(dtype)
         per_cell = torch.zeros(self.n_cells, dtype=dtype, device=v.device).index_add(0, cells, v)
+        key = str(v.device)
+        if key not in self._device_cache:   # the float64 cover matrix, uploaded once per device
+            self._device_cache[key] = torch.as_tensor(self.cover, dtype=torch.float64, device=v.device)
         K = self.n_windows
-        return per_cell[:K], self._cover(v.device).to(dtype).T @ per_cell[K + 1:]
+        return per_cell[:K], self._device_cache[key].to(dtype).T @ per_cell[K + 1:]
 
 
 def toy_cells(toy, columns=None):
@@ -252,10 +230,9 @@ def toy_cells(toy, columns=None):
         cols = np.flatnonzero(cols)
     require(len(cols) > 0 and cols.min() >= 0 and cols.max() < K,
             f"columns must select at least one of the {K} windows")
-    remap = np.full(K, -1, dtype=np.int64)
+    remap = np.full(K + 1, -1, dtype=np.int64)   # entry K (and -1): "no window"
     remap[cols] = np.arange(len(cols))
-    mi = np.asarray(toy.mass_index, dtype=np.int64)
-    local = np.where((mi >= 0) & (mi < K), remap[np.clip(mi, 0, K - 1)], -1)
+    local = remap[np.clip(np.asarray(toy.mass_index, dtype=np.int64), -1, K)]
     mw = MassWindows(np.asarray(toy.windows)[cols])
     return mw, mw.cells(toy.m2_rec, toy.y, local)
 
@@ -263,27 +240,8 @@ def toy_cells(toy, columns=None):
 # --------------------------------------------------------------------------------------------
 # the loss
 # --------------------------------------------------------------------------------------------
-def _check_values(pred, y, w):
-    """The value checks of :func:`punzi_loss` (each one waits for the device)."""
-    check_pred(pred, probability=True)
-    check_target(y)
-    check_weight(w)
-
-
-def _reduce(sigma, has_signal, reduction, dtype):
-    """Mean/sum of σ_min over the windows with signal, without a host synchronisation."""
-    if reduction == "none":
-        return sigma
-    kept = torch.where(has_signal, sigma, torch.zeros_like(sigma))
-    total = kept.sum()               # 0, with a graph (zero gradient), when no window has signal
-    if reduction == "sum":
-        return total
-    return total / has_signal.sum().clamp(min=1).to(dtype)
-
-
 def punzi_loss(pred, target, weight, *, membership=None, a=3.0, b=1.28, luminosity=1.0, fraction=1.0,
-               refined=False, eff_floor=1e-6, reduction="mean", windows=None, cells=None, m2=None,
-               mass_index=None, validate=True):
+               refined=False, eff_floor=1e-6, reduction="mean", windows=None, cells=None, validate=True):
     r"""The Punzi loss: mean relaxed σ_min over mass hypotheses (punzi-loss.txt, Eqs. 10-12).
 
     .. math::
@@ -295,9 +253,10 @@ def punzi_loss(pred, target, weight, *, membership=None, a=3.0, b=1.28, luminosi
     (``sec-punzi-net``).
 
     M is given either densely (``membership``, N × K) or, for windows that are intervals in M²,
-    compactly: ``windows=`` plus ``cells=`` (from :meth:`MassWindows.cells`, computed once per data
-    set) or ``m2=`` and ``mass_index=`` (cells computed in this call). Both give the same values and
-    gradients; the compact form needs O(N + K) memory and is several times faster
+    compactly: ``windows=`` plus ``cells=`` (from :meth:`MassWindows.cells` or :func:`toy_cells`, computed
+    once per data set, on the host in float64: float32 M², what ``train.fit`` makes of float arrays,
+    could move an event that sits within float32 rounding of a window edge across it). Both give the
+    same values and gradients; the compact form needs O(N + K) memory and is several times faster
     (``benchmarks/bench_punzi_loss.py``).
 
     Parameters
@@ -333,12 +292,6 @@ def punzi_loss(pred, target, weight, *, membership=None, a=3.0, b=1.28, luminosi
     cells : int tensor or array (N,), optional
         Compact form: each event's cell, ``windows.cells(m2, target, mass_index)`` (a float tensor
         holding integers, as ``train.fit`` delivers it, is accepted).
-    m2, mass_index : tensor or array (N,), optional
-        Compact form without precomputed cells (M² of each event, window index of a signal event's mass).
-        The cells are then computed on the host in float64 in every call: for training, compute them
-        once (:meth:`MassWindows.cells`, :func:`toy_cells`) -- also because float32 M² (what
-        ``train.fit`` makes of float arrays) can move an event that sits within float32 rounding of a
-        window edge across it.
     validate : bool
         Check the input *values* (ŷ ∈ [0, 1], 0/1 labels, finite non-negative weights, cell codes).
         Each check waits for the device; a training loop checks its data once and passes ``False``
@@ -365,71 +318,52 @@ def punzi_loss(pred, target, weight, *, membership=None, a=3.0, b=1.28, luminosi
     *No host synchronisation* with ``validate=False``: nothing in the computation reads a device value
     back to Python (the "no window has signal" case is a ``torch.where``, not an ``if``).
     """
-    require(isinstance(pred, torch.Tensor),
-            f"pred must be a torch tensor (the network output), got {type(pred).__name__}")
-    choice("reduction", reduction, _REDUCTIONS)
+    pred = as_pred(pred)
+    choice("reduction", reduction, ("mean", "sum", "none"))
     _check_constants(a, b, luminosity, eff_floor)
     number("fraction", fraction, low=0, low_open=True, high=1)
-    require(pred.ndim == 1, f"pred must have shape (N,), got {tuple(pred.shape)}")
-    compact = windows is not None or cells is not None or m2 is not None or mass_index is not None
-    require(not (compact and membership is not None), "membership: give either the dense membership matrix or "
-            "windows= with cells= (or m2= and mass_index=), not both")
-    require(compact or membership is not None, "membership must be given (an (N, K) matrix), or windows= with "
-            "cells= (or m2= and mass_index=)")
-    dtype = pred.dtype if pred.is_floating_point() else torch.get_default_dtype()
-    pred = pred.to(dtype)
-    y = as_tensor(target, "target", pred, dtype, same_shape=True)
-    w = as_tensor(weight, "weight", pred, dtype, same_shape=True)
-    n = pred.shape[0]
+    compact = membership is None
+    require(compact or (windows is None and cells is None),
+            "membership: give either the dense membership matrix or windows= with cells=, not both")
+    y = as_tensor(target, "target", pred, pred.dtype, same_shape=True)
+    w = as_tensor(weight, "weight", pred, pred.dtype, same_shape=True)
     if compact:
-        return _punzi_loss_compact(pred, y, w, windows, cells, m2, mass_index, a, b, luminosity, fraction,
-                                   refined, eff_floor, reduction, validate, dtype)
-    M = as_tensor(membership, "membership", pred, dtype)
-    require(M.ndim == 2 and M.shape[0] == n and M.shape[1] >= 1,
-            f"membership must have shape ({n}, K) with K ≥ 1, got {tuple(M.shape)}")
-    if validate:
-        _check_values(pred, y, w)
-        require(M.detach().amin() >= 0, "membership must be non-negative (a 0/1 matrix) without NaN")  # one pass
-
-    sig_w = y * w                      # (N,)
-    bkg_w = (1.0 - y) * w
-    # One matrix product for all windows: rows (signal·ŷ, background·ŷ, signal) @ M → (3, K).
-    # The last row does not depend on the network: it says which windows hold any signal.
-    stacked = torch.stack((sig_w * pred, bkg_w * pred, sig_w.detach()))
-    yields = stacked @ M
-    eff, B = yields[0] / fraction, yields[1] / fraction
-    sigma = _sigma_min_tensor(eff, B, a, b, luminosity, refined, eff_floor)
-    return _reduce(sigma, yields[2].detach() > 0, reduction, dtype)
-
-
-def _punzi_loss_compact(pred, y, w, windows, cells, m2, mass_index, a, b, luminosity, fraction, refined,
-                        eff_floor, reduction, validate, dtype):
-    n = pred.shape[0]
-    require(windows is not None, "windows must be given with cells= (or m2= and mass_index=): the (K, 2) window edges")
-    mw = windows if isinstance(windows, MassWindows) else MassWindows(windows)
-    if cells is None:
-        require(m2 is not None and mass_index is not None, "cells must be given, or both m2 and mass_index")
-        cells = mw.cells(as_tensor(m2, "m2", pred), y, as_tensor(mass_index, "mass_index", pred))
-    else:
-        require(m2 is None and mass_index is None, "cells: give either cells= or m2= and mass_index=, not both")
-    c = as_tensor(cells, "cells", pred, same_shape=True)
-    if validate:
-        _check_values(pred, y, w)
-        require(not c.is_floating_point() or c == torch.round(c),
-                "cells must hold integer cell codes (MassWindows.cells)")
-        require((c >= 0) & (c < mw.n_cells),
-                f"cells must lie in [0, {mw.n_cells}) for these windows (MassWindows.cells)")
-        require((c <= mw.n_windows) == (y == 1),
-                "cells do not match target (signal cells are < K + 1, background cells > K)")
-    if c.dtype != torch.int64:
+        require(windows is not None, "membership (an (N, K) matrix) or windows= with cells= must be given")
+        require(cells is not None, "cells must be given with windows= (MassWindows.cells or toy_cells)")
+        mw = windows if isinstance(windows, MassWindows) else MassWindows(windows)
+        c = as_tensor(cells, "cells", pred, same_shape=True)
+        if validate:
+            check_values(pred, y, w, probability=True)
+            require(not c.is_floating_point() or c == torch.round(c),
+                    "cells must hold integer cell codes (MassWindows.cells)")
+            require((c >= 0) & (c < mw.n_cells),
+                    f"cells must lie in [0, {mw.n_cells}) for these windows (MassWindows.cells)")
+            require((c <= mw.n_windows) == (y == 1),
+                    "cells do not match target (signal cells are < K + 1, background cells > K)")
         c = c.to(torch.int64)
-    # per-event ŷ·w summed into the cells (float64), and w alone: which windows hold any signal
-    sig, bkg = mw.yields(pred * w, c)
-    eff, B = sig / fraction, bkg / fraction
-    with torch.no_grad():   # only the sign matters: a sum of non-negative weights, in their own dtype
-        has_signal = mw.yields(w, c, dtype=w.dtype)[0] > 0
-    sigma = _sigma_min_tensor(eff, B, a, b, luminosity, refined, eff_floor).to(dtype)
-    return _reduce(sigma, has_signal, reduction, dtype)
+        # per-event ŷ·w summed into the cells (float64), and w alone: which windows hold any signal
+        sig, bkg = mw.yields(pred * w, c)
+        with torch.no_grad():   # only the sign matters: a sum of non-negative weights, in their own dtype
+            has_signal = mw.yields(w, c, dtype=w.dtype)[0] > 0
+    else:
+        M = as_tensor(membership, "membership", pred, pred.dtype)
+        require(M.ndim == 2 and M.shape[0] == pred.shape[0] and M.shape[1] >= 1,
+                f"membership must have shape ({pred.shape[0]}, K) with K ≥ 1, got {tuple(M.shape)}")
+        if validate:
+            check_values(pred, y, w, probability=True)
+            require(M.detach().amin() >= 0, "membership must be non-negative (a 0/1 matrix) without NaN")  # one pass
+        # One matrix product for all windows: rows (signal·ŷ, background·ŷ, signal) @ M → (3, K).
+        # The last row does not depend on the network: it says which windows hold any signal.
+        sig, bkg, has_signal = torch.stack((y * w * pred, (1.0 - y) * w * pred, (y * w).detach())) @ M
+        has_signal = has_signal.detach() > 0
+    sigma = _sigma_min_tensor(sig / fraction, bkg / fraction, a, b, luminosity, refined, eff_floor).to(pred.dtype)
+    if reduction == "none":
+        return sigma
+    # mean/sum over the windows with signal, without a host synchronisation
+    total = torch.where(has_signal, sigma, torch.zeros_like(sigma)).sum()   # 0, with a graph, if none has signal
+    if reduction == "sum":
+        return total
+    return total / has_signal.sum().clamp(min=1).to(pred.dtype)
 
 
 def make_punzi_loss(*, a=3.0, b=1.28, luminosity=1.0, refined=False, eff_floor=1e-6, windows=None, data=None,
@@ -455,9 +389,8 @@ def make_punzi_loss(*, a=3.0, b=1.28, luminosity=1.0, refined=False, eff_floor=1
         ht.train.fit(model, loss_fn, data, epochs=..., batch_size=...)
     """
     _check_constants(a, b, luminosity, eff_floor)
-    options = dict(a=a, b=b, luminosity=luminosity, refined=refined, eff_floor=eff_floor)
-    if windows is None:
-        return batch_loss(punzi_loss, weight_key=weight_key, extra=(("membership", "membership"),), data=data,
-                          **options)
-    return batch_loss(punzi_loss, weight_key=weight_key, extra=(("cells", "cell"),), data=data,
-                      windows=MassWindows(windows), **options)
+    if windows is not None and not isinstance(windows, MassWindows):   # one for the whole training
+        windows = MassWindows(windows)
+    return batch_loss(punzi_loss, weight_key=weight_key, data=data, windows=windows,
+                      extra={"membership": "membership"} if windows is None else {"cells": "cell"},
+                      a=a, b=b, luminosity=luminosity, refined=refined, eff_floor=eff_floor)

@@ -24,10 +24,10 @@ Losses. :func:`s_over_sqrt_s_plus_b_loss` is Eq. 4.5, ℓ = (s+b)/s². :func:`as
 ℓ = 1/Z_A with ``power=1`` (the paper) or 1/Z_A² with ``power=2`` (what the authors' public code
 returns), with σ_b = ``sigma_b_rel`` · b. Both take the network output and compute the relaxed counts;
 :func:`s_over_sqrt_s_plus_b_loss_from_counts` and :func:`asimov_loss_from_counts` are the same formulas on
-given counts (s, b). Z_A is evaluated in float64 with the arithmetic of :func:`hepsig_tutorial.stats.asimov_significance`
-and differentiated in closed form (``_AsimovZ``: ∂(Z_A²/2)/∂s = ln(1 + s/(b(1 + k(s+b)))), k = (σ_b/b)²,
-no cancellation), so the loss is exact for any input dtype; on a GPU it runs there, with no value read
-back to the host.
+given counts (s, b). Z_A is evaluated in float64 with the arithmetic of
+:func:`hepsig_tutorial.stats.asimov_significance` and differentiated in closed form (``_AsimovZ``:
+∂(Z_A²/2)/∂s = ln(1 + s/(b(1 + k(s+b)))), k = (σ_b/b)², no cancellation), so the loss is exact for any
+input dtype; on a GPU it runs there, with no value read back to the host.
 
 Floors. Z_A diverges at b = 0 (an empty background selection looks infinitely significant) and both
 losses diverge at s = 0. The losses therefore use s + ``s_floor`` and b + ``b_floor`` (both in expected
@@ -45,7 +45,7 @@ import torch
 
 from .._validate import choice, number, require
 from ..stats import _asimov_z
-from ._common import as_tensor, batch_loss, check_pred, check_target, check_weight
+from ._common import as_tensor, batch_loss, check_values
 
 __all__ = [
     "relaxed_counts",
@@ -60,14 +60,13 @@ __all__ = [
 
 S_FLOOR = 1e-3
 B_FLOOR = 0.1
-_NORMALISATIONS = ("batch", "fraction")
 
 
 # ------------------------------------------------------------------------------------------------
 # relaxed counts
 # ------------------------------------------------------------------------------------------------
 def _check_counts_options(normalisation, expected_signal, expected_background):
-    if choice("normalisation", normalisation, _NORMALISATIONS) == "batch":
+    if choice("normalisation", normalisation, ("batch", "fraction")) == "batch":
         require(expected_signal is not None and expected_background is not None,
                 "normalisation='batch' needs expected_signal and expected_background")
         number("expected_signal", expected_signal, low=0)
@@ -104,15 +103,11 @@ def relaxed_counts(pred, target, weight=None, *, normalisation: str = "batch", e
     sig = as_tensor(target, "target", pred, pred.dtype, same_shape=True)
     w = torch.ones_like(pred) if weight is None else as_tensor(weight, "weight", pred, same_shape=True)
     if validate:
-        check_pred(pred, probability=True)
-        check_target(sig)
-        check_weight(w)
+        check_values(pred, sig, w, probability=True)
     bkg = 1.0 - sig
     if normalisation == "batch":
         # a batch without events of a class selects none of it (s or b = 0), never 0/0
-        n_s, n_b = (w * sig).sum(), (w * bkg).sum()
-        n_s = torch.where(n_s > 0, n_s, torch.ones_like(n_s))
-        n_b = torch.where(n_b > 0, n_b, torch.ones_like(n_b))
+        n_s, n_b = (torch.where(n > 0, n, torch.ones_like(n)) for n in ((w * sig).sum(), (w * bkg).sum()))
         return expected_signal * (w * sig * pred).sum() / n_s, expected_background * (w * bkg * pred).sum() / n_b
     return (w * sig * pred).sum() / fraction, (w * bkg * pred).sum() / fraction
 
@@ -214,11 +209,9 @@ class _AsimovZ(torch.autograd.Function):
         dz_db = xp.where(positive, d_b / z_safe, xp.zeros_like(z))
         g = grad.detach().double()
         g = g.numpy() if ctx.host else g  # device-ok: CPU tensor, a view
-        gs = torch.as_tensor(g * dz_ds, dtype=grad.dtype, device=grad.device)
-        gb = torch.as_tensor(g * dz_db, dtype=grad.dtype, device=grad.device)
-        s_shape, b_shape = ctx.shapes
-        gs = gs.sum_to_size(s_shape) if gs.shape != s_shape else gs
-        gb = gb.sum_to_size(b_shape) if gb.shape != b_shape else gb
+        # back in the dtype and device of the gradient, summed over what s and b were broadcast along
+        gs, gb = (torch.as_tensor(g * d, dtype=grad.dtype, device=grad.device).sum_to_size(shape)
+                  for d, shape in zip((dz_ds, dz_db), ctx.shapes))
         return gs, gb, None
 
 

@@ -101,7 +101,8 @@ def plot_relaxation(logit, y, w, temperature=1.0, cut=0.0, luminosity=50.0, a=3.
 def plot_punzi_history(histories, ax=None):
     """Training curves: the BCE stage and the Punzi stage (mean σ_min over trained masses) per seed.
 
-    ``histories`` is a list of the ``history`` dicts of :func:`hepsig_tutorial.punzinet.train_punzi_net`.
+    ``histories`` is a list of ``{"bce": history, "punzi": history}`` dicts: the :func:`hepsig_tutorial.train.fit`
+    histories of :func:`hepsig_tutorial.punzinet.pretrain_bce` and :func:`hepsig_tutorial.punzinet.finetune_punzi`.
     """
     c = _colors()
     if ax is None:
