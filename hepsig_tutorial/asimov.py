@@ -219,8 +219,9 @@ def evaluate(problem: StopProblem, models, sigmas=(0.0, 0.1, 0.3, 0.5), *, n_boo
         for rel, o in out.items():
             i = metrics.best_cut(metrics.asimov_z(sv, rel), sv, min_background_events=min_background_events)
             z, boot = metrics.at_cut(metrics.asimov_z(st, rel), i)
-            for key, v in zip(o, (z, boot, st.s[0, i], st.b[0, i], st.n_background[0, i], st.cuts[i])):  # o's keys
-                o[key].append(v)
+            row = dict(z=z, boot=boot, s=st.s[0, i], b=st.b[0, i], n_background=st.n_background[0, i], cut=st.cuts[i])
+            for key, value in row.items():
+                o[key].append(value)
     return {rel: {k: np.asarray(v, dtype=np.float64) for k, v in o.items()} for rel, o in out.items()}
 
 

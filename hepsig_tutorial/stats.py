@@ -66,6 +66,11 @@ def _inputs(**names_values):
     return out, (torch if torch_mode else np), scalar
 
 
+def _special(xp):
+    """The special functions of backend ``xp``: ``torch.special`` and ``scipy.special`` share the names used here."""
+    return torch.special if xp is torch else sc
+
+
 def _finish(result, scalar: bool):
     return float(result) if scalar else result
 
@@ -93,7 +98,7 @@ def poisson_pvalue(n_obs, b):
     n, bb = v["n_obs"], v["b"]
     require(n >= 0, "n_obs must be non-negative")
     require(bb > 0, "b must be positive (the expected background)")
-    gammainc, one = (torch.special if xp is torch else sc).gammainc, xp.ones_like(n)
+    gammainc, one = _special(xp).gammainc, xp.ones_like(n)
     return _finish(xp.where(n > 0, gammainc(xp.where(n > 0, n, one), bb), one), scalar)
 
 
@@ -104,7 +109,7 @@ def z_to_pvalue(z):
     float64; float32 underflows beyond Z ≈ 13).
     """
     v, xp, scalar = _inputs(z=z)
-    return _finish(0.5 * (torch.special if xp is torch else sc).erfc(v["z"] / math.sqrt(2.0)), scalar)
+    return _finish(0.5 * _special(xp).erfc(v["z"] / math.sqrt(2.0)), scalar)
 
 
 def pvalue_to_z(p):
@@ -115,7 +120,7 @@ def pvalue_to_z(p):
     """
     v, xp, scalar = _inputs(p=p)
     require((v["p"] > 0) & (v["p"] <= 1), "p must lie in (0, 1]")
-    return _finish(-(torch.special if xp is torch else sc).ndtri(v["p"]), scalar)
+    return _finish(-_special(xp).ndtri(v["p"]), scalar)
 
 
 def _log_poisson_tail(n, b):

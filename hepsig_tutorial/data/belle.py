@@ -663,10 +663,17 @@ def make_belle_toy(masses, n_signal_per_mass, n_background, *, luminosity=50.0, 
         lsam[name] = tried / BELLE_CROSS_SECTIONS[name]
         vis[name] = BELLE_CROSS_SECTIONS[name] * n / tried
         blocks.append((*vectors, np.full(n, j + 1), np.full(n, -1), np.full(n, luminosity / lsam[name])))
-    tp, tm, reco_p, reco_m, process, mass_index, weight = (np.concatenate(c, axis=-1) for c in zip(*blocks))
+    columns = list(zip(*blocks))
+    del blocks
+    reco_p, reco_m, process, mass_index, weight = (np.concatenate(c, axis=-1) for c in columns[2:])
     m2 = _m2(_recoil(reco_p, reco_m))
     feats = _features_t(reco_p, reco_m).T.astype(np.float32)
-    truth = np.stack([tp.T, tm.T, _recoil(tp, tm).T], axis=1) if keep_truth else None
+    del reco_p, reco_m  # (paper scale: 4 × 8 bytes × 2 per event)
+    truth = None
+    if keep_truth:
+        tp, tm = (np.concatenate(c, axis=1) for c in columns[:2])
+        truth = np.stack([tp.T, tm.T, _recoil(tp, tm).T], axis=1)
+    del columns
 
     sigma_m2 = np.array([_robust_sigma(m2[mass_index == k]) for k in range(len(masses))])
     windows = np.stack([masses**2 - 2 * sigma_m2, masses**2 + 2 * sigma_m2], axis=1)
