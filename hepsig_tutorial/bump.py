@@ -211,10 +211,13 @@ def template_windows(width: float = SIGNAL_WIDTH, n_bins: int = N_BINS):
     return padded[k[:, None], k[:, None] + np.arange(2 * h + 1)[None, :]], h
 
 
-def _dense_templates(width, n_bins):
-    """The templates of :func:`template_windows` as full rows ``(n_bins, n_bins)``, zero off their support."""
-    k = np.arange(n_bins)
-    return np.where(np.abs(k[:, None] - k) <= math.ceil(4.0 * width), gaussian_shape(k, width, n_bins), 0.0)
+def _dense_templates(win, h):
+    """The windows of :func:`template_windows` as full rows ``(n_bins, n_bins)``, zero off their support."""
+    n_bins = len(win)
+    k = np.arange(n_bins)[:, None]
+    dense = np.zeros((n_bins, n_bins + 2 * h))
+    dense[k, k + np.arange(2 * h + 1)] = win
+    return dense[:, h:h + n_bins]
 
 
 # --------------------------------------------------------------------------------------------
@@ -319,7 +322,7 @@ def local_significance(counts, background, *, width: float = SIGNAL_WIDTH, retur
     """
     n, b = _histograms(counts, background)
     win, h = template_windows(width, n.shape[1])
-    dense = _dense_templates(width, n.shape[1])  # (K, n_bins)
+    dense = _dense_templates(win, h)  # (K, n_bins)
     powers = [sparse.csr_matrix(dense ** j) for j in range(1, _N_MOMENTS + 1)]
     z_out, mu_out = np.zeros(n.shape), np.zeros(n.shape)
     with ThreadPoolExecutor(min(os.cpu_count() or 1, 4)) as pool:  # each block writes its own rows
@@ -421,7 +424,7 @@ def local_significance_scipy(counts, background, *, width: float = SIGNAL_WIDTH,
     from scipy.optimize import brentq
 
     n, b = _histograms(counts, background)
-    dense = _dense_templates(width, n.shape[1])
+    dense = _dense_templates(*template_windows(width, n.shape[1]))
     z, mus = np.zeros(n.shape), np.zeros(n.shape)
     for m, k in np.ndindex(n.shape):
         sel = dense[k] > 0

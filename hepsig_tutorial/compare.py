@@ -463,12 +463,13 @@ def _cap(fit, max_events, seed):
     to the full yields), in the original order."""
     keep, w = np.ones(len(fit), dtype=bool), fit.w.copy()
     for label in (1.0, 0.0):
-        cls = fit.subset(fit.y == label)
-        cls.extras["index"] = np.flatnonzero(fit.y == label)
-        if max_events is not None and len(cls) > max_events:
+        idx = np.flatnonzero(fit.y == label)
+        if max_events is not None and len(idx) > max_events:
+            cls = fit.subset(idx)
+            cls.extras["index"] = idx
             kept = cls.split((max_events / len(cls), 1 - max_events / len(cls)), seed=seed)[0]
-            keep[cls.index], keep[kept.index], w[kept.index] = False, True, kept.w
-    return replace(fit.subset(keep), w=w[keep])
+            keep[idx], keep[kept.index], w[kept.index] = False, True, kept.w
+    return fit if keep.all() else replace(fit.subset(keep), w=w[keep])
 
 
 def _parts(sample, seed, test_fraction, val_fraction, max_fit_events):

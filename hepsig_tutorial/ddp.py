@@ -470,11 +470,13 @@ def run_training(run_dir, *, n_train: int = 100_000, n_val: int = 10_000, epochs
                  meta={"step": step, "samples": step * cfg["batch_size"], "wall_s": state["wall_s"], "config": cfg})
         return state["wall_s"]
 
+    ema_params, params = list(ema.parameters()), list(model.parameters())
+
     def on_step(k, _net, loss):  # after every optimizer step of fit
         nonlocal step, loss_sum, loss_n, t_ckpt
         with torch.no_grad():
             decay = min(cfg["ema_decay"], (1.0 + step) / (10.0 + step))
-            torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1.0 - decay)
+            torch._foreach_lerp_(ema_params, params, 1.0 - decay)
             loss_sum += loss.cpu()
         loss_n += 1
         step = k

@@ -233,8 +233,9 @@ def cut_scan(scores, label, weight, *, process=None, cuts=None, groups=None, n_b
         plans = []
         for idx, key in zip(idx_groups, group_keys):
             order = np.argsort(key, kind="stable")
-            keys, starts = np.unique(key[order], return_index=True)
-            plans.append((idx[order], w[idx][order].astype(np.float32), starts, keys))
+            ks = key[order]  # sorted: each run of equal keys is one (class, bin) cell
+            starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]]) if len(ks) else np.zeros(0, np.int64)
+            plans.append((idx[order], w[idx][order].astype(np.float32), starts, ks[starts]))
         for r0 in range(0, R, _CHUNK):
             c = min(_CHUNK, R - r0)
             mult = _POISSON1[np.random.default_rng([seed, r0]).integers(0, 65536, size=(c, n), dtype=np.uint16)]

@@ -99,15 +99,20 @@ def _backward(model, loss_fn, batch, micro_batch_size, n):
     """Add one batch's gradient to ``.grad``, in micro-batches when it has more than ``micro_batch_size`` events;
     return the batch loss (detached). ``n``: the number of events in the data set."""
     m = batch["x"].shape[0]
+    if m <= micro_batch_size:  # the usual step: one forward and backward pass
+        batch["fraction"] = m / n
+        loss = loss_fn(model(batch["x"]), batch)
+        loss.backward()
+        return loss.detach()
     parts = _micro_batches(batch, micro_batch_size)
     hook = getattr(loss_fn, "micro_backward", None)
-    if hook is not None and len(parts) > 1:
+    if hook is not None:
         return hook(model, parts, m / n)
     total = 0.0
     for part in parts:
         k = part["x"].shape[0]
         part["fraction"] = k / n
-        loss = loss_fn(model(part["x"]), part) * (k / m)  # (k / m = 1 without micro-batches)
+        loss = loss_fn(model(part["x"]), part) * (k / m)
         loss.backward()
         total = total + loss.detach()
     return total

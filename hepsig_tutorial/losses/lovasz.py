@@ -231,7 +231,9 @@ def lovasz_z_gradient(m, target, weight, epsilon=None, *, signal_total=None):
     S = _resolve_signal_total(signal_total, y, w)
     eps = _resolve_epsilon(epsilon, S)
     order = np.argsort(-mm, kind="stable")
-    return _sorted_increments(y[order], w[order], S, eps, np)[np.argsort(order)]   # back in the event order
+    g = np.empty(len(mm))
+    g[order] = _sorted_increments(y[order], w[order], S, eps, np)   # back in the event order
+    return g
 
 
 def hinge_slope_at_zero(direction_scores, target, weight, epsilon=None, *, signal_total=None):
